@@ -1,0 +1,25 @@
+# The README's two commands. `make demo`: set up and fit the bundled sample. `make test`: set up and
+# run the test suite (what CI runs through .ci/run).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup clean
+
+$(BIN)/kan-inr: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $@
+
+setup: $(BIN)/kan-inr
+
+demo: setup
+	$(BIN)/kan-inr fit data/astronaut.png --model siren --steps 300 --overwrite
+	$(BIN)/kan-inr render outputs/astronaut-siren --scale 2 -o outputs/astronaut-siren/render-2x.png
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) outputs/*/ outputs/.[!.]*

@@ -1,0 +1,166 @@
+"""Command line: parses, validates and delegates. The only module that imports typer.
+
+Every user error ends as one line on stderr ("kan-inr: error: ...") and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from kan_inr import KanInrError
+
+# Click's exception base: typer >= 0.25 vendors click, older typer re-exports it; BadParameter has it in both.
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Fit implicit neural representations (Fourier-KAN, SL2A, SIREN, ...) to images and audio.")
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """['key=value', ...] -> {'key': 'value'}; a malformed item is an error."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise KanInrError(f"--set expects key=value, got '{item}'")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def read_config_file(path: Optional[Path]) -> dict[str, Any]:
+    """Options from a TOML file: top-level keys are fit options, a [model] table holds --set fields."""
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise KanInrError(f"no such config file: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, IsADirectoryError) as exc:
+        raise KanInrError(f"cannot read config file {path}: {exc}") from None
+
+
+@app.command()
+def fit(
+    signal: Path = typer.Argument(..., help="Image or audio file to fit."),
+    model: str = typer.Option("fkan", "--model", "-m", help="Model preset (see `kan-inr models`)."),
+    steps: Optional[int] = typer.Option(None, help="Training steps [default: the preset's recipe]."),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate [default: the preset's recipe]."),
+    batch: Optional[int] = typer.Option(None, help="Coordinates per step; 0 = full batch [default: recipe]."),
+    schedule: Optional[str] = typer.Option(None, help="lr schedule: exp (0.1^(t/T)), cosine or constant."),
+    eval_every: Optional[int] = typer.Option(None, help="Steps between full-grid evaluations."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (same seed, same result on CPU)."),
+    device: Optional[str] = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
+    resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels (area averaging)."),
+    set_: list[str] = typer.Option([], "--set", help="Model field, key=value (repeatable)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of options; [model] table = --set."),
+    outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds run folders."),
+    name: Optional[str] = typer.Option(None, help="Run folder name [default: <file stem>-<model>]."),
+    overwrite: bool = typer.Option(False, help="Replace an existing run folder of the same name."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Fit a model to a signal file and write a run folder (config, weights, metrics, reconstruction, tb/)."""
+    from kan_inr.jobs import fit_file
+
+    file_options = read_config_file(config)
+    model_fields = {k: str(v) for k, v in file_options.pop("model", {}).items()} | parse_assignments(set_)
+    given = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed, device=device)
+    unknown = set(file_options) - set(given)
+    if unknown:
+        raise KanInrError(f"unknown option(s) in {config}: {', '.join(sorted(unknown))} (valid: {', '.join(given)}, [model])")
+    options = {**file_options, **{k: v for k, v in given.items() if v is not None}}
+    for key in ("steps", "eval_every"):
+        if key in options and options[key] < 1:
+            raise KanInrError(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
+    if options.get("batch") is not None and options["batch"] < 0:
+        raise KanInrError(f"--batch must be 0 (full batch) or positive, got {options['batch']}")
+    if options.get("lr") is not None and not options["lr"] > 0:
+        raise KanInrError(f"--lr must be positive, got {options['lr']}")
+    if options.get("batch") == 0:
+        options["batch"] = 2**62  # any size >= the signal means full batch
+    run_dir, result = fit_file(signal, model, outputs=outputs, name=name, overwrite=overwrite,
+                               model_overrides=model_fields, load_options={"resize_to": resize},
+                               console=not quiet, **options)
+    m = result.metrics
+    shown = "  ".join(f"{k[6:]} {v:.4f}" for k, v in m.items() if k.startswith("final_"))
+    typer.echo(f"{run_dir}: {shown}  ({m['params']:,} params, {m['steps']} steps, {m['train_s']:.1f} s, {m['device']})")
+    if result.diverged_at is not None:
+        raise KanInrError(f"training diverged at step {result.diverged_at}; best weights saved in {run_dir}")
+
+
+def parse_size(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    """'WxH' -> (H, W) (grid order is rows first); 'N' -> (N,) for 1-D signals."""
+    if text is None:
+        return None
+    try:
+        parts = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise KanInrError(f"--size expects WxH (e.g. 1024x768), got '{text}'") from None
+    return parts[::-1]
+
+
+@app.command()
+def render(
+    run: Path = typer.Argument(..., help="Run folder written by `kan-inr fit`."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file [default: inside the run folder]."),
+    scale: Optional[float] = typer.Option(None, help="Render at this multiple of the source size."),
+    size: Optional[str] = typer.Option(None, help="Render at WxH pixels."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+) -> None:
+    """Render a fitted INR at the source size or any other resolution."""
+    from kan_inr.render import render_run
+
+    if scale is not None and size is not None:
+        raise KanInrError("give --scale or --size, not both")
+    typer.echo(str(render_run(run, out, scale=scale, size=parse_size(size), device=device)))
+
+
+@app.command("models")
+def list_models(
+    for_: Optional[Path] = typer.Option(None, "--for", help="Count parameters for this signal file."),
+) -> None:
+    """Table of model presets: family, paper, parameters, published recipe."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kan_inr import models, signals
+
+    kind, in_dim, out_dim, shape = "image", 2, 3, (512, 512)
+    if for_ is not None:
+        sig = signals.load(for_)
+        kind, in_dim, out_dim, shape = sig.kind, sig.in_dim, sig.out_dim, sig.shape
+    table = Table(title=f"model presets for a {kind} of shape {'x'.join(map(str, shape))} with {out_dim} channels")
+    for col in ("name", "family", "paper", "params", "lr", "batch", "steps"):
+        table.add_column(col, justify="right" if col in ("params", "lr", "batch", "steps") else "left")
+    for name in models.PRESETS:
+        p = models.preset(name, kind)
+        n = models.num_params(models.build(p.family, in_dim, out_dim, p.config_for(shape)))
+        r = p.recipe
+        table.add_row(name, p.family, p.paper, f"{n:,}", f"{r.lr:g}", "full" if r.batch is None else f"{r.batch:,}", str(r.steps))
+    Console().print(table)
+
+
+def main() -> None:
+    """Console entry point: runs the app and turns user errors into one line and exit status 2."""
+    try:
+        app(standalone_mode=False)
+    except KanInrError as exc:
+        print(f"kan-inr: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        print("kan-inr: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except ClickException as exc:
+        print(f"kan-inr: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("kan-inr: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Where a fit reports progress: a rich progress bar on the console and TensorBoard in the run folder.
+
+The library never prints; ``fit`` receives a log object. ``NullLog`` is silent (tests, notebooks);
+``RunLog`` draws the progress bar and writes TensorBoard scalars and reconstructions.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class NullLog:
+    """Receives everything, shows nothing."""
+
+    def start(self, total_steps: int, description: str) -> None: ...
+
+    def train(self, step: int, loss: float, lr: float, samples_per_s: float) -> None: ...
+
+    def evaluation(self, step: int, metrics: dict[str, float], pred: torch.Tensor, signal: Any) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RunLog(NullLog):
+    """Rich progress bar (step, loss, headline metric, speed, ETA) + TensorBoard under ``tb_dir``."""
+
+    def __init__(self, tb_dir: Path | None = None, console: bool = True) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True, quiet=not console)
+        self.tb_dir = tb_dir
+        self.writer = None
+        self.progress = None
+        self.task = None
+        self.last: dict[str, str] = {"loss": "-", "metric": "-"}
+
+    def start(self, total_steps: int, description: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        if self.tb_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.tb_dir))
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}  {task.fields[metric]}  {task.fields[speed]}"),
+            TimeRemainingColumn(), console=self.console, transient=False,
+            disable=self.console.quiet or not sys.stderr.isatty())
+        self.progress.start()
+        self.task = self.progress.add_task(description, total=total_steps, loss="-", metric="", speed="")
+
+    def train(self, step: int, loss: float, lr: float, samples_per_s: float) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar("train/loss", loss, step)
+            self.writer.add_scalar("lr", lr, step)
+            self.writer.add_scalar("train/samples_per_s", samples_per_s, step)
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, loss=f"{loss:.3g}", speed=f"{samples_per_s / 1e6:.2f}M samples/s")
+
+    def evaluation(self, step: int, metrics: dict[str, float], pred: torch.Tensor, signal: Any) -> None:
+        from kan_inr import signals
+
+        kind = signals.module(signal.kind)
+        if self.writer is not None:
+            for name, value in metrics.items():
+                self.writer.add_scalar(f"eval/{name}", value, step)
+            kind.log_tensorboard(self.writer, pred, signal, step)
+            self.writer.flush()
+        headline = f"{kind.HEADLINE} {metrics[kind.HEADLINE]:.2f} dB"
+        if self.progress is not None and self.progress.disable is False:
+            self.progress.update(self.task, metric=headline)
+        else:
+            self.console.print(f"step {step}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+
+    def message(self, text: str) -> None:
+        self.console.print(text)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if self.writer is not None:
+            self.writer.close()

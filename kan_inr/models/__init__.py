@@ -1,0 +1,136 @@
+"""Model registry: families (config class + model class) and named presets with their recipes.
+
+A *family* is an ``nn.Module`` built as ``Model(in_dim, out_dim, cfg)`` with ``cfg`` a frozen dataclass.
+A *preset* is a named, published configuration of a family plus the optimiser recipe it was published
+with, per signal kind ("image", "audio"); a kind without its own preset uses the image one.
+``Preset.adapt`` (optional) ties config fields to the signal's grid shape (e.g. frequencies from the
+Nyquist limit, or from a clip's length).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch import nn
+
+from kan_inr import KanInrError
+from kan_inr.models.fkan import FKAN, FKANConfig
+from kan_inr.models.siren import Siren, SirenConfig
+
+FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
+    "fkan": (FKANConfig, FKAN),
+    "siren": (SirenConfig, Siren),
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Optimiser settings a preset was published with (Adam)."""
+
+    lr: float
+    batch: int | None = None  # coordinates per step; None = full batch
+    steps: int = 2000
+    schedule: str = "exp"  # see fit.lr_at
+    target_range: tuple[float, float] | None = None  # range models are trained on; None = signal's own
+
+
+@dataclass(frozen=True)
+class Preset:
+    family: str
+    config: Any
+    recipe: Recipe
+    paper: str
+    adapt: Callable[[Any, tuple[int, ...]], Any] | None = field(default=None, compare=False)
+
+    def config_for(self, shape: tuple[int, ...]) -> Any:
+        return self.adapt(self.config, shape) if self.adapt else self.config
+
+
+PRESETS: dict[str, dict[str, Preset]] = {
+    "fkan": {
+        "image": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=4096, steps=2000),
+                        "FKAN, Mehrabian et al. 2024, arXiv 2409.09323"),
+    },
+    "siren": {
+        "image": Preset("siren", SirenConfig(), Recipe(lr=1e-4, batch=None, steps=2000, target_range=(-1.0, 1.0)),
+                        "SIREN, Sitzmann et al. 2020, arXiv 2006.09661"),
+    },
+}
+
+
+def preset(name: str, kind: str = "image") -> Preset:
+    """The preset ``name`` for a signal kind, falling back to its image preset."""
+    if name not in PRESETS:
+        raise KanInrError(f"unknown model '{name}' (available: {', '.join(sorted(PRESETS))})")
+    by_kind = PRESETS[name]
+    return by_kind.get(kind, by_kind["image"])
+
+
+def build(family: str, in_dim: int, out_dim: int, cfg: Any) -> nn.Module:
+    config_cls, model_cls = FAMILIES[family]
+    assert isinstance(cfg, config_cls), (family, type(cfg))
+    return model_cls(in_dim, out_dim, cfg)
+
+
+def num_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _parse_value(text: str, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item, *_) = typing.get_args(hint)
+        return tuple(_parse_value(part.strip(), item, key) for part in text.strip("()[] ").split(",") if part.strip())
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if text.lower() in ("none", "null"):
+            return None
+        return _parse_value(text, args[0], key)
+    try:
+        if hint is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if hint is int:
+            return int(text)
+        if hint is float:
+            return float(text)
+        return str(text)
+    except ValueError:
+        raise KanInrError(f"--set {key}={text}: expected a value of type {getattr(hint, '__name__', hint)}") from None
+
+
+def with_overrides(cfg: Any, assignments: dict[str, str]) -> Any:
+    """``cfg`` with fields replaced from ``{"key": "text"}`` strings, each parsed by the field's type."""
+    hints = typing.get_type_hints(type(cfg))
+    names = [f.name for f in dataclasses.fields(cfg)]
+    changes = {}
+    for key, text in assignments.items():
+        if key not in names:
+            raise KanInrError(f"unknown model field '{key}' for {type(cfg).__name__} (valid: {', '.join(names)})")
+        changes[key] = _parse_value(text, hints[key], key)
+    return dataclasses.replace(cfg, **changes)
+
+
+def config_from_dict(family: str, data: dict[str, Any]) -> Any:
+    """Rebuild a family's config from the plain data stored in a run's config.json."""
+    if family not in FAMILIES:
+        raise KanInrError(f"unknown model family '{family}' (this kan-inr knows: {', '.join(sorted(FAMILIES))})")
+    config_cls = FAMILIES[family][0]
+    hints = typing.get_type_hints(config_cls)
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise KanInrError(f"config for '{family}' has unknown fields: {', '.join(sorted(unknown))}")
+    values = {k: tuple(v) if typing.get_origin(hints[k]) is tuple else v for k, v in data.items()}
+    return config_cls(**values)
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}

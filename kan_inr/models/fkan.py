@@ -1,0 +1,67 @@
+"""FKAN: Fourier Kolmogorov-Arnold network INR (Mehrabian et al. 2024, arXiv 2409.09323).
+
+The network of the authors' public notebook, for an image (in_dim 2, out_dim 3):
+FourierKAN(2 -> 128, K = 270) -> LayerNorm(128) -> blocks 128->256->256->256->512 -> Linear(512 -> 3).
+Each block computes z = W x + b and (z + tanh(omega z)) * sigmoid(z), omega = 30 (the code calls it
+a "SineLayer" though no sine is used). 436,355 parameters for RGB; the notebook also registers three
+unused scalars per block (printed count 436,367), which we drop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from kan_inr.models.layers import FourierKAN
+
+
+@dataclass(frozen=True)
+class FKANConfig:
+    grid_size: int = 270  # K: frequencies 1..K of the Fourier-KAN first layer
+    hidden_dim: int = 128  # width of the Fourier-KAN layer's output
+    block_dims: tuple[int, ...] = (256, 256, 256, 512)
+    omega: float = 30.0  # slope of tanh in the blocks' activation
+
+
+class FKANBlock(nn.Module):
+    """z = W x + b; (z + tanh(omega z)) * sigmoid(z)."""
+
+    def __init__(self, in_features: int, out_features: int, omega: float) -> None:
+        super().__init__()
+        self.omega = omega
+        self.linear = nn.Linear(in_features, out_features)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """W ~ U(+-sqrt(6 / in) / omega), the SIREN hidden-layer rule the FKAN code uses; bias default."""
+        bound = math.sqrt(6.0 / self.linear.in_features) / self.omega
+        nn.init.uniform_(self.linear.weight, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.linear(x)  # (N, out)
+        return (z + torch.tanh(self.omega * z)) * torch.sigmoid(z)
+
+
+class FKAN(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int, cfg: FKANConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.kan = FourierKAN(in_dim, cfg.hidden_dim, cfg.grid_size)
+        self.norm = nn.LayerNorm(cfg.hidden_dim)
+        dims = (cfg.hidden_dim, *cfg.block_dims)
+        self.blocks = nn.Sequential(*(FKANBlock(a, b, cfg.omega) for a, b in zip(dims[:-1], dims[1:])))
+        self.head = nn.Linear(dims[-1], out_dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Head W ~ U(+-sqrt(6 / hidden_dim) / omega): the public code uses the first hidden width
+        (128), not the head's input width; bias PyTorch default."""
+        bound = math.sqrt(6.0 / self.cfg.hidden_dim) / self.cfg.omega
+        nn.init.uniform_(self.head.weight, -bound, bound)
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        h = self.norm(self.kan(coords))  # (N, hidden_dim)
+        return self.head(self.blocks(h))  # (N, out_dim)

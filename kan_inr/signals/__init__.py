@@ -1,0 +1,48 @@
+"""Signal kinds: one module per kind, chosen by file extension.
+
+Each kind module provides ``EXTENSIONS``, ``VALUE_RANGE``, ``HEADLINE`` (the metric shown first),
+``load(path, ...) -> Signal``, ``save(values, shape, meta, path)``, ``evaluate(pred, target, shape)``
+and ``log_tensorboard(writer, pred, signal, step)`` (the reconstruction in TensorBoard).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from kan_inr import KanInrError
+from kan_inr.signals import image
+from kan_inr.signals.base import Signal, denormalise, grid, grid_chunk, normalise
+
+KINDS: dict[str, ModuleType] = {"image": image}
+
+
+def kind_of(path: str | os.PathLike) -> str:
+    """The signal kind a file's extension names."""
+    suffix = Path(path).suffix.lower()
+    for name, module in KINDS.items():
+        if suffix in module.EXTENSIONS:
+            return name
+    known = sorted(ext for module in KINDS.values() for ext in module.EXTENSIONS)
+    raise KanInrError(f"{path}: unknown file type '{suffix}' (supported: {' '.join(known)})")
+
+
+def load(path: str | os.PathLike, **options: Any) -> Signal:
+    """Read a signal file. ``options`` are the kind's loader options (e.g. ``resize_to`` for images);
+    an option that is None is not passed."""
+    path = Path(path)
+    if not path.exists():
+        raise KanInrError(f"no such file: {path}")
+    if path.is_dir():
+        raise KanInrError(f"{path} is a directory, not a signal file")
+    module = KINDS[kind_of(path)]
+    return module.load(path, **{k: v for k, v in options.items() if v is not None})
+
+
+def module(kind: str) -> ModuleType:
+    return KINDS[kind]
+
+
+__all__ = ["KINDS", "Signal", "denormalise", "grid", "grid_chunk", "kind_of", "load", "module", "normalise"]

@@ -1,0 +1,185 @@
+"""Images as signals: PNG, JPEG, BMP, TIFF in; 8-bit, 16-bit or float samples; exact inverse out.
+
+Values: 8-bit / 255 and 16-bit / 65535 give floats in [0, 1]; float TIFF is kept as stored.
+Grayscale is one channel, RGB three, RGBA four (alpha is a channel like any other).
+Coordinates: (row, col) on ``base.grid((H, W))``, i.e. linspace(-1, 1) per axis, row first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kan_inr import KanInrError
+from kan_inr import metrics
+from kan_inr.signals.base import Signal
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+VALUE_RANGE = (0.0, 1.0)
+RECONSTRUCTION_SUFFIX = ".png"
+_SCALE = {np.dtype(np.uint8): (8, 255.0), np.dtype(np.uint16): (16, 65535.0)}
+
+
+def read_array(path: Path) -> np.ndarray:
+    """Decode an image file to (H, W, C) as stored (uint8, uint16 or float)."""
+    import imageio.v3 as iio
+
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            array = tifffile.imread(path)
+        elif _png_bit_depth(path) == 16:
+            array = _read_png16(path)
+        else:
+            array = iio.imread(path)
+    except Exception as exc:  # decoders raise many types; all mean "not a readable image"
+        raise KanInrError(f"cannot read image {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4) or array.size == 0:
+        raise KanInrError(f"{path}: expected a 2-D grayscale, RGB or RGBA image, got array of shape {array.shape}")
+    return array
+
+
+def area_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """Area-averaging resampling matrix (n_out, n_in), the 1-D factor of OpenCV's INTER_AREA.
+
+    Output sample j averages the source interval [j s, (j + 1) s) with s = n_in / n_out, weighting each
+    source sample by its overlap with that interval.
+    """
+    s = n_in / n_out
+    lo = torch.arange(n_out, dtype=torch.float64)[:, None] * s  # (n_out, 1)
+    src = torch.arange(n_in, dtype=torch.float64)[None, :]  # (1, n_in)
+    overlap = (torch.minimum(lo + s, src + 1) - torch.maximum(lo, src)).clamp(min=0)
+    return overlap / s
+
+
+def resize(values: torch.Tensor, longest: int) -> torch.Tensor:
+    """Shrink an image (H, W, C) so its longest side is ``longest``, by area averaging."""
+    h, w, _ = values.shape
+    scale = longest / max(h, w)
+    if scale >= 1:
+        return values
+    h2, w2 = max(1, round(h * scale)), max(1, round(w * scale))
+    rows, cols = area_matrix(h, h2), area_matrix(w, w2)
+    return torch.einsum("ih,hwc,jw->ijc", rows, values.double(), cols).float()
+
+
+def load(path: str | os.PathLike, resize_to: int | None = None) -> Signal:
+    path = Path(path)
+    array = read_array(path)
+    if array.dtype in _SCALE:
+        bits, scale = _SCALE[array.dtype]
+        values = torch.from_numpy(array.astype(np.float32) / scale)
+    elif np.issubdtype(array.dtype, np.floating):
+        bits = "float"
+        values = torch.from_numpy(array.astype(np.float32))
+        if not torch.isfinite(values).all():
+            raise KanInrError(f"{path}: image contains NaN or infinite values")
+    else:
+        raise KanInrError(f"{path}: unsupported sample type {array.dtype} (use 8-bit, 16-bit or float images)")
+    source_shape = list(values.shape[:2])
+    if resize_to is not None:
+        if resize_to < 1:
+            raise KanInrError(f"--resize must be a positive number of pixels, got {resize_to}")
+        values = resize(values, resize_to)
+    h, w, c = values.shape
+    meta: dict[str, Any] = {"source": str(path), "bit_depth": bits, "source_shape": source_shape}
+    return Signal(values.reshape(h * w, c), (h, w), "image", VALUE_RANGE, meta)
+
+
+def to_array(values: torch.Tensor, shape: tuple[int, ...], bit_depth: Any) -> np.ndarray:
+    """Values (N, C) in [0, 1] on grid ``shape`` -> image array (H, W, C) of the source's sample type."""
+    image = values.detach().float().cpu().reshape(*shape, -1).numpy()
+    if bit_depth == "float":
+        return image.astype(np.float32)
+    bits = int(bit_depth)
+    dtype, scale = (np.uint8, 255.0) if bits == 8 else (np.uint16, 65535.0)
+    return np.round(np.clip(image, 0.0, 1.0) * scale).astype(dtype)
+
+
+def save(values: torch.Tensor, shape: tuple[int, ...], meta: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write values (N, C) as an image file, atomically (temporary file, then rename).
+
+    PNG and TIFF keep 16-bit samples; JPEG and BMP are 8-bit. A float source is written as 16-bit
+    unless the target is TIFF.
+    """
+    import imageio.v3 as iio
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise KanInrError(f"cannot write {path}: choose one of {', '.join(EXTENSIONS)}")
+    bit_depth = meta.get("bit_depth", 8)
+    if bit_depth == "float" and suffix not in (".tif", ".tiff"):
+        bit_depth = 16
+    if suffix in (".jpg", ".jpeg", ".bmp"):
+        bit_depth = 8
+    array = to_array(values, shape, bit_depth)
+    if array.shape[2] == 1:
+        array = array[:, :, 0]
+    tmp = path.with_name(f".{path.name}.tmp{suffix}")
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            tifffile.imwrite(tmp, array)
+        elif suffix == ".png" and array.dtype == np.uint16:
+            _write_png16(tmp, array)
+        else:
+            iio.imwrite(tmp, array)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise KanInrError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    """Bit depth from a PNG's IHDR chunk (byte 24), or None for a file that is not a PNG."""
+    with open(path, "rb") as f:
+        head = f.read(25)
+    return head[24] if len(head) == 25 and head[:8] == b"\x89PNG\r\n\x1a\n" else None
+
+
+def _read_png16(path: Path) -> np.ndarray:
+    """16-bit PNG of any channel count: Pillow would silently reduce RGB(A) to 8 bits."""
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    array = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])  # (H, W * C)
+    return array.reshape(height, width, info["planes"])
+
+
+def _write_png16(path: Path, array: np.ndarray) -> None:
+    """16-bit PNG of any channel count (Pillow writes only 16-bit grayscale)."""
+    import png
+
+    h, w = array.shape[:2]
+    planes = 1 if array.ndim == 2 else array.shape[2]
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[planes] + ";16"
+    png.from_array(array.reshape(h, w * planes), mode).save(str(path))
+
+
+def evaluate(pred: torch.Tensor, target: torch.Tensor, shape: tuple[int, ...]) -> dict[str, float]:
+    """PSNR and SSIM of a full-grid prediction (N, C), clamped to [0, 1] (benchmarks.md)."""
+    pred = pred.clamp(*VALUE_RANGE)
+    h, w = shape
+    return {"psnr": metrics.psnr(pred, target),
+            "ssim": metrics.ssim(pred.reshape(h, w, -1), target.reshape(h, w, -1))}
+
+
+HEADLINE = "psnr"
+
+
+def log_tensorboard(writer: Any, pred: torch.Tensor, signal: Signal, step: int) -> None:
+    """The reconstruction as a TensorBoard image (first three channels; gray repeated)."""
+    image = to_array(pred.clamp(*VALUE_RANGE), signal.shape, 8)
+    image = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image[:, :, :3]
+    writer.add_image("eval/reconstruction", image, step, dataformats="HWC")
