@@ -129,7 +129,8 @@ def save(values: torch.Tensor, shape: tuple[int, ...], meta: dict[str, Any], pat
         if suffix in (".tif", ".tiff"):
             import tifffile
 
-            tifffile.imwrite(tmp, array)
+            photometric = "rgb" if array.ndim == 3 and array.shape[2] in (3, 4) else "minisblack"
+            tifffile.imwrite(tmp, array, photometric=photometric)
         elif suffix == ".png" and array.dtype == np.uint16:
             _write_png16(tmp, array)
         else:

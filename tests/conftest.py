@@ -1,0 +1,30 @@
+"""Shared fixtures: small generated signals written to temporary files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+
+def smooth_image(h: int = 24, w: int = 24, channels: int = 3, seed: int = 0) -> np.ndarray:
+    """A smooth random image (H, W, C) in [0, 1]: a few low-frequency sinusoids per channel."""
+    rng = np.random.default_rng(seed)
+    y, x = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    out = np.zeros((h, w, channels))
+    for c in range(channels):
+        for _ in range(3):
+            fy, fx, phase = rng.uniform(0.5, 3, 2).tolist() + [rng.uniform(0, 6.3)]
+            out[:, :, c] += np.sin(fy * y * 3 + fx * x * 3 + phase)
+    out -= out.min()
+    return out / out.max()
+
+
+@pytest.fixture
+def image_file(tmp_path: Path) -> Path:
+    """A 24x24 8-bit RGB PNG."""
+    path = tmp_path / "tiny.png"
+    iio.imwrite(path, np.round(smooth_image() * 255).astype(np.uint8))
+    return path
