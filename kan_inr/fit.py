@@ -38,10 +38,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     target_range: tuple[float, float] | None = None  # range the model is trained on; None = signal's
+    max_seconds: float | None = None  # wall-clock training budget (evaluation excluded); None = steps only
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Learning rate at ``step`` (0-based) of ``cfg.steps``.
+def lr_at(step: int, cfg: TrainConfig, elapsed_s: float = 0.0) -> float:
+    """Learning rate at ``step`` (0-based) of ``cfg.steps``, or after ``elapsed_s`` seconds of
+    ``cfg.max_seconds``, whichever is further along (a time budget then decays the lr fully too).
 
     1. exp: lr * decay^(step / steps), the per-epoch 0.1^(epoch / epochs) of the FKAN and SL2A code
        made continuous;
@@ -49,6 +51,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     3. constant: lr.
     """
     t = step / max(cfg.steps, 1)
+    if cfg.max_seconds:
+        t = min(max(t, elapsed_s / cfg.max_seconds), 1.0)
     if cfg.schedule == "exp":
         return cfg.lr * cfg.lr_decay**t
     if cfg.schedule == "cosine":
@@ -137,7 +141,7 @@ def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullL
     _sync(device)
     tick = time.perf_counter()
     for step in range(1, cfg.steps + 1):
-        lr = lr_at(step - 1, cfg)
+        lr = lr_at(step - 1, cfg, train_s + (time.perf_counter() - tick))
         for group in optimizer.param_groups:
             group["lr"] = lr
         if sampler is None:
@@ -150,7 +154,8 @@ def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullL
         loss.backward()
         optimizer.step()
 
-        is_eval = step % cfg.eval_every == 0 or step == cfg.steps
+        out_of_time = cfg.max_seconds is not None and train_s + (time.perf_counter() - tick) >= cfg.max_seconds
+        is_eval = step % cfg.eval_every == 0 or step == cfg.steps or out_of_time
         if step % cfg.log_every == 0 or is_eval:
             loss_value = loss.item()  # the only host sync between evaluations
             now = time.perf_counter()
@@ -174,6 +179,8 @@ def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullL
             log.evaluation(step, metrics, pred_full, signal)
             tick = time.perf_counter()
             eval_s += tick - now
+        if out_of_time:
+            break
     else:
         step = cfg.steps
     _sync(device)
