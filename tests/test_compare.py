@@ -1,0 +1,128 @@
+"""compare.py and plots.py: a tiny two-model comparison writes its table and figures and resumes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kan_inr import KanInrError
+from kan_inr.compare import PROTOCOLS, Budget, Recipe, make_budget, run_comparison, update_readme
+from kan_inr.logging import NullLog
+from kan_inr.plots import mean_curve
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CSV_COLUMNS = ["signal", "model", "kind", "params", "steps", "batch", "lr", "wall_s", "samples_per_s", "device",
+               "psnr", "ssim", "run_dir"]
+
+
+class Messages(NullLog):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.lines.append(text)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny fits run fastest on one thread, and do not fight other processes for the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_tiny_comparison_writes_table_and_figures_and_resumes(image_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run_comparison([image_file], ["fkan", "siren"], Budget(steps=3), name="tiny", outputs=out,
+                           device="cpu", log=Messages())
+    folder = out / "compare-tiny"
+    assert first.out_dir == folder and first.fitted == ["tiny-fkan", "tiny-siren"] and first.skipped == []
+
+    with open(folder / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == CSV_COLUMNS
+    assert [(r["signal"], r["model"]) for r in rows] == [
+        ("tiny", "fkan"), ("tiny", "siren"), ("mean", "fkan"), ("std", "fkan"), ("mean", "siren"), ("std", "siren")]
+    for row in rows[:2]:
+        assert int(row["steps"]) == 3 and int(row["batch"]) == 24 * 24  # 4,096 capped at the signal's size
+        assert 5 < float(row["psnr"]) < 60 and 0 < float(row["ssim"]) <= 1
+        assert float(row["wall_s"]) > 0 and row["device"] == "cpu"
+    assert rows[2]["psnr"] == rows[0]["psnr"] and float(rows[3]["psnr"]) == 0.0  # one signal: mean = it, std 0
+    markdown = (folder / "results.md").read_text()
+    assert "| model | params | steps | batch | PSNR (dB) | SSIM |" in markdown and "| siren | 198,915 |" in markdown
+
+    names = sorted(p.name for p in first.figures)
+    assert names == ["crops_tiny.png", "psnr_vs_step.png", "psnr_vs_time.png"]
+    for figure in first.figures:
+        data = figure.read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 5000
+
+    weights = {run: (folder / "runs" / run / "weights.pt").stat().st_mtime_ns for run in first.fitted}
+    log = Messages()
+    again = run_comparison([image_file], ["fkan", "siren"], Budget(steps=3), name="tiny", outputs=out,
+                           device="cpu", log=log)
+    assert again.fitted == [] and again.skipped == ["tiny-fkan", "tiny-siren"]
+    assert sum("skipped" in line for line in log.lines) == 2
+    assert {run: (folder / "runs" / run / "weights.pt").stat().st_mtime_ns for run in first.fitted} == weights
+    assert again.rows == first.rows
+
+    with pytest.raises(KanInrError, match="other settings"):
+        run_comparison([image_file], ["siren"], Budget(steps=4), name="tiny", outputs=out, device="cpu")
+
+
+def test_seconds_budget_stops_on_the_clock(image_file: Path, tmp_path: Path) -> None:
+    result = run_comparison([image_file], ["siren"], Budget(seconds=0.3), outputs=tmp_path, device="cpu",
+                            eval_every=1000)
+    (row, *_) = result.rows
+    assert result.out_dir.name == "compare-seconds0.3"
+    assert 1 <= row["steps"] < 10**7 and row["wall_s"] >= 0.3
+
+
+def test_protocol_recipe_steps_follow_the_papers_epochs() -> None:
+    sl2a = PROTOCOLS["div2k-sl2a"]
+    assert sl2a.recipes["sl2a"].train_options(512 * 512) == {"lr": 1e-3, "batch": 16_384, "steps": 501 * 16,
+                                                            "schedule": "exp"}
+    assert sl2a.recipes["siren"].train_options(512 * 512)["steps"] == 501 * 4
+    assert Recipe(1e-4, 4096, epochs=500).train_options(768 * 512)["steps"] == 500 * 96
+    assert sl2a.published["sl2a"].values == {"psnr": 36.88, "ssim": 0.933}
+    assert set(PROTOCOLS) == {"div2k-sl2a", "div2k-16", "fkan-recipe", "bach"}
+
+
+def test_budget_and_option_errors(image_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(KanInrError, match="one budget"):
+        Budget(steps=10, recipe=True)
+    with pytest.raises(KanInrError, match="one budget"):
+        Budget()
+    with pytest.raises(KanInrError, match="--batch needs a budget"):
+        make_budget(None, None, False, 256, None)
+    assert make_budget(None, None, False, 256, "div2k-16") == Budget(steps=2000, batch=256)
+    with pytest.raises(KanInrError, match="unknown protocol 'nope'"):
+        run_comparison([], protocol="nope", outputs=tmp_path)
+    with pytest.raises(KanInrError, match="unknown model 'nope'"):
+        run_comparison([image_file], ["siren", "nope"], Budget(steps=1), outputs=tmp_path)
+    with pytest.raises(KanInrError, match="needs .*00.png"):
+        run_comparison([], protocol="div2k-sl2a", data_dir=tmp_path, outputs=tmp_path)
+    assert not (tmp_path / "compare-div2k-sl2a").exists()
+
+
+def test_mean_curve_averages_interpolated_runs_on_their_common_range() -> None:
+    a = (np.array([0.0, 2.0, 4.0]), np.array([10.0, 12.0, 14.0]))
+    b = (np.array([1.0, 3.0]), np.array([20.0, 24.0]))
+    x, y = mean_curve([a, b])
+    assert x.tolist() == [1.0, 2.0, 3.0]  # the union of x values inside [1, 3]
+    assert np.allclose(y, [(11 + 20) / 2, (12 + 22) / 2, (13 + 24) / 2])
+
+
+def test_update_readme_replaces_only_the_marked_section(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n## Results\n<!-- results:start -->\nold\n<!-- results:end -->\n\n## After\n")
+    update_readme(readme, "| a |\n|---|\n![fig](fig.png)\n")
+    assert readme.read_text() == "# x\n\n## Results\n<!-- results:start -->\n| a |\n|---|\n<!-- results:end -->\n\n## After\n"
+    readme.write_text("no markers")
+    with pytest.raises(KanInrError, match="results:start"):
+        update_readme(readme, "x")
