@@ -144,6 +144,43 @@ def list_models(
     Console().print(table)
 
 
+@app.command()
+def compare(
+    signals: list[Path] = typer.Argument(None, help="Signal files (default: the protocol's)."),
+    models: Optional[str] = typer.Option(None, help="Comma-separated presets, e.g. fkan,sl2a,siren (default: the protocol's, else all)."),
+    budget_steps: Optional[int] = typer.Option(None, help="Every model trains this many steps (same batch)."),
+    budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds (same batch)."),
+    recipe: bool = typer.Option(False, "--recipe", help="Every model under its own published recipe."),
+    batch: Optional[int] = typer.Option(None, help="Shared batch of a steps/seconds budget; 0 = full (default 4096)."),
+    protocol: Optional[str] = typer.Option(None, help="div2k-sl2a, div2k-16, fkan-recipe or bach (shared/docs/benchmarks.md)."),
+    data: Optional[Path] = typer.Option(None, help="Folder of the protocol's signals (default: ../shared/data)."),
+    resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels."),
+    seed: int = typer.Option(0, help="Random seed, the same for every run."),
+    device: Optional[str] = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
+    eval_every: Optional[int] = typer.Option(None, help="Steps between evaluations (default: 20 per run)."),
+    name: Optional[str] = typer.Option(None, help="Writes outputs/compare-<name>/ (default: protocol or budget)."),
+    outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds the comparison."),
+    readme: Optional[Path] = typer.Option(None, help="Also put the table into this README's results markers."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Fit several models to the same signals (same seed, same evaluation); write a table and figures.
+    Re-running skips finished runs."""
+    from kan_inr.compare import make_budget, run_comparison, update_readme
+    from kan_inr.logging import RunLog
+
+    budget = make_budget(budget_steps, budget_seconds, recipe, batch, protocol)
+    if eval_every is not None and eval_every < 1:
+        raise KanInrError(f"--eval-every must be at least 1, got {eval_every}")
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    result = run_comparison(signals or [], names, budget, protocol=protocol, name=name, outputs=outputs,
+                            data_dir=data, resize=resize, seed=seed, device=device, eval_every=eval_every,
+                            console=not quiet and sys.stderr.isatty(), command=" ".join(["kan-inr", *sys.argv[1:]]),
+                            log=RunLog(None, console=not quiet))
+    typer.echo(result.markdown)
+    if readme is not None:
+        update_readme(readme, result.markdown)
+
+
 def main() -> None:
     """Console entry point: runs the app and turns user errors into one line and exit status 2."""
     try:
