@@ -1,0 +1,45 @@
+"""FKAN: the basis + matmul Fourier-KAN layer equals the naive per-edge formula; the network's size and init."""
+
+import math
+
+import torch
+
+from kan_inr.models import build, num_params
+from kan_inr.models.fkan import FKANConfig
+from kan_inr.models.layers import FourierKAN
+from kan_inr.models.reference import fourier_kan_coefficients, fourier_kan_naive
+
+
+def test_fourier_kan_equals_naive_per_edge_formula():
+    torch.manual_seed(0)
+    layer = FourierKAN(3, 5, grid_size=7).double()
+    torch.nn.init.normal_(layer.bias)
+    x = torch.rand(11, 3, dtype=torch.float64) * 2 - 1
+    a, b = fourier_kan_coefficients(layer.weight, 3)
+    # y_o = b_o + sum_i sum_k A_oik cos(k x_i) + B_oik sin(k x_i), written out loop by loop
+    slow = torch.zeros(11, 5, dtype=torch.float64)
+    for o in range(5):
+        for i in range(3):
+            for k in range(1, 8):
+                slow[:, o] += a[o, i, k - 1] * torch.cos(k * x[:, i]) + b[o, i, k - 1] * torch.sin(k * x[:, i])
+        slow[:, o] += layer.bias[o]
+    fast = layer(x)
+    torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fourier_kan_naive(x, a, b, layer.bias), slow, rtol=1e-12, atol=1e-12)
+
+
+def test_fourier_kan_init_scale():
+    torch.manual_seed(0)
+    layer = FourierKAN(2, 128, grid_size=270)
+    assert abs(layer.weight.std().item() - 1 / math.sqrt(2 * 270)) < 2e-3  # N(0, 1) / (sqrt(in) sqrt(K))
+    assert torch.count_nonzero(layer.bias) == 0
+
+
+def test_fkan_rgb_parameter_count_and_block_init():
+    torch.manual_seed(0)
+    model = build("fkan", 2, 3, FKANConfig())
+    assert num_params(model) == 436_355  # reference-models.md: the notebook's 436,367 less 3 unused scalars x 4
+    first_block = model.blocks[0].linear.weight
+    assert first_block.abs().max() <= math.sqrt(6 / 128) / 30
+    assert model.head.weight.abs().max() <= math.sqrt(6 / 128) / 30  # uses 128, not 512
+    assert model.head.weight.abs().max() > 0.9 * math.sqrt(6 / 128) / 30
