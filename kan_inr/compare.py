@@ -279,18 +279,27 @@ def plan(signal_paths: list[Path], model_names: list[str], budget: Budget, proto
     return runs, loaded
 
 
-def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a run's config.json that must match for a finished run to be reused."""
-    return {"model": config["model"], "train": config["train"], "shape": config["signal"]["shape"]}
+def differences(existing: dict[str, Any], planned: dict[str, Any]) -> list[str]:
+    """Settings in which a run's config.json differs from the planned one: the model, its config, the
+    signal's shape and the training fields both know (a field added by a newer kan-inr is ignored)."""
+    try:
+        pairs = {"model": (existing["model"]["name"], planned["model"]["name"]),
+                 "signal shape": (existing["signal"]["shape"], planned["signal"]["shape"])}
+        old_cfg, new_cfg = existing["model"]["config"], planned["model"]["config"]
+        old_train, new_train = existing["train"], planned["train"]
+    except (KeyError, TypeError):
+        return ["config.json unreadable"]
+    pairs |= {f"model.{k}": (old_cfg.get(k), new_cfg.get(k)) for k in new_cfg}
+    pairs |= {f"train.{k}": (old_train[k], new_train[k]) for k in new_train if k in old_train}
+    return [f"{key} {old} (wanted {new})" for key, (old, new) in pairs.items() if old != new]
 
 
 def finished(run: PlannedRun, signal: Signal) -> bool:
     """True if ``run.run_dir`` holds a complete run made with the planned settings; False if there is
     none (or an incomplete one); an error if it was made with other settings."""
-    metrics_path, config_path = run.run_dir / METRICS, run.run_dir / CONFIG
     try:
-        metrics = json.loads(metrics_path.read_text())
-        existing = json.loads(config_path.read_text())
+        metrics = json.loads((run.run_dir / METRICS).read_text())
+        existing = json.loads((run.run_dir / CONFIG).read_text())
     except (OSError, ValueError):
         return False
     if not isinstance(metrics, dict) or not all(k in metrics for k in RUN_METRICS) \
@@ -298,13 +307,10 @@ def finished(run: PlannedRun, signal: Signal) -> bool:
         return False
     job = start_run(run.signal_path, run.model, signal=signal, write=False,
                     model_overrides=run.model_overrides, **run.train)
-    try:
-        same = _comparable(existing) == _comparable(job.config)
-    except (KeyError, TypeError):
-        same = False
-    if not same:
-        raise KanInrError(f"{run.run_dir} was made with other settings than this comparison's: "
-                          f"use another --name (or delete that folder)")
+    changed = differences(existing, job.config)
+    if changed:
+        raise KanInrError(f"{run.run_dir} was made with other settings ({'; '.join(changed[:3])}): "
+                          f"use another --name, or delete that folder")
     return True
 
 

@@ -71,7 +71,7 @@ def test_tiny_comparison_writes_table_and_figures_and_resumes(image_file: Path, 
     assert {run: (folder / "runs" / run / "weights.pt").stat().st_mtime_ns for run in first.fitted} == weights
     assert again.rows == first.rows
 
-    with pytest.raises(KanInrError, match="other settings"):
+    with pytest.raises(KanInrError, match=r"other settings \(train.steps 3 \(wanted 4\)"):
         run_comparison([image_file], ["siren"], Budget(steps=4), name="tiny", outputs=out, device="cpu")
 
 
@@ -126,3 +126,16 @@ def test_update_readme_replaces_only_the_marked_section(tmp_path: Path) -> None:
     readme.write_text("no markers")
     with pytest.raises(KanInrError, match="results:start"):
         update_readme(readme, "x")
+
+
+def test_cli_compare_error_is_one_line(image_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    from kan_inr.cli import main
+
+    monkeypatch.setattr("sys.argv", ["kan-inr", "compare", str(image_file), "--models", "siren",
+                                     "--outputs", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == ("kan-inr: error: give one budget: --budget-steps N, --budget-seconds S "
+                                       "or --recipe\n")
+    assert not (tmp_path / "out").exists()
