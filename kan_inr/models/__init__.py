@@ -18,12 +18,21 @@ from typing import Any, Callable
 from torch import nn
 
 from kan_inr import KanInrError
+from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_pe_for_shape
+from kan_inr.models.finer import Finer, FinerConfig
 from kan_inr.models.fkan import FKAN, FKANConfig
+from kan_inr.models.gauss import Gauss, GaussConfig
 from kan_inr.models.siren import Siren, SirenConfig
+from kan_inr.models.wire import Wire, WireConfig
 
 FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
     "fkan": (FKANConfig, FKAN),
     "siren": (SirenConfig, Siren),
+    "finer": (FinerConfig, Finer),
+    "gauss": (GaussConfig, Gauss),
+    "wire": (WireConfig, Wire),
+    "relu-pe": (ReluPEConfig, ReluPE),
+    "ffn": (FFNConfig, FFN),
 }
 
 
@@ -58,6 +67,29 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "siren": {
         "image": Preset("siren", SirenConfig(), Recipe(lr=1e-4, batch=None, steps=2000, target_range=(-1.0, 1.0)),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661"),
+    },
+    # Baselines as the SL2A code trains them (its table's settings): its lr and batch, 501 epochs of
+    # 512^2 / batch steps, lr * 0.1^(epoch/501). ffn: Tancik's recipe (Adam 1e-3, full batch, 2000 steps).
+    "finer": {
+        "image": Preset("finer", FinerConfig(), Recipe(lr=1e-4, batch=16384, steps=501 * 16),
+                        "FINER, Liu et al. CVPR 2024, arXiv 2312.02434"),
+    },
+    "gauss": {
+        "image": Preset("gauss", GaussConfig(), Recipe(lr=1e-4, batch=1024, steps=501 * 256),
+                        "Gaussian activations, Ramasinghe & Lucey ECCV 2022, arXiv 2111.15135"),
+    },
+    "wire": {
+        "image": Preset("wire", WireConfig(), Recipe(lr=1e-3, batch=65536, steps=501 * 4),
+                        "WIRE, Saragadam et al. CVPR 2023, arXiv 2301.05187"),
+    },
+    "relu-pe": {
+        "image": Preset("relu-pe", ReluPEConfig(), Recipe(lr=1e-3, batch=1024, steps=501 * 256),
+                        "ReLU MLP + NeRF positional encoding, Mildenhall et al. ECCV 2020, arXiv 2003.08934",
+                        adapt=relu_pe_for_shape),
+    },
+    "ffn": {
+        "image": Preset("ffn", FFNConfig(), Recipe(lr=1e-3, batch=None, steps=2000),
+                        "Fourier features, Tancik et al. NeurIPS 2020, arXiv 2006.10739"),
     },
 }
 

@@ -37,15 +37,21 @@ class SineLayer(nn.Module):
         nn.init.uniform_(self.linear.weight, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sin(self.omega * self.linear(x))
+        return self.activation(self.linear(x))  # (N, out)
+
+    def activation(self, z: torch.Tensor) -> torch.Tensor:
+        """sin(omega z); variants of SIREN (e.g. FINER) override only this."""
+        return torch.sin(self.omega * z)
 
 
 class Siren(nn.Module):
+    layer: type[SineLayer] = SineLayer  # the activation layer; variants (e.g. FINER) swap it
+
     def __init__(self, in_dim: int, out_dim: int, cfg: SirenConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        layers = [SineLayer(in_dim, cfg.hidden_dim, cfg.first_omega, first=True)]
-        layers += [SineLayer(cfg.hidden_dim, cfg.hidden_dim, cfg.hidden_omega, first=False)
+        layers = [self.layer(in_dim, cfg.hidden_dim, cfg.first_omega, first=True)]
+        layers += [self.layer(cfg.hidden_dim, cfg.hidden_dim, cfg.hidden_omega, first=False)
                    for _ in range(cfg.hidden_layers)]
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(cfg.hidden_dim, out_dim)
