@@ -1,0 +1,257 @@
+"""fit-many: fit every signal of a folder or glob, one run folder each, and summarise (mean +- std).
+
+    <outputs>/<name>/<stem>/     a run folder per signal, exactly as ``kan-inr fit`` writes it (tb/ inside)
+    <outputs>/<name>/summary.csv per-signal metrics, then a mean and a (sample) std row
+    <outputs>/<name>/summary.md  the same as a Markdown table, with mean +- std
+
+Resumable: a re-run skips every signal whose run is complete (status in metrics.json, see ``runs``),
+continues a run stopped after a checkpoint (``jobs.resume_run``) and fits the rest. Batched: pending
+signals of equal kind and shape are fitted together as a batch of independent networks
+(``batched.fit_batch``, identical to fitting each alone); a signal with no partner goes through
+``jobs.fit_file``. Sharded: under torchrun, rank r fits pending signals r, r + W, ... and writes their
+runs; rank 0 writes the summary after a barrier, from the run folders, so it equals the single-process
+summary. A rank that dies loses only its unfinished signals: a re-run completes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import math
+import os
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kan_inr import KanInrError, signals
+from kan_inr.batched import fit_batch
+from kan_inr.distributed import session
+from kan_inr.fit import FitResult
+from kan_inr.jobs import Job, finish_run, fit_file, resume_run, start_run
+from kan_inr.logging import NullLog
+from kan_inr.runs import CHECKPOINT, COMPLETE, read_status
+from kan_inr.signals import Signal
+
+SUMMARY_CSV, SUMMARY_MD = "summary.csv", "summary.md"
+DEFAULT_GROUP = 64  # networks fitted together at most: bounds device memory and open TensorBoard writers
+
+
+@dataclass
+class ManyResult:
+    group_dir: Path
+    fitted: list[Path] = field(default_factory=list)  # runs this process wrote
+    skipped: list[Path] = field(default_factory=list)  # signals whose run was already complete
+    summary: Path | None = None  # summary.csv (rank 0 only)
+    missing: list[str] = field(default_factory=list)  # runs still incomplete after all ranks finished (rank 0 only)
+
+
+def find_signals(sources: list[str]) -> list[Path]:
+    """Signal files named by folders (every file of a known type inside), globs or plain paths,
+    sorted and de-duplicated; run folders are named by file stem, so stems must be unique."""
+    known = {ext for module in signals.KINDS.values() for ext in module.EXTENSIONS}
+    found: set[Path] = set()
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            found.update(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in known)
+        elif glob.has_magic(source):
+            found.update(Path(p) for p in glob.glob(source) if Path(p).is_file() and Path(p).suffix.lower() in known)
+        elif path.is_file():
+            signals.kind_of(path)  # an unknown extension is an error for a file named explicitly
+            found.add(path)
+        else:
+            raise KanInrError(f"no such file or folder: {source}")
+    if not found:
+        raise KanInrError(f"no signal files in {' '.join(sources)} (supported: {' '.join(sorted(known))})")
+    paths = sorted(found)
+    stems: dict[str, Path] = {}
+    for p in paths:
+        if p.stem in stems:
+            raise KanInrError(f"two signals would share the run folder '{p.stem}': {stems[p.stem]} and {p}")
+        stems[p.stem] = p
+    return paths
+
+
+def default_name(sources: list[str], model_name: str) -> str:
+    """'<folder>-<model>': the first source's folder name (its parent's for a file or a glob)."""
+    first = Path(sources[0])
+    folder = first if first.is_dir() else Path(glob.escape(str(first.parent)))
+    return f"{folder.resolve().name or 'signals'}-{model_name}"
+
+
+def is_complete(run_dir: Path) -> bool:
+    """A run folder exists from a fit's start; its metrics.json says "complete" once the fit finished."""
+    return run_dir.is_dir() and read_status(run_dir).get("status") == COMPLETE
+
+
+def fit_many(sources: list[str], model_name: str, *, outputs: str | Path = "outputs", name: str | None = None,
+             batched: bool = True, group: int = DEFAULT_GROUP, model_overrides: dict[str, str] | None = None,
+             load_options: dict[str, Any] | None = None, log: NullLog = NullLog(),
+             **train_overrides: Any) -> ManyResult:
+    """Fit ``model_name`` to every signal of ``sources`` (see the module docstring for the layout).
+
+    ``train_overrides`` are TrainConfig fields, None meaning the preset's; ``group`` caps how many
+    networks one batched fit trains together.
+    """
+    if group < 1:
+        raise KanInrError(f"--group must be at least 1, got {group}")
+    paths = find_signals(sources)
+    result = ManyResult(Path(outputs) / (name or default_name(sources, model_name)))
+    with session(train_overrides.get("device")) as ctx:
+        overrides = {**train_overrides, "device": ctx.device}
+        prefix = f"rank {ctx.rank}/{ctx.world_size}: " if ctx.world_size > 1 else ""
+        pending = []
+        for path in paths:
+            (result.skipped if is_complete(result.group_dir / path.stem) else pending).append(path)
+        ctx.barrier()  # every rank has listed the pending signals before any rank writes a run
+        mine = ctx.shard(pending)
+        if ctx.is_main and result.skipped:
+            log.message(f"{len(result.skipped)} of {len(paths)} signals already fitted in {result.group_dir}: skipped")
+        # A run stopped after a checkpoint continues from it, exactly; any other unfinished run
+        # (stopped before its first checkpoint, or part of a batched fit) starts again from its seed.
+        resumable = [p for p in mine if (result.group_dir / p.stem / CHECKPOINT).is_file()]
+        fresh = [p for p in mine if p not in resumable]
+        chunks: list[list[tuple[Path, Signal | None]]] = [[(p, None)] for p in resumable]
+        for members in (_group_by_shape(fresh, load_options) if batched else [[(p, None)] for p in fresh]):
+            chunks += [members[i:i + group] for i in range(0, len(members), group)]
+        options = dict(model_overrides=model_overrides, load_options=load_options, **overrides)
+        for chunk in chunks:
+            for run_dir, fit_result in _fit_chunk(chunk, model_name, result.group_dir, options):
+                if fit_result.interrupted_at is not None:
+                    raise KanInrError(f"stopped: {run_dir} checkpointed at step {fit_result.interrupted_at}; "
+                                      f"run the same command again to finish")
+                result.fitted.append(run_dir)
+                log.message(f"{prefix}{len(result.fitted)}/{len(mine)} {run_dir.name}: {_headline(fit_result)}")
+        ctx.barrier()  # every rank's runs are complete (or failed) before the summary reads them
+        if ctx.is_main:
+            run_dirs = [result.group_dir / p.stem for p in paths]
+            result.missing = [run_dir.name for run_dir in run_dirs if not is_complete(run_dir)]
+            result.summary = write_summary(result.group_dir, run_dirs)
+    return result
+
+
+def _group_by_shape(paths: list[Path], load_options: dict[str, Any] | None) -> list[list[tuple[Path, Signal | None]]]:
+    """Load ``paths`` and group them by (kind, shape, channels, value range), first-seen order."""
+    groups: dict[tuple, list[tuple[Path, Signal | None]]] = {}
+    for path in paths:
+        signal = signals.load(path, **(load_options or {}))
+        key = (signal.kind, signal.shape, signal.out_dim, signal.value_range)
+        groups.setdefault(key, []).append((path, signal))
+    return list(groups.values())
+
+
+def _fit_chunk(members: list[tuple[Path, Signal | None]], model_name: str, group_dir: Path,
+               options: dict[str, Any]) -> list[tuple[Path, FitResult]]:
+    """Fit one chunk: one signal through ``jobs.fit_file`` (or ``jobs.resume_run`` from its checkpoint),
+    several of one shape through ``batched.fit_batch``. An unfinished run of the same name is replaced."""
+    if len(members) == 1:
+        path = members[0][0]
+        run_dir = group_dir / path.stem
+        if (run_dir / CHECKPOINT).is_file():
+            return [resume_run(run_dir, path, console=False, device=options.get("device"))]
+        return [fit_file(path, model_name, outputs=group_dir, name=path.stem, overwrite=run_dir.exists(),
+                         console=False, **options)]
+    jobs: list[Job] = []
+    try:
+        for path, signal in members:
+            jobs.append(start_run(path, model_name, outputs=group_dir, name=path.stem, console=False, signal=signal,
+                                  overwrite=(group_dir / path.stem).exists(), **options))
+        if len({json.dumps(job.config["model"]) for job in jobs}) > 1 or len({job.train for job in jobs}) > 1:
+            raise KanInrError("internal: a batch of signals resolved to different models")  # a preset's adapt() is per shape
+        fit_results = fit_batch([job.model for job in jobs], [job.signal for job in jobs], jobs[0].train,
+                                [job.log for job in jobs])
+        done = []
+        for job, fit_result in zip(jobs, fit_results):
+            done.append((finish_run(job, job.model, fit_result), fit_result))
+            job.writer = None  # complete: nothing left to discard
+        return done
+    except BaseException:
+        for job in jobs:
+            if job.writer is not None:
+                job.writer.discard()
+        raise
+
+
+def _headline(result: FitResult) -> str:
+    m = result.metrics
+    return "  ".join(f"{k[6:]} {v:.4f}" for k, v in m.items() if k.startswith("final_"))
+
+
+def read_rows(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One summary row per complete run: signal, final metrics, best headline and its step, params,
+    steps, diverged_at; plus the names of the runs that are missing."""
+    rows, missing = [], []
+    for run_dir in run_dirs:
+        if not is_complete(run_dir):
+            missing.append(run_dir.name)
+            continue
+        metrics = read_status(run_dir)
+        row: dict[str, Any] = {"signal": run_dir.name}
+        row.update({k: v for k, v in metrics.items() if k.startswith(("final_", "best_"))})
+        row.update({k: metrics.get(k) for k in ("params", "steps", "diverged_at")})
+        rows.append(row)
+    return rows, missing
+
+
+def _stats(rows: list[dict[str, Any]], columns: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mean and sample standard deviation of each metric column (std 0 for a single run)."""
+    mean: dict[str, Any] = {"signal": "mean"}
+    std: dict[str, Any] = {"signal": "std"}
+    for col in columns[1:]:
+        values = [r[col] for r in rows if isinstance(r.get(col), (int, float)) and math.isfinite(r[col])]
+        if values and col.startswith(("final_", "best_")) and col != "best_step":
+            mean[col] = statistics.fmean(values)
+            std[col] = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def write_summary(group_dir: Path, run_dirs: list[Path]) -> Path:
+    """Write summary.csv and summary.md for ``run_dirs`` (in that order); returns summary.csv's path.
+    Only deterministic quantities go in (no wall times), so a sharded run's summary equals a
+    single-process one."""
+    rows, missing = read_rows(run_dirs)
+    columns = ["signal"] + [k for k in dict.fromkeys(k for r in rows for k in r) if k != "signal"]
+    mean, std = _stats(rows, columns)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in [*rows, *([mean, std] if rows else [])]:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
+    _write_text(group_dir / SUMMARY_CSV, text.getvalue())
+    _write_text(group_dir / SUMMARY_MD, _markdown(group_dir.name, rows, columns, mean, std, missing))
+    return group_dir / SUMMARY_CSV
+
+
+def _markdown(title: str, rows: list[dict[str, Any]], columns: list[str], mean: dict[str, Any],
+              std: dict[str, Any], missing: list[str]) -> str:
+    def cell(value: Any) -> str:
+        if value is None or value == "":
+            return ""
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    lines = [f"# {title}: {len(rows)} signals", "", "| " + " | ".join(columns) + " |",
+             "|" + "|".join("---" if c == "signal" else "---:" for c in columns) + "|"]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    if rows:
+        lines.append("| **mean ± std** | " + " | ".join(
+            f"{mean[c]:.4f} ± {std[c]:.4f}" if c in mean else "" for c in columns[1:]) + " |")
+    if missing:
+        lines += ["", f"Missing (not fitted yet or failed; re-run to complete): {', '.join(missing)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Atomic text write: temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
