@@ -44,6 +44,27 @@ def read_config_file(path: Optional[Path]) -> dict[str, Any]:
         raise KanInrError(f"cannot read config file {path}: {exc}") from None
 
 
+def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """(model fields, TrainConfig options) from --config, --set and the fit options given (None = not
+    given), validated; --batch 0 becomes full batch."""
+    file_options = read_config_file(config)
+    model_fields = {k: str(v) for k, v in file_options.pop("model", {}).items()} | parse_assignments(set_)
+    unknown = set(file_options) - set(given)
+    if unknown:
+        raise KanInrError(f"unknown option(s) in {config}: {', '.join(sorted(unknown))} (valid: {', '.join(given)}, [model])")
+    options = {**file_options, **{k: v for k, v in given.items() if v is not None}}
+    for key in ("steps", "eval_every"):
+        if key in options and options[key] < 1:
+            raise KanInrError(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
+    if options.get("batch") is not None and options["batch"] < 0:
+        raise KanInrError(f"--batch must be 0 (full batch) or positive, got {options['batch']}")
+    if options.get("lr") is not None and not options["lr"] > 0:
+        raise KanInrError(f"--lr must be positive, got {options['lr']}")
+    if options.get("batch") == 0:
+        options["batch"] = 2**62  # any size >= the signal means full batch
+    return model_fields, options
+
+
 @app.command()
 def fit(
     signal: Path = typer.Argument(..., help="Image or audio file to fit."),
@@ -90,6 +111,44 @@ def fit(
     typer.echo(f"{run_dir}: {shown}  ({m['params']:,} params, {m['steps']} steps, {m['train_s']:.1f} s, {m['device']})")
     if result.diverged_at is not None:
         raise KanInrError(f"training diverged at step {result.diverged_at}; best weights saved in {run_dir}")
+
+
+@app.command("fit-many")
+def fit_many(
+    sources: list[str] = typer.Argument(..., help="Folders, globs (quoted) or files of signals to fit."),
+    model: str = typer.Option("fkan", "--model", "-m", help="Model preset (see `kan-inr models`)."),
+    steps: Optional[int] = typer.Option(None, help="Training steps [default: the preset's recipe]."),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate [default: the preset's recipe]."),
+    batch: Optional[int] = typer.Option(None, help="Coordinates per step; 0 = full batch [default: recipe]."),
+    schedule: Optional[str] = typer.Option(None, help="lr schedule: exp (0.1^(t/T)), cosine or constant."),
+    eval_every: Optional[int] = typer.Option(None, help="Steps between full-grid evaluations."),
+    seed: Optional[int] = typer.Option(None, help="Random seed, the same for every signal."),
+    device: Optional[str] = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
+    resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels (area averaging)."),
+    set_: list[str] = typer.Option([], "--set", help="Model field, key=value (repeatable)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of options; [model] table = --set."),
+    outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds run folders."),
+    name: Optional[str] = typer.Option(None, help="Folder of the runs and summary [default: <folder>-<model>]."),
+    batched: bool = typer.Option(True, "--batched/--sequential", help="Fit signals of equal shape together as "
+                                 "a batch of independent networks (same result), or one after another."),
+    group: int = typer.Option(64, help="At most this many networks fitted together."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Fit every signal of folders or globs: a run folder each, summary.csv / summary.md (mean +- std).
+    A re-run skips completed runs; under torchrun the signals are shared out over the processes."""
+    from kan_inr.logging import RunLog
+    from kan_inr.many import fit_many as run_many
+
+    model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, schedule=schedule,
+                                          eval_every=eval_every, seed=seed, device=device)
+    result = run_many(sources, model, outputs=outputs, name=name, batched=batched, group=group,
+                      model_overrides=model_fields, load_options={"resize_to": resize},
+                      log=RunLog(None, console=not quiet), **options)
+    if result.summary is not None:
+        typer.echo(f"{result.summary.with_suffix('.md')}: {len(result.fitted)} fitted by this process, "
+                   f"{len(result.skipped)} already complete, {len(result.missing)} missing")
+        if result.missing:
+            raise KanInrError(f"{len(result.missing)} signal(s) not fitted ({', '.join(result.missing)}): re-run to complete them")
 
 
 def parse_size(text: Optional[str]) -> Optional[tuple[int, ...]]:
