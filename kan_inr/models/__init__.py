@@ -22,12 +22,19 @@ from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_
 from kan_inr.models.finer import Finer, FinerConfig
 from kan_inr.models.fkan import FKAN, FKANConfig
 from kan_inr.models.gauss import Gauss, GaussConfig
+from kan_inr.models.hash_grid import HashGrid, HashGridConfig, hash_grid_for_shape
+from kan_inr.models.kan import BSplineKANConfig, BSplineKANNet, ChebyKANConfig, ChebyKANNet
 from kan_inr.models.siren import Siren, SirenConfig
+from kan_inr.models.sl2a import SL2A, SL2AConfig
 from kan_inr.models.wire import Wire, WireConfig
 
 FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
     "fkan": (FKANConfig, FKAN),
     "siren": (SirenConfig, Siren),
+    "sl2a": (SL2AConfig, SL2A),
+    "cheby-kan": (ChebyKANConfig, ChebyKANNet),
+    "bspline-kan": (BSplineKANConfig, BSplineKANNet),
+    "hash-grid": (HashGridConfig, HashGrid),
     "finer": (FinerConfig, Finer),
     "gauss": (GaussConfig, Gauss),
     "wire": (WireConfig, Wire),
@@ -67,6 +74,26 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "siren": {
         "image": Preset("siren", SirenConfig(), Recipe(lr=1e-4, batch=None, steps=2000, target_range=(-1.0, 1.0)),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661"),
+    },
+    # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
+    "sl2a": {
+        "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
+                        "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836"),
+    },
+    # Plain KANs have no published INR recipe: they get SL2A's (protocol div2k-sl2a).
+    "cheby-kan": {
+        "image": Preset("cheby-kan", ChebyKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
+                        "Chebyshev KAN, SS et al. 2024, arXiv 2405.07200"),
+    },
+    "bspline-kan": {
+        "image": Preset("bspline-kan", BSplineKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
+                        "KAN, Liu et al. 2024, arXiv 2404.19756 (efficient B-spline formulation)"),
+    },
+    # Instant-NGP: Adam lr 1e-2 (its betas 0.9/0.99 and eps 1e-15 are not in Recipe: Adam defaults), 2^18 batch.
+    "hash-grid": {
+        "image": Preset("hash-grid", HashGridConfig(), Recipe(lr=1e-2, batch=2**18, steps=8000),
+                        "Instant-NGP hash encoding, Mueller et al. SIGGRAPH 2022, arXiv 2201.05989",
+                        adapt=hash_grid_for_shape),
     },
     # Baselines as the SL2A code trains them (its table's settings): its lr and batch, 501 epochs of
     # 512^2 / batch steps, lr * 0.1^(epoch/501). ffn: Tancik's recipe (Adam 1e-3, full batch, 2000 steps).

@@ -26,3 +26,22 @@ def fourier_kan_coefficients(weight: torch.Tensor, in_features: int) -> tuple[to
     out_features = weight.shape[0]
     per_input = weight.reshape(out_features, in_features, 2, -1)  # (out, in, 2, K)
     return per_input[:, :, 0], per_input[:, :, 1]
+
+
+def chebyshev_kan_einsum(x: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+    """Chebyshev-KAN layer as the public SL2A code computes it: tanh, expand every input to D + 1
+    copies, arccos and cos on the expanded tensor, then an einsum against the coefficients.
+
+    y_o = sum_i sum_{k=0..D} c_iok cos(k arccos(tanh x_i))
+    x: (N, in); coeffs: (in, out, D + 1)  ->  (N, out)
+    """
+    n_in, _, n_basis = coeffs.shape
+    t = torch.tanh(x).view(-1, n_in, 1).expand(-1, -1, n_basis)  # (N, in, D + 1)
+    k = torch.arange(n_basis, dtype=x.dtype, device=x.device)  # (D + 1,)
+    basis = torch.cos(torch.arccos(t) * k)  # (N, in, D + 1)
+    return torch.einsum("nik,iok->no", basis, coeffs)
+
+
+def chebyshev_kan_coefficients(weight: torch.Tensor, in_features: int) -> torch.Tensor:
+    """A ``ChebyshevKAN.weight`` (out, in * (D + 1)) as the SL2A code's coefficients (in, out, D + 1)."""
+    return weight.reshape(weight.shape[0], in_features, -1).permute(1, 0, 2)

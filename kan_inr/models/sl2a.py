@@ -1,0 +1,68 @@
+"""SL2A-INR: a learnable-activation first layer fused into a low-rank ReLU MLP (Heidari et al. 2024,
+arXiv 2409.10836), as its public code computes it.
+
+    z_1 = LayerNorm(psi(x)),  psi_o(x) = sum_i sum_{k=0..D} a_iok T_k(tanh x_i)   (Chebyshev, no bias)
+    y_0 = z_1;  y_l = ReLU((z_1 * y_{l-1}) L_l R_l + b_l)  for l = 1..3             (low rank, fusion)
+    out = W (z_1 * y_3) + b
+
+The first layer's output modulates the input of every later layer, the linear head included. Image
+preset: D = 256, width 256, rank 128: 131,584 + 512 + 3 * 65,792 + 771 = 330,243 parameters for RGB.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from kan_inr.models.layers import ChebyshevKAN
+
+
+@dataclass(frozen=True)
+class SL2AConfig:
+    degree: int = 256  # D: Chebyshev polynomials T_0..T_D in the first layer
+    hidden_dim: int = 256
+    rank: int = 128  # inner width of each low-rank layer L R
+    hidden_layers: int = 3  # low-rank ReLU layers after the first one
+
+
+class LowRankReLU(nn.Module):
+    """ReLU(x L R + b) with L (in, rank), R (rank, out)."""
+
+    def __init__(self, in_features: int, out_features: int, rank: int) -> None:
+        super().__init__()
+        self.left = nn.Parameter(torch.empty(in_features, rank))
+        self.right = nn.Parameter(torch.empty(rank, out_features))
+        self.bias = nn.Parameter(torch.empty(out_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The public SL2A code: L, R ~ kaiming_uniform(a = sqrt 5) on the stored (in, rank) and
+        (rank, out) tensors (bound 1 / sqrt(size(1))), b ~ U(+-1 / sqrt(rank))."""
+        nn.init.kaiming_uniform_(self.left, a=math.sqrt(5))
+        nn.init.kaiming_uniform_(self.right, a=math.sqrt(5))
+        bound = 1.0 / math.sqrt(self.left.shape[1])
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x @ self.left @ self.right + self.bias)  # (N, out)
+
+
+class SL2A(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int, cfg: SL2AConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.kan = ChebyshevKAN(in_dim, cfg.hidden_dim, cfg.degree)
+        self.norm = nn.LayerNorm(cfg.hidden_dim)
+        self.layers = nn.ModuleList(LowRankReLU(cfg.hidden_dim, cfg.hidden_dim, cfg.rank)
+                                    for _ in range(cfg.hidden_layers))
+        self.head = nn.Linear(cfg.hidden_dim, out_dim)  # PyTorch default initialisation, as the code
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        z1 = self.norm(self.kan(coords))  # (N, hidden_dim)
+        y = z1
+        for layer in self.layers:
+            y = layer(z1 * y)  # (N, hidden_dim)
+        return self.head(z1 * y)  # (N, out_dim)

@@ -1,0 +1,107 @@
+"""Chebyshev and B-spline KAN layers equal their naive per-edge formulas; their input domains hold."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, bspline_basis, chebyshev_basis
+from kan_inr.models.reference import chebyshev_kan_coefficients, chebyshev_kan_einsum
+
+
+def chebyshev_recurrence(t: torch.Tensor, degree: int) -> torch.Tensor:
+    """T_0 = 1, T_1 = t, T_{k+1} = 2 t T_k - T_{k-1}: (N, in) -> (N, in, D + 1)."""
+    terms = [torch.ones_like(t), t]
+    for _ in range(degree - 1):
+        terms.append(2 * t * terms[-1] - terms[-2])
+    return torch.stack(terms[:degree + 1], dim=-1)
+
+
+def bspline_naive(x: float, knots: list[float], j: int, p: int) -> float:
+    """Cox-de Boor for one basis function at one point, scalar by scalar."""
+    if p == 0:
+        return 1.0 if knots[j] <= x < knots[j + 1] else 0.0
+    left = (x - knots[j]) / (knots[j + p] - knots[j]) * bspline_naive(x, knots, j, p - 1)
+    right = (knots[j + p + 1] - x) / (knots[j + p + 1] - knots[j + 1]) * bspline_naive(x, knots, j + 1, p - 1)
+    return left + right
+
+
+@pytest.mark.parametrize("degree", [0, 1, 5, 40])
+def test_chebyshev_basis_equals_the_recurrence(degree: int) -> None:
+    t = torch.linspace(-1, 1, 101, dtype=torch.float64).reshape(-1, 1)  # endpoints included
+    torch.testing.assert_close(chebyshev_basis(t, degree), chebyshev_recurrence(t, degree), atol=1e-9, rtol=0)
+
+
+def test_chebyshev_basis_gradient_is_finite_at_the_ends() -> None:
+    """tanh saturates to exactly +-1 for large inputs; arccos' gradient there must not become NaN."""
+    x = torch.tensor([[-30.0, -1.0, 0.0, 1.0, 30.0]], requires_grad=True)
+    assert torch.tanh(x).abs().max() == 1.0
+    chebyshev_basis(torch.tanh(x), 16).sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_chebyshev_kan_equals_the_sl2a_einsum() -> None:
+    torch.manual_seed(0)
+    layer = ChebyshevKAN(3, 7, degree=12)
+    x = torch.randn(50, 3)
+    coeffs = chebyshev_kan_coefficients(layer.weight, 3)  # (in, out, D + 1)
+    torch.testing.assert_close(layer(x), chebyshev_kan_einsum(x, coeffs), atol=1e-5, rtol=1e-5)
+
+
+def test_chebyshev_kan_initialisation_is_xavier_on_the_3d_coefficients() -> None:
+    torch.manual_seed(0)
+    layer = ChebyshevKAN(2, 256, degree=256)
+    bound = math.sqrt(6.0 / ((2 + 256) * 257))  # PyTorch fans of an (in, out, D + 1) tensor
+    assert layer.weight.abs().max() <= bound
+    assert layer.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+
+
+def test_bspline_basis_equals_cox_de_boor() -> None:
+    layer = BSplineKAN(1, 1, grid_size=5, order=3)
+    knots = layer.knots.double()
+    xs = torch.linspace(-1, 1, 23, dtype=torch.float64).reshape(-1, 1)
+    fast = bspline_basis(xs, knots, 3)[:, 0]  # (23, G + k)
+    naive = torch.tensor([[bspline_naive(x, knots.tolist(), j, 3) for j in range(fast.shape[1])]
+                          for x in xs[:, 0].tolist()], dtype=torch.float64)
+    torch.testing.assert_close(fast, naive, atol=1e-12, rtol=0)
+
+
+def test_bspline_basis_is_a_partition_of_unity_on_the_grid_range() -> None:
+    """The k extra knots on each side make the splines sum to 1 on all of [-1, 1], ends included."""
+    layer = BSplineKAN(1, 1, grid_size=7, order=3)
+    xs = torch.linspace(-1, 1, 201).reshape(-1, 1)
+    total = bspline_basis(xs, layer.knots, 3).sum(-1)
+    torch.testing.assert_close(total, torch.ones_like(total), atol=1e-5, rtol=0)
+
+
+def test_bspline_kan_equals_the_per_edge_formula() -> None:
+    """y_o = sum_i w_oi silu(x_i) + sum_i sum_j c_oij B_j(x_i), edge by edge."""
+    torch.manual_seed(0)
+    layer = BSplineKAN(2, 3, grid_size=4, order=3)
+    torch.nn.init.normal_(layer.weight)
+    x = torch.rand(9, 2) * 2 - 1
+    per_input = layer.weight.reshape(3, 2, -1)  # (out, in, 1 + G + k)
+    knots = layer.knots.tolist()
+    expected = torch.zeros(9, 3)
+    for n in range(9):
+        for o in range(3):
+            for i in range(2):
+                xi = x[n, i].item()
+                expected[n, o] += per_input[o, i, 0] * torch.nn.functional.silu(x[n, i])
+                for j in range(per_input.shape[2] - 1):
+                    expected[n, o] += per_input[o, i, 1 + j] * bspline_naive(xi, knots, j, 3)
+    torch.testing.assert_close(layer(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_bspline_kan_clamps_the_spline_branch_outside_its_grid() -> None:
+    """Beyond the grid the spline keeps its edge value (never silently 0); SiLU sees the raw input."""
+    torch.manual_seed(0)
+    layer = BSplineKAN(1, 1, grid_size=4, order=3)
+    torch.nn.init.normal_(layer.weight)
+    base, splines = layer.weight[0, 0], layer.weight[0, 1:]
+    outside, edge = torch.tensor([[1.7]]), torch.tensor([[1.0]])
+    spline_at_edge = layer(edge) - base * torch.nn.functional.silu(edge)
+    torch.testing.assert_close(layer(outside), base * torch.nn.functional.silu(outside) + spline_at_edge)
+    assert spline_at_edge.abs().item() > 0 and splines.abs().sum() > 0
