@@ -16,7 +16,8 @@ numbers printed beside ours. Published PSNR/SSIM of the SL2A and FKAN code come 
 stitched from training batches and SSIM after min-max rescaling; ours are a clean full-grid pass.
 
 Resumable: a run folder whose ``metrics.json`` is complete and whose config matches the requested
-one is skipped; one made with other settings is an error (use another ``--name``).
+one is skipped, an unfinished one (interrupted or killed) continues from its last checkpoint
+(``jobs.resume_run``), and one made with other settings is an error (use another ``--name``).
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ import numpy as np
 import torch
 
 from kan_inr import KanInrError, __version__, models, plots, signals
-from kan_inr.jobs import fit_file, start_run
+from kan_inr.jobs import fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
-from kan_inr.runs import CONFIG, HISTORY, METRICS
+from kan_inr.runs import COMPLETE, CONFIG, HISTORY, METRICS, load_config, read_status
 from kan_inr.signals import Signal
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)
@@ -294,24 +295,21 @@ def differences(existing: dict[str, Any], planned: dict[str, Any]) -> list[str]:
     return [f"{key} {old} (wanted {new})" for key, (old, new) in pairs.items() if old != new]
 
 
-def finished(run: PlannedRun, signal: Signal) -> bool:
-    """True if ``run.run_dir`` holds a complete run made with the planned settings; False if there is
-    none (or an incomplete one); an error if it was made with other settings."""
-    try:
-        metrics = json.loads((run.run_dir / METRICS).read_text())
-        existing = json.loads((run.run_dir / CONFIG).read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(metrics, dict) or not all(k in metrics for k in RUN_METRICS) \
-            or not any(k.startswith("final_") for k in metrics) or not (run.run_dir / HISTORY).is_file():
-        return False
+def run_state(run: PlannedRun, signal: Signal) -> str:
+    """"new" (no run folder), "complete" (finished with the planned settings) or "unfinished" (stopped
+    or killed: resumable from its last checkpoint); a folder made with other settings is an error."""
+    if not (run.run_dir / CONFIG).is_file():
+        return "new"
     job = start_run(run.signal_path, run.model, signal=signal, write=False,
                     model_overrides=run.model_overrides, **run.train)
-    changed = differences(existing, job.config)
+    changed = differences(load_config(run.run_dir), job.config)
     if changed:
         raise KanInrError(f"{run.run_dir} was made with other settings ({'; '.join(changed[:3])}): "
                           f"use another --name, or delete that folder")
-    return True
+    status = read_status(run.run_dir)
+    complete = status["status"] == COMPLETE and all(k in status for k in RUN_METRICS) \
+        and any(k.startswith("final_") for k in status) and (run.run_dir / HISTORY).is_file()
+    return "complete" if complete else "unfinished"
 
 
 def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None = None,
@@ -349,14 +347,22 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     fitted, skipped = [], []
     for i, run in enumerate(runs, 1):
         label = f"[{i}/{len(runs)}] {run.signal_name} {run.model}"
-        if finished(run, loaded[run.signal_name]):
+        state = run_state(run, loaded[run.signal_name])
+        if state == "complete":
             log.message(f"{label}: skipped, {run.run_dir} is finished")
             skipped.append(run.run_dir.name)
             continue
-        log.message(f"{label}: fitting ({_describe_train(run.train)})")
-        _, result = fit_file(run.signal_path, run.model, outputs=run.run_dir.parent, name=run.run_dir.name,
-                             overwrite=run.run_dir.exists(), model_overrides=run.model_overrides,
-                             load_options={"resize_to": resize}, console=console, **run.train)
+        if state == "unfinished":
+            log.message(f"{label}: resuming {run.run_dir} from its last checkpoint")
+            _, result = resume_run(run.run_dir, run.signal_path, console=console, device=run.train["device"])
+        else:
+            log.message(f"{label}: fitting ({_describe_train(run.train)})")
+            _, result = fit_file(run.signal_path, run.model, outputs=run.run_dir.parent, name=run.run_dir.name,
+                                 model_overrides=run.model_overrides, load_options={"resize_to": resize},
+                                 console=console, **run.train)
+        if result.interrupted_at is not None:
+            raise KanInrError(f"interrupted after step {result.interrupted_at} of {run.run_dir} (checkpointed): "
+                              f"run the same command again to resume")
         shown = "  ".join(f"{k[6:]} {v:.4g}" for k, v in result.metrics.items() if k.startswith("final_"))
         log.message(f"{label}: {shown}  ({result.metrics['train_s']:.1f} s)")
         fitted.append(run.run_dir.name)
@@ -470,17 +476,15 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _fmt(metric: str, value: float | None) -> str:
-    """dB metrics with 2 decimals, SSIM with 3, other metrics with 4 significant digits."""
+    """dB metrics with 2 decimals, others (SSIM, LSD) with 3."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if metric in ("psnr", "snr"):
         return f"{value:.2f}"
-    if metric == "ssim":
-        return f"{value:.3f}"
-    return f"{value:.4g}"
+    return f"{value:.3f}"
 
 
-_UNITS = {"psnr": " (dB)", "snr": " (dB)", "lsd": " (dB)"}
+_UNITS = {"psnr": " (dB)", "snr": " (dB)"}
 
 
 def results_markdown(rows: list[dict[str, Any]], header: str, proto: Protocol | None,

@@ -71,6 +71,14 @@ def test_tiny_comparison_writes_table_and_figures_and_resumes(image_file: Path, 
     assert {run: (folder / "runs" / run / "weights.pt").stat().st_mtime_ns for run in first.fitted} == weights
     assert again.rows == first.rows
 
+    siren = folder / "runs" / "tiny-siren"  # as if killed before its first checkpoint: resumed, same result
+    (siren / "metrics.json").write_text('{"status": "interrupted", "step": 0}')
+    (siren / "checkpoint.pt").unlink(missing_ok=True)
+    resumed = run_comparison([image_file], ["fkan", "siren"], Budget(steps=3), name="tiny", outputs=out,
+                             device="cpu")
+    assert resumed.fitted == ["tiny-siren"] and resumed.skipped == ["tiny-fkan"]
+    assert [(r["psnr"], r["ssim"]) for r in resumed.rows] == [(r["psnr"], r["ssim"]) for r in first.rows]
+
     with pytest.raises(KanInrError, match=r"other settings \(train.steps 3 \(wanted 4\)"):
         run_comparison([image_file], ["siren"], Budget(steps=4), name="tiny", outputs=out, device="cpu")
 
