@@ -1,0 +1,122 @@
+"""The command line end to end: fit -> run folder -> render, the models table, and one-line errors."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from kan_inr import cli
+from kan_inr.signals import image
+
+SMALL = ["--model", "siren", "--set", "hidden_dim=16", "--set", "hidden_layers=1", "--steps", "30",
+         "--lr", "1e-3", "--quiet"]
+
+
+def run_cli(args, capsys, monkeypatch):
+    """Run `kan-inr ARGS` in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["kan-inr", *map(str, args)])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fit_then_render(image_file, tmp_path, capsys, monkeypatch):
+    outputs = tmp_path / "out"
+    code, out, err = run_cli(["fit", image_file, *SMALL, "--outputs", outputs], capsys, monkeypatch)
+    assert code == 0, err
+    run = outputs / "tiny-siren"
+    assert "psnr" in out and str(run) in out
+    assert {"config.json", "weights.pt", "metrics.json", "history.json", "reconstruction.png", "tb"} <= \
+        {p.name for p in run.iterdir()}
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["config"]["hidden_dim"] == 16 and config["train"]["steps"] == 30
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["steps"] == 30 and metrics["final_psnr"] > 10
+
+    moved = tmp_path / "elsewhere" / "run"  # relocatable: render needs nothing but the folder
+    moved.parent.mkdir()
+    run.rename(moved)
+    code, out, err = run_cli(["render", moved, "--scale", "2", "-o", tmp_path / "big.png"], capsys, monkeypatch)
+    assert code == 0, err
+    assert image.read_array(tmp_path / "big.png").shape == (48, 48, 3)
+    code, out, err = run_cli(["render", moved, "--size", "30x20"], capsys, monkeypatch)
+    assert code == 0, err
+    assert image.read_array(moved / "render-20x30.png").shape == (20, 30, 3)
+    # the same-size render reproduces reconstruction.png exactly
+    code, out, err = run_cli(["render", moved, "-o", tmp_path / "same.png"], capsys, monkeypatch)
+    np.testing.assert_array_equal(image.read_array(tmp_path / "same.png"), image.read_array(moved / "reconstruction.png"))
+
+    code, out, err = run_cli(["fit", image_file, *SMALL, "--outputs", tmp_path / "elsewhere", "--name", "run"],
+                             capsys, monkeypatch)
+    assert code == 2 and "already exists" in err and "--overwrite" in err
+    code, out, err = run_cli(["fit", image_file, *SMALL, "--outputs", tmp_path / "elsewhere", "--name", "run",
+                              "--overwrite"], capsys, monkeypatch)
+    assert code == 0, err
+
+
+def test_models_table(capsys, monkeypatch, image_file):
+    code, out, _ = run_cli(["models"], capsys, monkeypatch)
+    assert code == 0 and "436,355" in out and "198,915" in out
+    code, out, _ = run_cli(["models", "--for", image_file], capsys, monkeypatch)
+    assert code == 0 and "24x24" in out
+
+
+def test_config_file(image_file, tmp_path, capsys, monkeypatch):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('steps = 5\nlr = 1e-3\n[model]\nhidden_dim = 8\nhidden_layers = 1\n')
+    code, _, err = run_cli(["fit", image_file, "--model", "siren", "--config", cfg, "--quiet",
+                            "--outputs", tmp_path], capsys, monkeypatch)
+    assert code == 0, err
+    config = json.loads((tmp_path / "tiny-siren" / "config.json").read_text())
+    assert config["train"]["steps"] == 5 and config["model"]["config"]["hidden_dim"] == 8
+
+
+def _corrupt_run(tmp_path, image_file, capsys, monkeypatch):
+    code, _, err = run_cli(["fit", image_file, *SMALL, "--steps", "2", "--outputs", tmp_path], capsys, monkeypatch)
+    assert code == 0, err
+    run = tmp_path / "tiny-siren"
+    (run / "weights.pt").write_bytes(b"garbage")
+    return run
+
+
+@pytest.mark.parametrize("args,message", [
+    (["fit", "{tmp}/missing.png"], "no such file"),
+    (["fit", "{tmp}/notes.png"], "cannot read image"),
+    (["fit", "{tmp}/notes.txt"], "unknown file type"),
+    (["fit", "{img}", "--model", "nope"], "unknown model 'nope'"),
+    (["fit", "{img}", "--set", "width=3"], "unknown model field 'width'"),
+    (["fit", "{img}", "--set", "grid_size"], "expects key=value"),
+    (["fit", "{img}", "--set", "grid_size=abc"], "expected a value of type int"),
+    (["fit", "{img}", "--steps", "-5"], "--steps must be at least 1"),
+    (["fit", "{img}", "--lr", "0"], "--lr must be positive"),
+    (["fit", "{img}", "--steps", "ten"], "Invalid value for '--steps'"),
+    (["fit", "{img}", "--resize", "0"], "--resize must be a positive"),
+    (["fit", "{img}", "--schedule", "linear"], "unknown lr schedule"),
+    (["render", "{tmp}"], "not a kan-inr run folder"),
+    (["render", "{tmp}/nowhere"], "no such run folder"),
+    (["render", "{corrupt}"], "cannot load"),
+    (["render", "{corrupt}", "--scale", "-1"], "--scale must be a positive"),
+    (["render", "{corrupt}", "--size", "big"], "--size expects WxH"),
+])
+def test_errors_are_one_line_and_write_nothing(args, message, image_file, tmp_path, capsys, monkeypatch):
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "notes.txt").write_text("not an image")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    if "{corrupt}" in args:
+        corrupt = _corrupt_run(corrupt, image_file, capsys, monkeypatch)
+    outputs = tmp_path / "outputs"
+    args = [a.format(tmp=tmp_path, img=image_file, corrupt=corrupt) for a in args]
+    if args[0] == "fit":
+        args += ["--outputs", outputs, "--quiet"] + ([] if "--steps" in args else ["--steps", "2"])
+    code, out, err = run_cli(args, capsys, monkeypatch)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not outputs.exists() or not any(outputs.iterdir())
