@@ -60,7 +60,7 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     torch.manual_seed(train.seed)
     try:
         model = models.build(preset.family, signal.in_dim, signal.out_dim, model_cfg)
-    except (TypeError, ValueError, RuntimeError, AssertionError) as exc:  # e.g. --set hidden_dim=-1
+    except (TypeError, ValueError, RuntimeError, AssertionError, ArithmeticError) as exc:  # e.g. --set hidden_dim=0
         raise KanInrError(f"cannot build '{model_name}' with these settings: "
                           f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
     config = make_config(model_name, preset.family, model_cfg, signal.in_dim, signal.out_dim,

@@ -263,7 +263,7 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     try:
         cfg = models.config_from_dict(spec["family"], spec["config"])
         return models.build(spec["family"], spec["in_dim"], spec["out_dim"], cfg)
-    except (TypeError, ValueError, RuntimeError, AssertionError) as exc:
+    except (TypeError, ValueError, RuntimeError, AssertionError, ArithmeticError) as exc:
         raise KanInrError(f"{CONFIG}: invalid model config ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from None
 
 

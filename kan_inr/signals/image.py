@@ -38,7 +38,10 @@ def read_array(path: Path) -> np.ndarray:
         else:
             array = iio.imread(path)
     except Exception as exc:  # decoders raise many types; all mean "not a readable image"
-        raise KanInrError(f"cannot read image {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "Could not find a backend" in reason:  # imageio's words for bytes no decoder recognises
+            reason = "not an image file (empty, corrupt or of an unknown format)"
+        raise KanInrError(f"cannot read image {path}: {reason}") from None
     array = np.asarray(array)
     if array.ndim == 2:
         array = array[:, :, None]
