@@ -87,7 +87,8 @@ def fit_batch(models: list[nn.Module], batch_signals: list[Signal], cfg: TrainCo
     headline = signals.module(first.kind).HEADLINE
     target_range = cfg.target_range or first.value_range
     coords = first.coords(device)  # (N, d), shared: equal shapes
-    target = torch.stack([normalise(s.values, s.value_range, target_range) for s in batch_signals]).to(device)  # (B, N, C)
+    target = torch.stack([normalise(s.values, s.value_range, target_range)
+                          for s in batch_signals]).to(device)  # (B, N, C)
     n = first.num_samples
     batch = n if cfg.batch is None or cfg.batch >= n else cfg.batch
     if batch < 1:

@@ -5,10 +5,10 @@
     <outputs>/<name>/summary.md  the same as a Markdown table, with mean +- std
 
 Resumable: a re-run skips every signal whose run is complete (status in metrics.json, see ``runs``),
-continues a run stopped after a checkpoint (``jobs.resume_run``) and fits the rest. Batched: pending
-signals of equal kind and shape are fitted together as a batch of independent networks
-(``batched.fit_batch``, identical to fitting each alone); a signal with no partner goes through
-``jobs.fit_file``. Sharded: under torchrun, rank r fits pending signals r, r + W, ... and writes their
+continues a run stopped after a checkpoint (``jobs.resume_run``) and fits the rest. Batched (default
+on CUDA): pending signals of equal kind and shape are fitted together as a batch of independent
+networks (``batched.fit_batch``, identical to fitting each alone); a signal with no partner goes
+through ``jobs.fit_file``. Sharded: under torchrun, rank r fits pending signals r, r + W, ... and writes their
 runs; rank 0 writes the summary after a barrier, from the run folders, so it equals the single-process
 summary. A rank that dies loses only its unfinished signals: a re-run completes them.
 """
@@ -30,7 +30,7 @@ from typing import Any
 from kan_inr import KanInrError, signals
 from kan_inr.batched import fit_batch
 from kan_inr.distributed import session
-from kan_inr.fit import FitResult
+from kan_inr.fit import FitResult, resolve_device
 from kan_inr.jobs import Job, finish_run, fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
 from kan_inr.runs import CHECKPOINT, COMPLETE, read_status
@@ -89,13 +89,15 @@ def is_complete(run_dir: Path) -> bool:
 
 
 def fit_many(sources: list[str], model_name: str, *, outputs: str | Path = "outputs", name: str | None = None,
-             batched: bool = True, group: int = DEFAULT_GROUP, model_overrides: dict[str, str] | None = None,
+             batched: bool | None = None, group: int = DEFAULT_GROUP, model_overrides: dict[str, str] | None = None,
              load_options: dict[str, Any] | None = None, log: NullLog = NullLog(),
              **train_overrides: Any) -> ManyResult:
     """Fit ``model_name`` to every signal of ``sources`` (see the module docstring for the layout).
 
-    ``train_overrides`` are TrainConfig fields, None meaning the preset's; ``group`` caps how many
-    networks one batched fit trains together.
+    ``train_overrides`` are TrainConfig fields, None meaning the preset's. ``batched`` None = batched on
+    CUDA, sequential on a CPU (torch's CPU batched matmul is slower than one matmul per network: measured
+    0.6x by scripts/bench_many.py, so batching only pays where kernel launches dominate, on a GPU);
+    ``group`` caps how many networks one batched fit trains together.
     """
     if group < 1:
         raise KanInrError(f"--group must be at least 1, got {group}")
@@ -116,6 +118,8 @@ def fit_many(sources: list[str], model_name: str, *, outputs: str | Path = "outp
         resumable = [p for p in mine if (result.group_dir / p.stem / CHECKPOINT).is_file()]
         fresh = [p for p in mine if p not in resumable]
         chunks: list[list[tuple[Path, Signal | None]]] = [[(p, None)] for p in resumable]
+        if batched is None:
+            batched = resolve_device(ctx.device).type == "cuda"
         for members in (_group_by_shape(fresh, load_options) if batched else [[(p, None)] for p in fresh]):
             chunks += [members[i:i + group] for i in range(0, len(members), group)]
         options = dict(model_overrides=model_overrides, load_options=load_options, **overrides)
@@ -160,8 +164,8 @@ def _fit_chunk(members: list[tuple[Path, Signal | None]], model_name: str, group
         for path, signal in members:
             jobs.append(start_run(path, model_name, outputs=group_dir, name=path.stem, console=False, signal=signal,
                                   overwrite=(group_dir / path.stem).exists(), **options))
-        if len({json.dumps(job.config["model"]) for job in jobs}) > 1 or len({job.train for job in jobs}) > 1:
-            raise KanInrError("internal: a batch of signals resolved to different models")  # a preset's adapt() is per shape
+        # one shape, hence one model config (a preset adapts to the shape only) and one recipe
+        assert len({json.dumps(job.config["model"]) for job in jobs}) == 1 and len({job.train for job in jobs}) == 1
         fit_results = fit_batch([job.model for job in jobs], [job.signal for job in jobs], jobs[0].train,
                                 [job.log for job in jobs])
         done = []

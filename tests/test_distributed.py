@@ -45,11 +45,11 @@ def test_fit_many_sharded_over_two_processes_equals_one(tmp_path: Path) -> None:
     write_images(tmp_path / "data", [(16, 16), (16, 16), (12, 16), (16, 16)])
     options = ["--model", "fkan", "--steps", "20", "--batch", "64", "--lr", "1e-3", "--eval-every", "10",
                "--device", "cpu", "--outputs", "out"] + [f"--set={k}={v}" for k, v in TINY_FKAN.items()]
-    done = torchrun(["fit-many", "data", "--name", "sharded", *options], tmp_path)
+    done = torchrun(["fit-many", "data", "--name", "sharded", "--batched", *options], tmp_path)
     assert "rank 0/2: 2/2 img2" in done.stderr and "rank 1/2: 2/2 img3" in done.stderr
     assert done.stdout.count("summary.md") == 1  # rank 0 alone writes and reports the summary
 
-    single = fit_many([str(tmp_path / "data")], "fkan", outputs=tmp_path / "out", name="single",
+    single = fit_many([str(tmp_path / "data")], "fkan", outputs=tmp_path / "out", name="single", batched=True,
                       model_overrides=TINY_FKAN, steps=20, batch=64, lr=1e-3, eval_every=10, device="cpu")
     sharded = read_summary(tmp_path / "out" / "sharded" / "summary.csv")
     assert list(sharded) == ["img0", "img1", "img2", "img3", "mean", "std"]

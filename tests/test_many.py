@@ -114,7 +114,7 @@ def test_fit_many_runs_summary_and_resume(tmp_path: Path) -> None:
     write_images(tmp_path / "data", [(16, 16), (16, 16), (12, 16)])
     options = dict(outputs=tmp_path / "out", model_overrides=TINY_FKAN, steps=20, batch=64, lr=1e-3,
                    eval_every=10, device="cpu")
-    first = fit_many([str(tmp_path / "data")], "fkan", **options)
+    first = fit_many([str(tmp_path / "data")], "fkan", batched=True, **options)
     assert first.group_dir == tmp_path / "out" / "data-fkan"
     assert sorted(p.name for p in first.fitted) == ["img0", "img1", "img2"] and first.skipped == []
     for run in first.fitted:
@@ -127,7 +127,8 @@ def test_fit_many_runs_summary_and_resume(tmp_path: Path) -> None:
 
     rows = read_summary(first.summary)
     assert list(rows) == ["img0", "img1", "img2", "mean", "std"]
-    psnrs = [json.loads((first.group_dir / n / "metrics.json").read_text())["final_psnr"] for n in ("img0", "img1", "img2")]
+    psnrs = [json.loads((first.group_dir / n / "metrics.json").read_text())["final_psnr"]
+             for n in ("img0", "img1", "img2")]
     assert [float(rows[n]["final_psnr"]) for n in ("img0", "img1", "img2")] == psnrs
     assert float(rows["mean"]["final_psnr"]) == pytest.approx(statistics.fmean(psnrs))
     assert float(rows["std"]["final_psnr"]) == pytest.approx(statistics.stdev(psnrs))
@@ -139,15 +140,16 @@ def test_fit_many_runs_summary_and_resume(tmp_path: Path) -> None:
     weights = (first.group_dir / "img0" / "weights.pt").read_bytes()
     (first.group_dir / "img1" / "metrics.json").write_text(json.dumps({"status": "running", "step": 0}))
     shutil.rmtree(first.group_dir / "img2")
-    second = fit_many([str(tmp_path / "data")], "fkan", **options)
+    second = fit_many([str(tmp_path / "data")], "fkan", batched=True, **options)
     assert sorted(p.name for p in second.fitted) == ["img1", "img2"]
     assert [p.stem for p in second.skipped] == ["img0"]
     assert (first.group_dir / "img0" / "weights.pt").read_bytes() == weights
     assert_summaries_close(read_summary(second.summary), rows)
 
-    # the sequential path writes the same runs and summary
-    sequential = fit_many([str(tmp_path / "data" / "*.png")], "fkan", name="seq", batched=False, **options)
+    # the sequential path (the default on a CPU) writes the same runs and summary
+    sequential = fit_many([str(tmp_path / "data" / "*.png")], "fkan", name="seq", **options)
     assert_summaries_close(read_summary(sequential.summary), rows)
+    assert all("fitted_together" not in json.loads((run / "metrics.json").read_text()) for run in sequential.fitted)
     for n in ("img0", "img1", "img2"):
         config = json.loads((first.group_dir / n / "config.json").read_text())
         assert json.loads((sequential.group_dir / n / "config.json").read_text()) == config

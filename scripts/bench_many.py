@@ -1,0 +1,137 @@
+"""Signals per second: many small signals fitted one after another (``fit.fit``) vs together as a batch
+of independent networks (``batched.fit_batch``, torch.func.stack_module_state + vmap), in one process.
+
+    python scripts/bench_many.py                      # CPU: quick sizes; CUDA: 64 signals x 200 steps
+    python scripts/bench_many.py --model siren --signals 64 --steps 200 --precision tf32
+    python scripts/bench_many.py --quick              # a short check of both paths (GPU smoke run)
+
+Both paths use the same model preset, the same seed per signal, the same recipe (lr, batch, schedule)
+and one evaluation at the end; the script checks that they reach the same PSNR (the batched fit is
+exact up to floating-point summation order) and prints signals/s for each and the ratio. Signals are
+generated (smooth random images, ``--size`` x ``--size`` RGB), so nothing is read from disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kan_inr import models  # noqa: E402
+from kan_inr.batched import fit_batch  # noqa: E402
+from kan_inr.fit import _device_name, _sync, fit, resolve_device  # noqa: E402
+from kan_inr.jobs import train_config_for  # noqa: E402
+from kan_inr.signals.base import Signal, grid  # noqa: E402
+
+
+def smooth_images(count: int, size: int, seed: int = 0) -> list[Signal]:
+    """``count`` RGB images (size, size), each a sum of a few random low-frequency sinusoids in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    coords = grid((size, size))  # (N, 2)
+    out = []
+    for _ in range(count):
+        freq = torch.rand(2, 3, 3, generator=g) * 6  # (axis, wave, channel)
+        phase = torch.rand(3, 3, generator=g) * 6.28
+        waves = torch.sin(coords[:, 0, None, None] * freq[0] + coords[:, 1, None, None] * freq[1] + phase)
+        values = 0.5 + 0.45 * waves.mean(dim=1)  # (N, 3)
+        out.append(Signal(values, (size, size), "image", (0.0, 1.0), {}))
+    return out
+
+
+def seeded_models(model_name: str, count: int, fields: dict[str, str], seed: int) -> list[torch.nn.Module]:
+    """What jobs.start_run builds for each signal: the preset's model after torch.manual_seed(seed)."""
+    preset = models.preset(model_name)
+    cfg = models.with_overrides(preset.config, fields)
+    built = []
+    for _ in range(count):
+        torch.manual_seed(seed)
+        built.append(models.build(preset.family, 2, 3, cfg))
+    return built
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = resolve_device(args.device)
+    fields = dict(item.split("=", 1) for item in args.set)
+    sigs = smooth_images(args.signals, args.size)
+    train = train_config_for(models.preset(args.model), steps=args.steps, eval_every=args.steps, device=str(device),
+                             precision=args.precision, batch=args.batch, compile=args.compile)
+    # warm-up (CUDA context, cuBLAS handles, allocator) outside the timings
+    fit_batch(seeded_models(args.model, 2, fields, 0), sigs[:2], dataclasses.replace(train, steps=2, eval_every=2))
+    timings: dict[str, float] = {}
+    psnr: dict[str, list[float]] = {}
+
+    _sync(device)
+    tick = time.perf_counter()
+    results = [fit(m, s, train) for m, s in zip(seeded_models(args.model, args.signals, fields, 0), sigs)]
+    _sync(device)
+    timings["sequential"] = time.perf_counter() - tick
+    psnr["sequential"] = [r.metrics["final_psnr"] for r in results]
+
+    batched_results = []
+    _sync(device)
+    tick = time.perf_counter()
+    for start in range(0, args.signals, args.group):
+        chunk = sigs[start:start + args.group]
+        batched_results += fit_batch(seeded_models(args.model, len(chunk), fields, 0), chunk, train)
+    _sync(device)
+    timings["batched"] = time.perf_counter() - tick
+    psnr["batched"] = [r.metrics["final_psnr"] for r in batched_results]
+
+    params = results[0].metrics["params"]
+    return {
+        "model": args.model, "fields": fields, "params": params, "signals": args.signals, "size": args.size,
+        "steps": args.steps, "batch": results[0].metrics["batch"], "group": args.group,
+        "precision": args.precision, "compile_sequential": results[0].metrics.get("compile"),
+        "device": _device_name(device), "torch": torch.__version__,
+        "seconds": timings, "signals_per_s": {k: args.signals / v for k, v in timings.items()},
+        "speedup": timings["sequential"] / timings["batched"],
+        "mean_psnr": {k: sum(v) / len(v) for k, v in psnr.items()},
+        "max_abs_psnr_diff": max(abs(a - b) for a, b in zip(psnr["sequential"], psnr["batched"])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="fkan")
+    parser.add_argument("--set", action="append", default=[], help="model field key=value (repeatable)")
+    parser.add_argument("--signals", type=int, help="signals to fit [CUDA 64, CPU 8]")
+    parser.add_argument("--steps", type=int, help="training steps per signal [CUDA 200, CPU 20]")
+    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
+    parser.add_argument("--batch", type=int, help="coordinates per step [the preset's recipe]")
+    parser.add_argument("--group", type=int, default=64, help="networks fitted together at most")
+    parser.add_argument("--precision", default="fp32", help="fp32, tf32 or bf16 (both paths)")
+    parser.add_argument("--compile", default="off", help="torch.compile mode of the sequential fits (batched: eager)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--quick", action="store_true", help="8 signals x 20 steps (a smoke run of both paths)")
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    args = parser.parse_args()
+    cuda = resolve_device(args.device).type == "cuda"
+    if args.quick:
+        args.signals, args.steps = args.signals or 8, args.steps or 20
+    args.signals = args.signals or (64 if cuda else 8)
+    args.steps = args.steps or (200 if cuda else 20)
+    result = run(args)
+    print(f"{result['model']} ({result['params']:,} params) on {result['signals']} signals {args.size}x{args.size}, "
+          f"{result['steps']} steps, batch {result['batch']:,}, {result['precision']}, {result['device']}, "
+          f"torch {result['torch']}")
+    for mode in ("sequential", "batched"):
+        print(f"  {mode:<10} {result['seconds'][mode]:8.2f} s  {result['signals_per_s'][mode]:8.3f} signals/s  "
+              f"mean PSNR {result['mean_psnr'][mode]:.3f} dB")
+    print(f"  speed-up batched / sequential: {result['speedup']:.2f}x; max |PSNR difference| "
+          f"{result['max_abs_psnr_diff']:.2e} dB")
+    if not math.isfinite(result["max_abs_psnr_diff"]) or result["max_abs_psnr_diff"] > 1e-2:
+        print("  WARNING: batched and sequential fits disagree", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
