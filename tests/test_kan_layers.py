@@ -58,21 +58,44 @@ def test_chebyshev_kan_initialisation_is_xavier_on_the_3d_coefficients() -> None
     assert layer.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.02)
 
 
-def test_bspline_basis_equals_cox_de_boor() -> None:
-    layer = BSplineKAN(1, 1, grid_size=5, order=3)
-    knots = layer.knots.double()
-    xs = torch.linspace(-1, 1, 23, dtype=torch.float64).reshape(-1, 1)
-    fast = bspline_basis(xs, knots, 3)[:, 0]  # (23, G + k)
-    naive = torch.tensor([[bspline_naive(x, knots.tolist(), j, 3) for j in range(fast.shape[1])]
+def uniform_knots(grid_size: int, order: int, lo: float = -1.0, hi: float = 1.0) -> list[float]:
+    """t_j = lo + (j - k) h for j = 0..G + 2k: the grid plus k knots on each side."""
+    h = (hi - lo) / grid_size
+    return [lo + (j - order) * h for j in range(grid_size + 2 * order + 1)]
+
+
+@pytest.mark.parametrize(("grid_size", "order"), [(5, 3), (4, 1), (7, 2), (3, 0)])
+def test_bspline_basis_equals_cox_de_boor(grid_size: int, order: int) -> None:
+    xs = torch.linspace(-1, 1, 29, dtype=torch.float64)[:-1].reshape(-1, 1)  # [lo, hi): see the next test
+    fast = bspline_basis(xs, (-1.0, 1.0), grid_size, order)[:, 0]  # (28, G + k)
+    knots = uniform_knots(grid_size, order)
+    naive = torch.tensor([[bspline_naive(x, knots, j, order) for j in range(grid_size + order)]
                           for x in xs[:, 0].tolist()], dtype=torch.float64)
     torch.testing.assert_close(fast, naive, atol=1e-12, rtol=0)
 
 
+def test_bspline_basis_at_the_upper_end_is_the_limit_from_inside() -> None:
+    """The naive half-open intervals would drop x = hi into the next interval; the basis stays continuous."""
+    ends = torch.tensor([[1.0], [1.0 - 1e-9]], dtype=torch.float64)
+    basis = bspline_basis(ends, (-1.0, 1.0), 5, 3)[:, 0]
+    torch.testing.assert_close(basis[0], basis[1], atol=1e-8, rtol=0)
+    assert basis[0, -1] == pytest.approx(1 / 6)  # cubic B-spline at a knot: 1/6, 2/3, 1/6
+
+
+def test_bspline_basis_gradient_is_the_splines_derivative() -> None:
+    x = torch.tensor([[0.123]], dtype=torch.float64, requires_grad=True)
+    coeffs = torch.randn(8, dtype=torch.float64)
+    value = lambda v: (bspline_basis(v, (-1.0, 1.0), 5, 3) * coeffs).sum()  # noqa: E731
+    value(x).backward()
+    eps = 1e-6
+    numeric = (value(x.detach() + eps) - value(x.detach() - eps)) / (2 * eps)
+    assert x.grad.item() == pytest.approx(numeric.item(), rel=1e-6)
+
+
 def test_bspline_basis_is_a_partition_of_unity_on_the_grid_range() -> None:
     """The k extra knots on each side make the splines sum to 1 on all of [-1, 1], ends included."""
-    layer = BSplineKAN(1, 1, grid_size=7, order=3)
     xs = torch.linspace(-1, 1, 201).reshape(-1, 1)
-    total = bspline_basis(xs, layer.knots, 3).sum(-1)
+    total = bspline_basis(xs, (-1.0, 1.0), 7, 3).sum(-1)
     torch.testing.assert_close(total, torch.ones_like(total), atol=1e-5, rtol=0)
 
 
@@ -83,7 +106,7 @@ def test_bspline_kan_equals_the_per_edge_formula() -> None:
     torch.nn.init.normal_(layer.weight)
     x = torch.rand(9, 2) * 2 - 1
     per_input = layer.weight.reshape(3, 2, -1)  # (out, in, 1 + G + k)
-    knots = layer.knots.tolist()
+    knots = uniform_knots(4, 3)
     expected = torch.zeros(9, 3)
     for n in range(9):
         for o in range(3):

@@ -58,7 +58,7 @@ class BSplineKANConfig:
     first_grid_size: int = 64  # spline intervals on [-1, 1] in the first layer
     grid_size: int = 8  # intervals in the later layers (pykan's default is 5)
     order: int = 3  # cubic B-splines, as in the KAN paper
-    hidden_dims: tuple[int, ...] = (128, 128)
+    hidden_dims: tuple[int, ...] = (64, 64)  # 128 wide costs 4x: (N, in * (G + k + 1)) features per layer
 
 
 class BSplineKANNet(nn.Module):
