@@ -11,7 +11,7 @@ from kan_inr import models
 from kan_inr.jobs import fit_file
 from kan_inr.models.encodings import FFN, FFNConfig, PositionalEncoding, nyquist_frequencies, relu_pe_frequencies
 from kan_inr.models.finer import Finer, FinerConfig, FinerLayer
-from kan_inr.models.gauss import GaussLayer
+from kan_inr.models.gauss import UNDERFLOW, GaussLayer, exp_neg
 from kan_inr.models.siren import Siren, SirenConfig
 from kan_inr.models.wire import Wire, WireConfig, gabor
 from kan_inr.runs import load_run
@@ -57,7 +57,20 @@ def test_gauss_layer_is_a_gaussian_of_the_preactivation() -> None:
     layer = GaussLayer(2, 5, scale=30.0).double()
     x = random_coords(17)
     z = x @ layer.linear.weight.T + layer.linear.bias
-    torch.testing.assert_close(layer(x), torch.exp(-(30.0 * z) ** 2), rtol=1e-12, atol=0)
+    torch.testing.assert_close(layer(x), torch.exp(-(30.0 * z) ** 2), rtol=1e-12, atol=1e-17)
+
+
+def test_exp_neg_has_no_subnormal_values_or_gradients() -> None:
+    """exp(-t) is exact down to exp(-40), then exactly 0: no subnormal floats (slow on CPUs) either way."""
+    t = torch.linspace(0, 200, 2001, requires_grad=True)
+    y = exp_neg(t)
+    y.sum().backward()
+    tiny = torch.finfo(torch.float32).tiny  # smallest normal float32
+    for values in (y.detach(), t.grad):
+        assert ((values == 0) | (values.abs() >= tiny)).all()
+    kept = t.detach() <= UNDERFLOW
+    torch.testing.assert_close(y[kept].detach(), torch.exp(-t[kept].detach()))
+    assert (y[~kept] == 0).all()
 
 
 # --- WIRE ------------------------------------------------------------------------------------------

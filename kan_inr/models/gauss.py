@@ -4,6 +4,11 @@ Every hidden layer computes z = W x + b and exp(-(s z)^2) (the paper's Gaussian 
 written with s = 1 / (sqrt 2 sigma), as the WIRE, INCODE and SL2A codes do); the output layer is
 linear. All layers keep PyTorch's default initialisation (the public codes set none). The preset of
 the FINER and SL2A comparisons: s = 30, 3 hidden layers of 256, 198,915 parameters for RGB.
+
+Numerics: with s = 30 most activations are far below 1; exp(-t) of t > 40 (< 4e-18, invisible next to
+float32 sums of O(1e-2) terms) is set to exactly 0 (``exp_neg``). Without that, values under 1e-38
+are subnormal floats, which made a CPU training step about 7x slower (measured: 3.9 s vs 0.58 s at
+batch 1024).
 """
 
 from __future__ import annotations
@@ -12,6 +17,13 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+UNDERFLOW = 40.0  # exp(-t) for t beyond this is set to 0: see the module docstring
+
+
+def exp_neg(t: torch.Tensor) -> torch.Tensor:
+    """exp(-t), exactly 0 where t > UNDERFLOW (no subnormal floats in the forward or backward pass)."""
+    return torch.exp(-t.clamp(max=UNDERFLOW)).masked_fill(t > UNDERFLOW, 0.0)
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ class GaussLayer(nn.Module):
         self.linear = nn.Linear(in_features, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-(self.scale * self.linear(x)) ** 2)  # (N, out)
+        return exp_neg((self.scale * self.linear(x)) ** 2)  # (N, out)
 
 
 class Gauss(nn.Module):
