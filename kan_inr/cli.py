@@ -67,8 +67,11 @@ def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tupl
 
 @app.command()
 def fit(
-    signal: Path = typer.Argument(..., help="Image or audio file to fit."),
+    signal: Optional[Path] = typer.Argument(None, help="Image or audio file to fit (with --resume: only if moved)."),
     model: str = typer.Option("fkan", "--model", "-m", help="Model preset (see `kan-inr models`)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run folder with its own options."),
+    checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every N steps [default: by time only]."),
+    checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
     steps: Optional[int] = typer.Option(None, help="Training steps [default: the preset's recipe]."),
     lr: Optional[float] = typer.Option(None, help="Adam learning rate [default: the preset's recipe]."),
     batch: Optional[int] = typer.Option(None, help="Coordinates per step; 0 = full batch [default: recipe]."),
@@ -84,28 +87,31 @@ def fit(
     overwrite: bool = typer.Option(False, help="Replace an existing run folder of the same name."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
-    """Fit a model to a signal file and write a run folder (config, weights, metrics, reconstruction, tb/)."""
-    from kan_inr.jobs import fit_file
+    """Fit a model to a signal file and write a run folder (config, weights, metrics, reconstruction, tb/).
+    Ctrl-C or SIGTERM stops after the current step with a checkpoint; --resume continues exactly."""
+    from kan_inr.checkpoint import CheckpointPolicy
+    from kan_inr.jobs import fit_file, resume_run
 
-    file_options = read_config_file(config)
-    model_fields = {k: str(v) for k, v in file_options.pop("model", {}).items()} | parse_assignments(set_)
-    given = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed, device=device)
-    unknown = set(file_options) - set(given)
-    if unknown:
-        raise KanInrError(f"unknown option(s) in {config}: {', '.join(sorted(unknown))} (valid: {', '.join(given)}, [model])")
-    options = {**file_options, **{k: v for k, v in given.items() if v is not None}}
-    for key in ("steps", "eval_every"):
-        if key in options and options[key] < 1:
-            raise KanInrError(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
-    if options.get("batch") is not None and options["batch"] < 0:
-        raise KanInrError(f"--batch must be 0 (full batch) or positive, got {options['batch']}")
-    if options.get("lr") is not None and not options["lr"] > 0:
-        raise KanInrError(f"--lr must be positive, got {options['lr']}")
-    if options.get("batch") == 0:
-        options["batch"] = 2**62  # any size >= the signal means full batch
-    run_dir, result = fit_file(signal, model, outputs=outputs, name=name, overwrite=overwrite,
-                               model_overrides=model_fields, load_options={"resize_to": resize},
-                               console=not quiet, **options)
+    policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
+    if resume is not None:
+        fixed = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
+                     resize=resize, set=set_ or None, config=config, name=name, overwrite=overwrite or None)
+        if any(v is not None for v in fixed.values()):
+            given = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
+            raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
+        run_dir, result = resume_run(resume, signal, console=not quiet, policy=policy, device=device)
+    elif signal is None:
+        raise KanInrError("give a signal file to fit, or --resume RUN_FOLDER")
+    else:
+        model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, schedule=schedule,
+                                              eval_every=eval_every, seed=seed, device=device)
+        run_dir, result = fit_file(signal, model, outputs=outputs, name=name, overwrite=overwrite,
+                                   model_overrides=model_fields, load_options={"resize_to": resize},
+                                   console=not quiet, policy=policy, **options)
+    if result.interrupted_at is not None:
+        print(f"kan-inr: interrupted after step {result.interrupted_at} (checkpoint saved); resume with: "
+              f"kan-inr fit --resume {run_dir}", file=sys.stderr)
+        sys.exit(130)
     m = result.metrics
     shown = "  ".join(f"{k[6:]} {v:.4f}" for k, v in m.items() if k.startswith("final_"))
     typer.echo(f"{run_dir}: {shown}  ({m['params']:,} params, {m['steps']} steps, {m['train_s']:.1f} s, {m['device']})")
@@ -240,18 +246,23 @@ def compare(
         update_readme(readme, result.markdown)
 
 
+def error_line(error: object) -> str:
+    """One stderr line for a user error, whatever the message holds (a --set value with a newline ...)."""
+    return "kan-inr: error: " + " ".join(str(error).split())
+
+
 def main() -> None:
     """Console entry point: runs the app and turns user errors into one line and exit status 2."""
     try:
         app(standalone_mode=False)
     except KanInrError as exc:
-        print(f"kan-inr: error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         sys.exit(2)
     except typer.Abort:
         print("kan-inr: interrupted", file=sys.stderr)
         sys.exit(130)
     except ClickException as exc:
-        print(f"kan-inr: error: {exc.format_message()}", file=sys.stderr)
+        print(error_line(exc.format_message()), file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("kan-inr: interrupted", file=sys.stderr)

@@ -20,15 +20,29 @@ DEFAULT_CHUNK = 2**16
 def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device | str,
                  chunk: int = DEFAULT_CHUNK, out_device: torch.device | str | None = None) -> torch.Tensor:
     """Model outputs on every sample of ``grid(shape)``: (prod(shape), out_dim) on ``out_device``
-    (default: ``device``). Runs in eval mode and restores the model's previous mode."""
+    (default: ``device``). Runs in eval mode and restores the model's previous mode.
+
+    A chunk that runs out of CUDA memory is retried at half the size (down to one sample), so a big
+    render on a busy GPU slows down instead of failing."""
     was_training = model.training
     model.eval()
     n = math.prod(shape)
     outputs = []
+    start = 0
     try:
-        for start in range(0, n, chunk):
-            coords = grid_chunk(shape, start, min(start + chunk, n), device)  # (M, d)
-            outputs.append(model(coords).float().to(out_device or device))  # (M, out_dim)
+        while start < n:
+            stop = min(start + chunk, n)
+            try:
+                coords = grid_chunk(shape, start, stop, device)  # (M, d)
+                outputs.append(model(coords).float().to(out_device or device))  # (M, out_dim)
+            except torch.cuda.OutOfMemoryError:
+                if chunk == 1:
+                    raise
+                chunk = max(1, chunk // 2)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()  # return the failed chunk's blocks before retrying
+                continue
+            start = stop
     finally:
         model.train(was_training)
     return torch.cat(outputs)
