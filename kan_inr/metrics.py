@@ -61,20 +61,25 @@ def snr(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Signal-to-noise ratio in dB of a waveform reconstruction."""
     noise = torch.sum((target.double() - pred.double()) ** 2).item()
     power = torch.sum(target.double() ** 2).item()
-    return math.inf if noise == 0 else 10.0 * math.log10(power / noise)
+    if noise == 0:
+        return math.inf
+    return -math.inf if power == 0 else 10.0 * math.log10(power / noise)
 
 
 def lsd(pred: torch.Tensor, target: torch.Tensor, n_fft: int = 2048, hop: int = 512) -> float:
     """Log-spectral distance (dB-free natural form) between waveforms (T, C), averaged over channels.
 
     LSD = mean over frames of sqrt(mean over bins of (log10 |X|^2 - log10 |X_hat|^2)^2).
+    Clips shorter than ``n_fft`` use the largest power-of-two frame that fits (at least 2 samples);
+    frames are zero-padded at the ends (centred STFT), so any length >= 1 works.
     """
-    n_fft = min(n_fft, max(16, 2 ** int(math.log2(max(target.shape[0], 2)))))
-    hop = min(hop, n_fft // 4)
+    n_fft = min(n_fft, max(2, 2 ** int(math.log2(max(target.shape[0], 2)))))
+    hop = max(1, min(hop, n_fft // 4))
     window = torch.hann_window(n_fft, dtype=torch.float64, device=target.device)
 
     def power(x: torch.Tensor) -> torch.Tensor:  # (C, T) -> (C, bins, frames)
-        spec = torch.stft(x.double(), n_fft, hop, window=window, return_complex=True, center=True)
+        spec = torch.stft(x.double(), n_fft, hop, window=window, return_complex=True, center=True,
+                          pad_mode="constant")
         return torch.log10(spec.abs() ** 2 + 1e-10)
 
     diff = power(pred.T) - power(target.T)  # (C, bins, frames)

@@ -10,6 +10,7 @@ Nyquist limit, or from a clip's length).
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -66,19 +67,54 @@ class Preset:
         return self.adapt(self.config, shape) if self.adapt else self.config
 
 
+AUDIO_BATCH = 2**16  # audio recipes: full batch up to 65,536 samples (1.5 s at 44.1 kHz), random batches beyond
+AUDIO_NYQUIST_FRACTION = 1 / 16  # first-layer frequencies as a fraction of the clip's Nyquist limit ...
+AUDIO_MAX_FREQUENCIES = 1024  # ... bounded: the features (batch, 2K) and the first layer's 2K x width weights
+
+
+def audio_frequencies(shape: tuple[int, ...]) -> int:
+    """Frequencies for a KAN first layer on a clip of T samples: a fraction of its Nyquist limit, bounded.
+
+    Samples sit 2 / (T - 1) apart on [-1, 1], so the highest frequency the grid carries is
+    pi (T - 1) / 2 (in the units of cos(k x)); a clip of d seconds maps k to k / (pi d) Hz, so the
+    number ties the frequencies to the clip's length and sample rate. Measured on bach (see the
+    audio section of the README): more frequencies than ~1/16 of Nyquist cost time without gaining
+    SNR within a few thousand steps; the later layers' nonlinearities make the higher harmonics.
+    """
+    (t,) = shape
+    return max(16, min(AUDIO_MAX_FREQUENCIES, round(AUDIO_NYQUIST_FRACTION * math.pi * (t - 1) / 2)))
+
+
+def fkan_for_clip(cfg: FKANConfig, shape: tuple[int, ...]) -> FKANConfig:
+    return dataclasses.replace(cfg, grid_size=audio_frequencies(shape))
+
+
+def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
+    """T_D(tanh x) oscillates at most D times faster than x (d arccos(tanh x) / dx <= 1): D = K."""
+    return dataclasses.replace(cfg, degree=audio_frequencies(shape))
+
+
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
         "image": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=4096, steps=2000),
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323"),
+        "audio": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000),
+                        "FKAN, Mehrabian et al. 2024, arXiv 2409.09323 (K from the clip)", adapt=fkan_for_clip),
     },
     "siren": {
         "image": Preset("siren", SirenConfig(), Recipe(lr=1e-4, batch=None, steps=2000, target_range=(-1.0, 1.0)),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661"),
+        # SIREN's audio recipe: 3 x 256, first-layer omega0 3000 on [-1, 1], hidden 30, constant Adam 1e-4.
+        "audio": Preset("siren", SirenConfig(first_omega=3000.0),
+                        Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000, schedule="constant"),
+                        "SIREN, Sitzmann et al. 2020, arXiv 2006.09661 (audio)"),
     },
     # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
     "sl2a": {
         "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836"),
+        "audio": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=AUDIO_BATCH, steps=2000),
+                        "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836 (degree from the clip)", adapt=sl2a_for_clip),
     },
     # Plain KANs have no published INR recipe: they get SL2A's (protocol div2k-sl2a).
     "cheby-kan": {

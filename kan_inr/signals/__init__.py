@@ -2,21 +2,26 @@
 
 Each kind module provides ``EXTENSIONS``, ``VALUE_RANGE``, ``HEADLINE`` (the metric shown first),
 ``load(path, ...) -> Signal``, ``save(values, shape, meta, path)``, ``evaluate(pred, target, shape)``
-and ``log_tensorboard(writer, pred, signal, step)`` (the reconstruction in TensorBoard).
+and ``log_tensorboard(writer, pred, signal, step)`` (the reconstruction in TensorBoard); optionally
+``render_plan(signal_dict, scale, size, **options) -> render.RenderPlan`` when rendering needs more
+than a scaled grid (audio: a new sample rate, a duration, an encoding). ``load`` rejects options its
+kind's loader does not take with one clear error (an image given ``--start``).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from kan_inr import KanInrError
-from kan_inr.signals import image
+from kan_inr.signals import audio, image
 from kan_inr.signals.base import Signal, denormalise, grid, grid_chunk, normalise
 
-KINDS: dict[str, ModuleType] = {"image": image}
+KINDS: dict[str, ModuleType] = {"image": image, "audio": audio}
+_FLAGS = {"resize_to": "--resize"}  # loader option -> the CLI flag that sets it, where the names differ
 
 
 def kind_of(path: str | os.PathLike) -> str:
@@ -37,8 +42,14 @@ def load(path: str | os.PathLike, **options: Any) -> Signal:
         raise KanInrError(f"no such file: {path}")
     if path.is_dir():
         raise KanInrError(f"{path} is a directory, not a signal file")
-    module = KINDS[kind_of(path)]
-    return module.load(path, **{k: v for k, v in options.items() if v is not None})
+    kind = kind_of(path)
+    module = KINDS[kind]
+    options = {k: v for k, v in options.items() if v is not None}
+    accepted = set(inspect.signature(module.load).parameters) - {"path"}
+    unknown = [_FLAGS.get(k, f"--{k.replace('_', '-')}") for k in options if k not in accepted]
+    if unknown:
+        raise KanInrError(f"{', '.join(unknown)}: not an option for {kind} files like {path.name}")
+    return module.load(path, **options)
 
 
 def module(kind: str) -> ModuleType:
