@@ -80,6 +80,9 @@ def fit(
     seed: Optional[int] = typer.Option(None, help="Random seed (same seed, same result on CPU)."),
     device: Optional[str] = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
     resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels (area averaging)."),
+    channels: Optional[str] = typer.Option(None, help="Audio: 'mono' averages the channels [default: all]."),
+    start: Optional[float] = typer.Option(None, help="Audio: segment start in seconds."),
+    duration: Optional[float] = typer.Option(None, help="Audio: segment length in seconds [default: to the end]."),
     set_: list[str] = typer.Option([], "--set", help="Model field, key=value (repeatable)."),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of options; [model] table = --set."),
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds run folders."),
@@ -95,7 +98,8 @@ def fit(
     policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
     if resume is not None:
         fixed = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
-                     resize=resize, set=set_ or None, config=config, name=name, overwrite=overwrite or None)
+                     resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
+                     config=config, name=name, overwrite=overwrite or None)
         if any(v is not None for v in fixed.values()):
             given = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
             raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
@@ -106,7 +110,8 @@ def fit(
         model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, schedule=schedule,
                                               eval_every=eval_every, seed=seed, device=device)
         run_dir, result = fit_file(signal, model, outputs=outputs, name=name, overwrite=overwrite,
-                                   model_overrides=model_fields, load_options={"resize_to": resize},
+                                   model_overrides=model_fields,
+                                   load_options={"resize_to": resize, "channels": channels, "start": start, "duration": duration},
                                    console=not quiet, policy=policy, **options)
     if result.interrupted_at is not None:
         print(f"kan-inr: interrupted after step {result.interrupted_at} (checkpoint saved); resume with: "
@@ -173,7 +178,10 @@ def render(
     run: Path = typer.Argument(..., help="Run folder written by `kan-inr fit`."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file [default: inside the run folder]."),
     scale: Optional[float] = typer.Option(None, help="Render at this multiple of the source size."),
-    size: Optional[str] = typer.Option(None, help="Render at WxH pixels."),
+    size: Optional[str] = typer.Option(None, help="Render at WxH pixels (audio: N samples)."),
+    rate: Optional[float] = typer.Option(None, help="Audio: samples per second [default: the source's]."),
+    duration: Optional[float] = typer.Option(None, help="Audio: render the first D seconds."),
+    subtype: Optional[str] = typer.Option(None, help="Audio: sample encoding, e.g. PCM_16, PCM_24, FLOAT [default: the source's]."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
 ) -> None:
     """Render a fitted INR at the source size or any other resolution."""
@@ -181,7 +189,8 @@ def render(
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
-    typer.echo(str(render_run(run, out, scale=scale, size=parse_size(size), device=device)))
+    typer.echo(str(render_run(run, out, scale=scale, size=parse_size(size), device=device,
+                                rate=rate, duration=duration, subtype=subtype)))
 
 
 @app.command("models")

@@ -7,6 +7,8 @@ memory for one chunk of coordinates and outputs only, plus the (N, C) result on 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,9 +20,13 @@ DEFAULT_CHUNK = 2**16
 
 @torch.no_grad()
 def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device | str,
-                 chunk: int = DEFAULT_CHUNK, out_device: torch.device | str | None = None) -> torch.Tensor:
+                 chunk: int = DEFAULT_CHUNK, out_device: torch.device | str | None = None,
+                 extent: tuple[tuple[float, float], ...] | None = None) -> torch.Tensor:
     """Model outputs on every sample of ``grid(shape)``: (prod(shape), out_dim) on ``out_device``
     (default: ``device``). Runs in eval mode and restores the model's previous mode.
+
+    ``extent`` ((lo, hi) per axis) maps the grid's [-1, 1] affinely onto [lo, hi]: a clip rendered at a
+    new sample rate, or a part of it. None = the training grid itself.
 
     A chunk that runs out of CUDA memory is retried at half the size (down to one sample), so a big
     render on a busy GPU slows down instead of failing."""
@@ -34,6 +40,9 @@ def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device 
             stop = min(start + chunk, n)
             try:
                 coords = grid_chunk(shape, start, stop, device)  # (M, d)
+                if extent is not None:
+                    lo, hi = (torch.tensor(e, dtype=coords.dtype, device=coords.device) for e in zip(*extent))  # (d,)
+                    coords = lo + (coords + 1) * (0.5 * (hi - lo))
                 outputs.append(model(coords).float().to(out_device or device))  # (M, out_dim)
             except torch.cuda.OutOfMemoryError:
                 if chunk == 1:
@@ -49,15 +58,26 @@ def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device 
 
 
 def reconstruct(model: nn.Module, config: dict, shape: tuple[int, ...], device: torch.device | str,
-                chunk: int = DEFAULT_CHUNK) -> torch.Tensor:
+                chunk: int = DEFAULT_CHUNK, extent: tuple[tuple[float, float], ...] | None = None) -> torch.Tensor:
     """A run's model on ``grid(shape)``, mapped back to the signal's value range: (N, C) on the CPU."""
     from kan_inr.signals.base import denormalise
 
     signal = config["signal"]
     value_range = tuple(signal["value_range"])
     target_range = tuple(config["train"].get("target_range") or value_range)
-    pred = predict_grid(model, shape, device, chunk, out_device="cpu")
+    pred = predict_grid(model, shape, device, chunk, out_device="cpu", extent=extent)
     return denormalise(pred, value_range, target_range)
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """What to render: the grid, the meta the kind's writer needs (sample rate ...), the coordinate
+    extent per axis (None = [-1, 1]) and extra keyword options for the kind's ``save``."""
+
+    shape: tuple[int, ...]
+    meta: dict[str, Any]
+    extent: tuple[tuple[float, float], ...] | None = None
+    save_options: dict[str, Any] = field(default_factory=dict)
 
 
 def target_shape(signal: dict, scale: float | None = None, size: tuple[int, ...] | None = None) -> tuple[int, ...]:
@@ -76,19 +96,36 @@ def target_shape(signal: dict, scale: float | None = None, size: tuple[int, ...]
     return shape
 
 
+def plan(signal: dict, scale: float | None = None, size: tuple[int, ...] | None = None,
+         **kind_options: Any) -> RenderPlan:
+    """The kind's ``render_plan`` when it has one (audio: --rate, --duration, --subtype), else the
+    source grid scaled or resized; options a kind does not take are one clear error."""
+    from kan_inr import KanInrError, signals
+
+    kind = signals.module(signal["kind"])
+    kind_options = {k: v for k, v in kind_options.items() if v is not None}
+    if hasattr(kind, "render_plan"):
+        return kind.render_plan(signal, scale=scale, size=size, **kind_options)
+    if kind_options:
+        flags = ", ".join(f"--{k}" for k in kind_options)
+        raise KanInrError(f"{flags}: not an option for {signal['kind']} runs")
+    return RenderPlan(target_shape(signal, scale, size), signal["meta"])
+
+
 def render_run(run_dir, out=None, scale: float | None = None, size: tuple[int, ...] | None = None,
-               device: str = "auto", chunk: int = DEFAULT_CHUNK):
-    """Render a run folder's INR on a new grid and write it with the signal kind's writer."""
+               device: str = "auto", chunk: int = DEFAULT_CHUNK, **kind_options: Any):
+    """Render a run folder's INR on a new grid and write it with the signal kind's writer.
+    ``kind_options`` go to the kind's ``render_plan`` (audio: rate, duration, subtype)."""
     from pathlib import Path
 
     from kan_inr import signals
     from kan_inr.fit import resolve_device
-    from kan_inr.runs import load_run
+    from kan_inr.runs import load_config, load_run
 
+    todo = plan(load_config(Path(run_dir))["signal"], scale, size, **kind_options)  # check options before the weights
     dev = resolve_device(device)
     run = load_run(run_dir, dev)
-    shape = target_shape(run.signal, scale, size)
     kind = signals.module(run.signal["kind"])
-    out = Path(out) if out else run.run_dir / f"render-{'x'.join(map(str, shape))}{kind.RECONSTRUCTION_SUFFIX}"
-    values = reconstruct(run.model, run.config, shape, dev, chunk)
-    return kind.save(values, shape, run.signal["meta"], out)
+    out = Path(out) if out else run.run_dir / f"render-{'x'.join(map(str, todo.shape))}{kind.RECONSTRUCTION_SUFFIX}"
+    values = reconstruct(run.model, run.config, todo.shape, dev, chunk, todo.extent)
+    return kind.save(values, todo.shape, todo.meta, out, **todo.save_options)
