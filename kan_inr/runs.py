@@ -355,6 +355,8 @@ class RunWriter:
         load_config(writer.run_dir)  # a clear error for anything that is not a (readable) run folder
         writer.fd = lock(writer.run_dir)
         try:
+            for stale in [*writer.run_dir.glob(".*.tmp"), *writer.run_dir.glob(".*.tmp.*")]:
+                stale.unlink(missing_ok=True)  # a writer killed mid-write left it; we hold the lock now
             writer.progress = read_status(writer.run_dir)
             if writer.progress.get("status") == COMPLETE:
                 raise KanInrError(f"run {writer.run_dir} is complete: nothing to resume (start a new fit with "
