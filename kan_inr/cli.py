@@ -89,17 +89,20 @@ def fit(
     name: Optional[str] = typer.Option(None, help="Run folder name [default: <file stem>-<model>]."),
     overwrite: bool = typer.Option(False, help="Replace an existing run folder of the same name."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    distributed: bool = typer.Option(False, "--distributed", help="Data-parallel (DDP) over the processes of "
+                                     "`torchrun ... -m kan_inr.cli fit`: --batch coordinates per process per step."),
 ) -> None:
     """Fit a model to a signal file and write a run folder (config, weights, metrics, reconstruction, tb/).
     Ctrl-C or SIGTERM stops after the current step with a checkpoint; --resume continues exactly."""
     from kan_inr.checkpoint import CheckpointPolicy
+    from kan_inr.distributed import fit_file_ddp
     from kan_inr.jobs import fit_file, resume_run
 
     policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
     if resume is not None:
         fixed = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
                      resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
-                     config=config, name=name, overwrite=overwrite or None)
+                     config=config, name=name, overwrite=overwrite or None, distributed=distributed or None)
         if any(v is not None for v in fixed.values()):
             given = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
             raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
@@ -109,10 +112,12 @@ def fit(
     else:
         model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, schedule=schedule,
                                               eval_every=eval_every, seed=seed, device=device)
-        run_dir, result = fit_file(signal, model, outputs=outputs, name=name, overwrite=overwrite,
-                                   model_overrides=model_fields,
-                                   load_options={"resize_to": resize, "channels": channels, "start": start, "duration": duration},
-                                   console=not quiet, policy=policy, **options)
+        checkpoints = {} if distributed else {"policy": policy}  # DDP fits are not checkpointed (yet)
+        run_dir, result = (fit_file_ddp if distributed else fit_file)(signal, model, outputs=outputs, name=name, overwrite=overwrite,
+                                   model_overrides=model_fields, load_options={"resize_to": resize, "channels": channels, "start": start, "duration": duration},
+                                   console=not quiet, **checkpoints, **options)
+    if run_dir is None:
+        return  # a DDP rank other than 0: rank 0 writes the run and reports
     if result.interrupted_at is not None:
         print(f"kan-inr: interrupted after step {result.interrupted_at} (checkpoint saved); resume with: "
               f"kan-inr fit --resume {run_dir}", file=sys.stderr)
@@ -140,8 +145,9 @@ def fit_many(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of options; [model] table = --set."),
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds run folders."),
     name: Optional[str] = typer.Option(None, help="Folder of the runs and summary [default: <folder>-<model>]."),
-    batched: bool = typer.Option(True, "--batched/--sequential", help="Fit signals of equal shape together as "
-                                 "a batch of independent networks (same result), or one after another."),
+    batched: Optional[bool] = typer.Option(None, "--batched/--sequential", help="Fit signals of equal shape "
+                                           "together as a batch of independent networks (same result), or one "
+                                           "after another [default: batched on CUDA, sequential on a CPU]."),
     group: int = typer.Option(64, help="At most this many networks fitted together."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
