@@ -248,11 +248,17 @@ def check_memory(model: nn.Module, signal: Signal, batch: int, device: torch.dev
         return
     needed, per_sample = memory_needed(model, signal, batch)
     if needed > free:
-        gib = 2.0**30
         raise KanInrError(
-            f"this fit needs about {needed / gib:.1f} GiB on {device} but {free / gib:.1f} GiB are free: "
-            f"lower --batch (now {batch:,}; each coordinate costs {per_sample / 1024:.1f} KiB) or shrink the "
-            f"signal with --resize")
+            f"this fit needs about {_size(needed)} on {device} but {_size(free)} are free: lower --batch "
+            f"(now {batch:,}; each coordinate costs {_size(per_sample)}) or shrink the signal with --resize")
+
+
+def _size(n: int) -> str:
+    """Bytes as GiB, MiB or KiB, whichever reads best."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 2**10:.1f} KiB"
 
 
 def _sync(device: torch.device) -> None:

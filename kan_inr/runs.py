@@ -395,6 +395,8 @@ class RunWriter:
             shutil.rmtree(staging, ignore_errors=True)
             if isinstance(exc, OSError):
                 raise KanInrError(f"cannot create run folder {self.run_dir}: {exc.strerror or exc}") from None
+            if isinstance(exc, KanInrError):  # name the run, not the hidden staging folder the user never sees
+                raise KanInrError(str(exc).replace(str(staging), str(self.run_dir))) from None
             raise
         return self.run_dir
 

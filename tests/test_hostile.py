@@ -191,7 +191,7 @@ def test_signal_too_large_for_memory(image_file, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(fit, "free_memory", lambda device: 2**10)  # a device with 1 KiB free
     code, out, err = run_cli(["fit", image_file, *TINY, "--steps", "2", "--batch", "64", "--outputs", tmp_path / "o"],
                            capsys, monkeypatch)
-    assert_one_error_line(code, err, "GiB are free: lower --batch (now 64; each coordinate costs", out)
+    assert_one_error_line(code, err, "KiB are free: lower --batch (now 64; each coordinate costs", out)
     assert "--resize" in err and visible(tmp_path / "o") == []
 
 
