@@ -305,3 +305,13 @@ def test_corrupted_image_bytes(tmp_path, cut, flips):
         assert "\n" not in str(exc)
         return
     assert signal.values.shape[1] in (1, 2, 3, 4) and torch.isfinite(signal.values).all()
+
+
+def test_ctrl_c_before_training_exits_130_and_writes_nothing(image_file, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(signals, "load", interrupted)  # Ctrl-C while the signal file is being read
+    code, _, err = run_cli(["fit", image_file, *TINY, "--outputs", tmp_path / "o"], capsys, monkeypatch)
+    assert code == 130 and err.strip() == "kan-inr: interrupted"
+    assert visible(tmp_path / "o") == []
