@@ -269,7 +269,11 @@ def error_line(error: object) -> str:
 def main() -> None:
     """Console entry point: runs the app and turns user errors into one line and exit status 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # typer returns exit codes here, e.g. 130 for a Ctrl-C it caught
+            if code == 130:
+                print("kan-inr: interrupted", file=sys.stderr)
+            sys.exit(code)
     except KanInrError as exc:
         print(error_line(exc), file=sys.stderr)
         sys.exit(2)
