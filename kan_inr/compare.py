@@ -372,7 +372,7 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     rows = table_rows(results, proto)
     header = _header(command, name, budget, proto, results)
     figures = _figures(out_dir, results, loaded, kind)
-    markdown = results_markdown(rows, header, proto, results, figures, out_dir)
+    markdown = results_markdown(rows, header, proto, budget, results, figures, out_dir)
     _write_text(out_dir / "results.csv", rows_to_csv(rows))
     _write_text(out_dir / "results.md", markdown)
     log.message(f"wrote {out_dir / 'results.md'}, {out_dir / 'results.csv'} and {len(figures)} figures")
@@ -487,7 +487,7 @@ def _fmt(metric: str, value: float | None) -> str:
 _UNITS = {"psnr": " (dB)", "snr": " (dB)"}
 
 
-def results_markdown(rows: list[dict[str, Any]], header: str, proto: Protocol | None,
+def results_markdown(rows: list[dict[str, Any]], header: str, proto: Protocol | None, budget: Budget,
                      results: list[RunResult], figures: list[Path], out_dir: Path) -> str:
     """results.md: the header, a mean +- std table per model, a per-signal table, recipes, figures."""
     names = metric_names(results)
@@ -527,13 +527,13 @@ def results_markdown(rows: list[dict[str, Any]], header: str, proto: Protocol | 
                 cells.append(_fmt(headline, row[headline]) + (f" ({_fmt(headline, pub)})" if pub else ""))
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Training settings per model (Adam, MSE; lr schedule to lr x 0.1):", ""]
-    lines += [f"- {line}" for line in recipe_notes(results, proto)]
+    lines += [f"- {line}" for line in recipe_notes(results, proto, budget)]
     if figures:
         lines += ["", *[f"![{f.stem}]({f.relative_to(out_dir).as_posix()})" for f in figures]]
     return "\n".join(lines) + "\n"
 
 
-def recipe_notes(results: list[RunResult], proto: Protocol | None) -> list[str]:
+def recipe_notes(results: list[RunResult], proto: Protocol | None, budget: Budget) -> list[str]:
     """Per model: the settings it ran with, and where they differ from its preset's published recipe."""
     notes = []
     seen = set()
@@ -543,18 +543,18 @@ def recipe_notes(results: list[RunResult], proto: Protocol | None) -> list[str]:
         seen.add(r.run.model)
         train = r.config["train"]
         recipe = models.preset(r.run.model, r.config["signal"]["kind"]).recipe
-        batch = "full" if train["batch"] is None or train["batch"] >= math.prod(r.config["signal"]["shape"]) \
-            else f"{train['batch']:,}"
-        ran = f"lr {train['lr']:g}, batch {batch}, {train['schedule']} schedule"
+        full = train["batch"] is None or train["batch"] >= math.prod(r.config["signal"]["shape"])
+        batch = "full batch" if full else f"batch {train['batch']:,}"
+        ran = f"lr {train['lr']:g}, {batch}, {train['schedule']} schedule"
         ran += f", {train['max_seconds']:g} s" if train.get("max_seconds") else f", {train['steps']:,} steps"
-        preset_batch = "full" if recipe.batch is None else f"{recipe.batch:,}"
-        differs = [f"{k} {v}" for k, v, mine in (("lr", f"{recipe.lr:g}", f"{train['lr']:g}"),
-                                                  ("batch", preset_batch, batch),
-                                                  ("schedule", recipe.schedule, train["schedule"]))
-                   if v != mine]
+        preset_batch = "full batch" if recipe.batch is None else f"batch {recipe.batch:,}"
+        differs = [v for v, mine in ((f"lr {recipe.lr:g}", f"lr {train['lr']:g}"), (preset_batch, batch),
+                                     (f"{recipe.schedule} schedule", f"{train['schedule']} schedule")) if v != mine]
         note = f"**{r.run.model}**: {ran}"
         if differs:
-            source = f"protocol {proto.name}" if proto and r.run.model in proto.recipes else "the shared budget"
+            in_protocol = proto is not None and r.run.model in proto.recipes
+            source = (f"protocol {proto.name}'s recipe" if in_protocol and budget.recipe else
+                      f"the shared budget and protocol {proto.name}'s lr" if in_protocol else "the shared budget")
             note += f" (from {source}; the preset's own recipe: {', '.join(differs)})"
         notes.append(note)
     return notes
