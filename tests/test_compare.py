@@ -147,3 +147,14 @@ def test_cli_compare_error_is_one_line(image_file: Path, tmp_path: Path, monkeyp
     assert capsys.readouterr().err == ("kan-inr: error: give one budget: --budget-steps N, --budget-seconds S "
                                        "or --recipe\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_protocol_prints_published_numbers_beside_ours(image_file: Path, tmp_path: Path) -> None:
+    result = run_comparison([image_file], ["siren"], Budget(steps=1), protocol="div2k-sl2a", outputs=tmp_path,
+                            device="cpu")
+    run, mean, _ = result.rows
+    assert run["lr"] == 1e-3  # the SL2A code's SIREN lr, not the SIREN preset's 1e-4
+    assert run["published_psnr"] is None and mean["published_psnr"] == 33.47 and mean["published_ssim"] == 0.896
+    assert "| model | params | steps | batch | PSNR (dB) | SSIM | published PSNR | published SSIM |" in result.markdown
+    assert "| 33.47 | 0.896 | 198,900 |" in result.markdown
+    assert "protocol div2k-sl2a's lr; the preset's own recipe: lr 0.0001" in result.markdown
