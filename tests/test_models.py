@@ -47,14 +47,14 @@ PUBLISHED_PARAMS = {
 }
 
 
-def grid_shape(in_dim: int, side: int = 16) -> tuple[int, ...]:
-    return (side,) * in_dim
+# A small grid of each signal kind, for presets that adapt their config to the signal (``Preset.adapt``).
+KIND_SHAPES = {"image": (16, 16), "audio": (256,)}
 
 
 def tiny_model(name: str, kind: str, in_dim: int, out_dim: int, seed: int = 0) -> torch.nn.Module:
-    """The preset's model for a ``side^in_dim`` grid, shrunk by ``TINY``, built under ``seed``."""
+    """The preset's model adapted to a small grid of its kind, shrunk by ``TINY``, built under ``seed``."""
     preset = models.preset(name, kind)
-    cfg = preset.config_for(grid_shape(in_dim))
+    cfg = preset.config_for(KIND_SHAPES.get(kind, (16, 16)))
     fields = {f.name for f in dataclasses.fields(cfg)}
     cfg = dataclasses.replace(cfg, **{k: v for k, v in TINY.get(preset.family, {}).items() if k in fields})
     torch.manual_seed(seed)

@@ -21,6 +21,8 @@ from itertools import accumulate
 import torch
 from torch import nn
 
+from kan_inr import KanInrError
+
 # The paper's primes (pi_1 = 1 keeps one axis cache-coherent), extended as tiny-cuda-nn does.
 PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737)
 
@@ -49,7 +51,7 @@ class HashGridEncoding(nn.Module):
     def __init__(self, in_dim: int, cfg: HashGridConfig) -> None:
         super().__init__()
         if in_dim > len(PRIMES):
-            raise ValueError(f"hash-grid supports up to {len(PRIMES)} input dimensions, got {in_dim}")
+            raise KanInrError(f"hash-grid supports up to {len(PRIMES)} input dimensions, got {in_dim}")
         self.in_dim, self.cfg = in_dim, cfg
         table_size = 2**cfg.table_size_log2
         resolutions = level_resolutions(cfg)
