@@ -594,7 +594,8 @@ def _figures(out_dir: Path, results: list[RunResult], loaded: dict[str, Signal],
                      f"{headline.upper()}{unit}", f"{headline.upper()} vs step ({mean_of})"),
         plots.curves(out_dir / f"{headline}_vs_time.png", curves["time_s"], labels,
                      "training time (s, evaluation excluded)", f"{headline.upper()}{unit}",
-                     f"{headline.upper()} vs wall-clock time ({mean_of}, {results[0].metrics['device']})"),
+                     f"{headline.upper()} vs wall-clock time ({mean_of}{', each model cut at its shortest run' if n > 1 else ''}, "
+                     f"{results[0].metrics['device']})"),
     ]
     module = signals.module(kind)
     for signal_name, signal in loaded.items():
