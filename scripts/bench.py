@@ -220,9 +220,10 @@ def compare(name: str, ours: nn.Module, naive: nn.Module, batch: int, in_dim: in
     return row
 
 
-def reference_rows(device: torch.device, quick: bool, budget_s: float,
-                   emit: Callable[[dict[str, Any]], None]) -> None:
-    """The naive-formulation ratios (module docstring), each guarded so one failure keeps the rest."""
+def reference_rows(device: torch.device, quick: bool, budget_s: float, emit: Callable[[dict[str, Any]], None],
+                   levers: bool = False) -> None:
+    """The naive-formulation ratios (module docstring), each guarded so one failure keeps the rest.
+    ``levers``: only the row of our SL2A with bf16 + torch.compile against the einsum code (CUDA)."""
 
     def fkan_layer() -> dict[str, Any]:
         torch.manual_seed(0)
@@ -270,8 +271,8 @@ def reference_rows(device: torch.device, quick: bool, budget_s: float,
 
     runs = [("fkan-layer", fkan_layer), ("fkan-network", fkan_network), ("sl2a-network", sl2a_network),
             ("harmonics", harmonics)]
-    if device.type == "cuda":  # compiling on a CPU takes minutes
-        runs.append(("sl2a-network+levers", sl2a_levers))
+    if levers:
+        runs = [("sl2a-network+levers", sl2a_levers)]
     for name, run in runs:
         try:
             emit(run())
@@ -375,6 +376,8 @@ def main(
     if references:
         reference_rows(dev, quick, budget_s, emit)
     model_rows(names, batch_list, precisions, compiles, dev, budget_s, emit)
+    if references and dev.type == "cuda":  # last: compiling takes a while (and minutes on a CPU)
+        reference_rows(dev, quick, budget_s, emit, levers=True)
     print_tables(result)
 
 
