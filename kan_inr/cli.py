@@ -62,6 +62,12 @@ def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tupl
         raise KanInrError(f"--lr must be positive, got {options['lr']}")
     if options.get("batch") == 0:
         options["batch"] = 2**62  # any size >= the signal means full batch
+    from kan_inr.fit import COMPILE_MODES, PRECISIONS, check_choice
+
+    if options.get("precision") is not None:
+        check_choice("--precision", options["precision"], PRECISIONS)
+    if options.get("compile") is not None:
+        check_choice("--compile mode", options["compile"], COMPILE_MODES)
     return model_fields, options
 
 
@@ -79,6 +85,8 @@ def fit(
     eval_every: Optional[int] = typer.Option(None, help="Steps between full-grid evaluations."),
     seed: Optional[int] = typer.Option(None, help="Random seed (same seed, same result on CPU)."),
     device: Optional[str] = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
+    precision: Optional[str] = typer.Option(None, help="fp32 [default], tf32 (TF32 matmuls on CUDA) or bf16 (bfloat16 autocast forward)."),
+    compile_: Optional[str] = typer.Option(None, "--compile", help="torch.compile mode: auto (default on CUDA, off on a CPU), off, default, reduce-overhead (CUDA graphs), max-autotune-no-cudagraphs."),
     resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels (area averaging)."),
     channels: Optional[str] = typer.Option(None, help="Audio: 'mono' averages the channels [default: all]."),
     start: Optional[float] = typer.Option(None, help="Audio: segment start in seconds."),
@@ -102,7 +110,8 @@ def fit(
     if resume is not None:
         fixed = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
                      resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
-                     config=config, name=name, overwrite=overwrite or None, distributed=distributed or None)
+                     config=config, name=name, overwrite=overwrite or None, distributed=distributed or None,
+                     precision=precision, compile=compile_)
         if any(v is not None for v in fixed.values()):
             given = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
             raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
@@ -111,7 +120,8 @@ def fit(
         raise KanInrError("give a signal file to fit, or --resume RUN_FOLDER")
     else:
         model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, schedule=schedule,
-                                              eval_every=eval_every, seed=seed, device=device)
+                                              eval_every=eval_every, seed=seed, device=device,
+                                              precision=precision, compile=compile_)
         checkpoints = {} if distributed else {"policy": policy}  # DDP fits are not checkpointed (yet)
         run_dir, result = (fit_file_ddp if distributed else fit_file)(signal, model, outputs=outputs, name=name, overwrite=overwrite,
                                    model_overrides=model_fields, load_options={"resize_to": resize, "channels": channels, "start": start, "duration": duration},

@@ -145,3 +145,18 @@ def test_cuda_fit_with_every_lever_learns(image_file):
     m = fit(model, signals.load(image_file), cfg).metrics
     assert m["compile"] == "compiled (default)" and math.isfinite(m["final_psnr"]) and m["final_psnr"] > 25.0
     assert resolve_device("auto").type == "cuda"
+
+
+@pytest.mark.parametrize("flag, value, message", [("--precision", "fp16", "unknown --precision 'fp16'"),
+                                                  ("--compile", "fast", "unknown --compile mode 'fast'")])
+def test_cli_rejects_unknown_levers_in_one_line(image_file, tmp_path, capsys, monkeypatch, flag, value, message):
+    import sys
+
+    from kan_inr import cli
+
+    monkeypatch.setattr(sys, "argv", ["kan-inr", "fit", str(image_file), "--outputs", str(tmp_path / "out"), flag, value])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # nothing written
