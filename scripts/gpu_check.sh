@@ -55,9 +55,9 @@ print('image', '$IMAGE' or 'NOT FOUND')"
 # 1. CUDA correctness
 if "$PY" -c "import pytest" 2>/dev/null; then
   if [ "$DRY" = 1 ]; then TESTS=(tests/test_bench.py tests/test_speed_levers.py -k "harmonics or matmul or bench or row or command"); else TESTS=(tests/test_speed_levers.py tests/test_bench.py); fi
-  step tests 45 env KAN_INR_TEST_DEVICE="$DEVICE" "$PY" -m pytest -q -p no:cacheprovider -o addopts="" "${TESTS[@]}"
+  step tests 60 env KAN_INR_TEST_DEVICE="$DEVICE" "$PY" -m pytest -q -p no:cacheprovider -o addopts="" "${TESTS[@]}"
 else
-  step tests 45 "$PY" - <<'EOF'
+  step tests 60 "$PY" - <<'EOF'
 # pytest is not installed here: the same checks, inline.
 import os, torch
 from kan_inr import models
@@ -86,12 +86,12 @@ if [ "$DRY" = 1 ]; then
   step bench 30 "$PY" scripts/bench.py --device cpu --models siren,sl2a --batches 1024 --seconds 0.05 --no-references --json "$OUT/bench.json"
   step bench_levers 30 "$PY" scripts/bench.py --device cpu --models sl2a --batches 256 --precision bf16 --seconds 0.05 --no-references --json "$OUT/bench_levers.json"
 else
-  step bench 55 "$PY" scripts/bench.py --device cuda --seconds 0.25 --json "$OUT/bench.json"
+  step bench 50 "$PY" scripts/bench.py --device cuda --seconds 0.25 --json "$OUT/bench.json"
   step bench_levers 45 "$PY" scripts/bench.py --device cuda --models sl2a,fkan,siren --batches full --precision bf16 --compile default --seconds 0.5 --no-references --json "$OUT/bench_levers.json"
 fi
 
 # 3. timed fit: sl2a to 34.0 dB within a 10 s training budget
-step fit 70 "$PY" - <<'EOF'
+step fit 65 "$PY" - <<'EOF'
 import json, os, time
 from pathlib import Path
 import torch
@@ -135,7 +135,7 @@ from kan_inr.fit import make_optimizer, train_step
 
 dev = torch.device(os.environ["DEVICE"])
 activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
-sort = "cuda_time_total" if dev.type == "cuda" else "cpu_time_total"
+sort = "device_time_total" if dev.type == "cuda" else "cpu_time_total"
 lines = []
 for name in ("fkan", "sl2a"):
     p = models.preset(name, "image")
@@ -160,7 +160,7 @@ print(text)
 EOF
 
 # 5. render a 4K image (3840x2160) from the sl2a and fkan networks
-step render 20 "$PY" - <<'EOF'
+step render 15 "$PY" - <<'EOF'
 import os, time
 import torch
 from kan_inr import models
