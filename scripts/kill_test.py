@@ -2,13 +2,18 @@
 
     python scripts/kill_test.py [--kills 20] [--seed 0] [--outputs DIR]
 
-One uninterrupted reference fit (tiny SIREN on data/astronaut.png shrunk to 16x16, a checkpoint after every
-step) measures two windows: from the moment its run folder starts being created (the hidden staging folder
-appears) to its first checkpoint (creation, then start-up before step 1), and from the first checkpoint to
-the moment its status turns "complete", plus 10% (training, checkpoint writes, the final writes, a little
-of the exit). Then, for each kill, a fresh fit is started and
-SIGKILLed at a moment drawn uniformly from the first window (one kill in four) or the second, measured from
-the event that opens it in that run. After the kill:
+One uninterrupted reference fit (tiny SIREN on data/astronaut.png shrunk to 16x16, 40 steps, a checkpoint
+after every step) gives the weights every resumed run must end with. Then, for each kill, a fresh fit is
+started and SIGKILLed in one of three phases, chosen at random (15% / 75% / 10%):
+
+- creation: a random time into the start-up window measured on the reference (from the moment the hidden
+  staging folder appears to the first checkpoint: creating the run, then imports before step 1);
+- training: once the run's metrics.json reaches a random step 1..40, after a further 0-200 ms, which
+  lands anywhere in the steps and the checkpoint writes (tmp file, fsync, rename) that follow;
+- finishing: 0-500 ms after the status turns "complete" (final writes, exit).
+
+Timing the kills by the run's own progress, not by wall time, keeps them spread over the fit however busy
+the machine is. After the kill:
 
 - no run folder under the run's name is fine only if the kill came before the rename that creates it;
 - otherwise the folder must load (``runs.load_run``), render (``render.render_run``) and resume
@@ -38,8 +43,9 @@ sys.path.insert(0, str(REPO))
 from kan_inr import KanInrError, jobs, runs  # noqa: E402
 from kan_inr.render import render_run  # noqa: E402
 
+STEPS = 40
 FIT = ["--model", "siren", "--set", "hidden_dim=16", "--set", "hidden_layers=1", "--resize", "16",
-       "--steps", "40", "--batch", "64", "--eval-every", "20", "--checkpoint-every", "1", "--seed", "1",
+       "--steps", str(STEPS), "--batch", "64", "--eval-every", "20", "--checkpoint-every", "1", "--seed", "1",
        "--device", "cpu", "-q"]
 
 
@@ -66,6 +72,15 @@ def created(outputs: Path, name: str):
 
 def checkpointed(outputs: Path, name: str):
     return lambda: (outputs / name / runs.CHECKPOINT).exists()
+
+
+def reached(outputs: Path, name: str, step: int):
+    def progress() -> bool:
+        try:
+            return runs.read_status(outputs / name).get("step", 0) >= step
+        except KanInrError:
+            return False
+    return progress
 
 
 def completed(outputs: Path, name: str):
@@ -117,21 +132,25 @@ def main() -> int:
     proc = start_fit(outputs, "reference")
     t_created = wait_for(proc, created(outputs, "reference"))
     t_checkpoint = wait_for(proc, checkpointed(outputs, "reference"))
-    t_complete = wait_for(proc, completed(outputs, "reference"))
     out, err = proc.communicate()
-    startup, training = t_checkpoint - t_created, 1.1 * (t_complete - t_checkpoint)
+    startup = t_checkpoint - t_created
     assert proc.returncode == 0, err
     reference = outputs / "reference"
-    print(f"reference fit: {out.strip()}; {startup:.2f} s from run creation to the first checkpoint, "
-          f"{training:.2f} s from there to status complete + 10%", flush=True)
+    print(f"reference fit: {out.strip()}; {startup:.2f} s from run creation to the first checkpoint", flush=True)
 
     passed = 0
     for i in range(args.kills):
         name = f"kill-{i:02d}"
         proc = start_fit(outputs, name)
-        early = rng.random() < 0.25
-        event, delay = ("creation", rng.uniform(0, startup)) if early else ("1st checkpoint", rng.uniform(0, training))
-        since = wait_for(proc, created(outputs, name) if early else checkpointed(outputs, name))
+        phase = rng.choices(["creation", "training", "finishing"], [0.15, 0.75, 0.10])[0]
+        if phase == "creation":
+            event, appeared, delay = "run creation", created(outputs, name), rng.uniform(0, startup)
+        elif phase == "training":
+            step = rng.randint(1, STEPS)
+            event, appeared, delay = f"step {step}", reached(outputs, name, step), rng.uniform(0, 0.2)
+        else:
+            event, appeared, delay = "status complete", completed(outputs, name), rng.uniform(0, 0.5)
+        since = wait_for(proc, appeared)
         time.sleep(max(0.0, since + delay - time.monotonic()))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
