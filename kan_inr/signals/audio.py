@@ -37,22 +37,30 @@ _CONTAINER = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aiff": "AIFF", ".
 _PLOT_COLUMNS = 400  # waveform columns (min/max each) and spectrogram frames drawn in TensorBoard figures
 
 
-def _read(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, Any]:
-    """Frames ``start : start + frames`` of a file as float (T, C) in [-1, 1], and its soundfile info.
+def _info(path: Path) -> Any:
+    """soundfile's header info (rate, frames, channels, format, subtype), or one clear error."""
+    return _decoding(path, lambda sf: sf.info(str(path)))
+
+
+def _read(path: Path, subtype: str, start: int = 0, frames: int = -1) -> np.ndarray:
+    """Frames ``start : start + frames`` of a file as float (T, C) in [-1, 1].
 
     PCM: read as left-aligned int32 and divided by 2^31, exact for every bit depth. FLOAT: float32 as
     stored. Anything else libsndfile decodes (DOUBLE, u-law, ADPCM, Vorbis ...): its float64 output.
     """
+    if subtype in PCM_BITS:
+        raw = _decoding(path, lambda sf: sf.read(str(path), start=start, frames=frames, dtype="int32", always_2d=True)[0])
+        return raw.astype(np.float64) / 2.0**31  # (T, C)
+    dtype = "float32" if subtype == "FLOAT" else "float64"
+    return _decoding(path, lambda sf: sf.read(str(path), start=start, frames=frames, dtype=dtype, always_2d=True)[0])
+
+
+def _decoding(path: Path, action: Any) -> Any:
+    """``action(soundfile)``, with libsndfile's errors turned into one line."""
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
-        if info.subtype in PCM_BITS:
-            raw, _ = sf.read(str(path), start=start, frames=frames, dtype="int32", always_2d=True)
-            return raw.astype(np.float64) / 2.0**31, info  # (T, C)
-        dtype = "float32" if info.subtype == "FLOAT" else "float64"
-        array, _ = sf.read(str(path), start=start, frames=frames, dtype=dtype, always_2d=True)
-        return array, info
+        return action(sf)
     except (sf.LibsndfileError, RuntimeError) as exc:
         reason = str(exc).split(": ", 1)[-1].strip() or type(exc).__name__
         raise KanInrError(f"cannot read audio {path}: unsupported or corrupt encoding ({reason})") from None
@@ -83,11 +91,7 @@ def load(path: str | os.PathLike, channels: str | None = None, start: float | No
         raise KanInrError(f"--channels must be 'mono' or 'all', got '{channels}'")
     import soundfile as sf
 
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        reason = str(exc).split(": ", 1)[-1].strip() or type(exc).__name__
-        raise KanInrError(f"cannot read audio {path}: unsupported or corrupt encoding ({reason})") from None
+    info = _info(path)
     rate, total = int(info.samplerate), int(info.frames)
     if total == 0:
         raise KanInrError(f"{path}: the file holds no audio samples")
@@ -97,7 +101,7 @@ def load(path: str | os.PathLike, channels: str | None = None, start: float | No
     count = total - first if duration is None else min(_frames(duration, rate, "--duration"), total - first)
     if count < 1:
         raise KanInrError(f"{path}: --duration {duration} s selects no samples (zero-length segment at {rate} Hz)")
-    array, info = _read(path, first, count)  # (T, C)
+    array = _read(path, info.subtype, first, count)  # (T, C)
     if not np.isfinite(array).all():
         raise KanInrError(f"{path}: audio contains NaN or infinite samples")
     if channels == "mono":
