@@ -28,9 +28,7 @@ import datetime
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,7 @@ import torch
 from kan_inr import KanInrError, __version__, models, plots, signals
 from kan_inr.jobs import fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
-from kan_inr.runs import COMPLETE, CONFIG, HISTORY, METRICS, load_config, read_status
+from kan_inr.runs import COMPLETE, CONFIG, HISTORY, METRICS, load_config, read_status, write_text
 from kan_inr.signals import Signal
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)
@@ -373,8 +371,8 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     header = _header(command, name, budget, proto, results)
     figures = _figures(out_dir, results, loaded, kind)
     markdown = results_markdown(rows, header, proto, budget, results, figures, out_dir)
-    _write_text(out_dir / "results.csv", rows_to_csv(rows))
-    _write_text(out_dir / "results.md", markdown)
+    write_text(out_dir / "results.csv", rows_to_csv(rows))
+    write_text(out_dir / "results.md", markdown)
     log.message(f"wrote {out_dir / 'results.md'}, {out_dir / 'results.csv'} and {len(figures)} figures")
     return Comparison(out_dir, rows, markdown, figures, fitted, skipped)
 
@@ -615,17 +613,6 @@ def _figures(out_dir: Path, results: list[RunResult], loaded: dict[str, Signal],
     return figures
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (temporary file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def update_readme(readme: str | Path, markdown: str) -> Path:
@@ -641,7 +628,7 @@ def update_readme(readme: str | Path, markdown: str) -> Path:
     body = "\n".join(line for line in markdown.splitlines() if not line.startswith("!["))
     head, rest = text.split(README_START)
     _, tail = rest.split(README_END)
-    _write_text(readme, f"{head}{README_START}\n{body.strip()}\n{README_END}{tail}")
+    write_text(readme, f"{head}{README_START}\n{body.strip()}\n{README_END}{tail}")
     return readme
 
 

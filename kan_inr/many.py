@@ -20,9 +20,7 @@ import glob
 import io
 import json
 import math
-import os
 import statistics
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from kan_inr.distributed import session
 from kan_inr.fit import FitResult, resolve_device
 from kan_inr.jobs import Job, finish_run, fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
-from kan_inr.runs import CHECKPOINT, COMPLETE, read_status
+from kan_inr.runs import CHECKPOINT, COMPLETE, read_status, write_text
 from kan_inr.signals import Signal
 
 SUMMARY_CSV, SUMMARY_MD = "summary.csv", "summary.md"
@@ -225,8 +223,8 @@ def write_summary(group_dir: Path, run_dirs: list[Path]) -> Path:
     writer.writeheader()
     for row in [*rows, *([mean, std] if rows else [])]:
         writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
-    _write_text(group_dir / SUMMARY_CSV, text.getvalue())
-    _write_text(group_dir / SUMMARY_MD, _markdown(group_dir.name, rows, columns, mean, std, missing))
+    write_text(group_dir / SUMMARY_CSV, text.getvalue())
+    write_text(group_dir / SUMMARY_MD, _markdown(group_dir.name, rows, columns, mean, std, missing))
     return group_dir / SUMMARY_CSV
 
 
@@ -248,14 +246,3 @@ def _markdown(title: str, rows: list[dict[str, Any]], columns: list[str], mean: 
     return "\n".join(lines) + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Atomic text write: temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

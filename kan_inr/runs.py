@@ -84,6 +84,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (``_atomic_write``), creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode()
+    _atomic_write(path, lambda f: f.write(data))
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (``_atomic_write``)."""
     text = json.dumps(data, indent=2, allow_nan=True).encode()

@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from kan_inr import cli
 from kan_inr.signals import image
