@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -17,8 +17,24 @@ from kan_inr import KanInrError
 # Click's exception base: typer >= 0.25 vendors click, older typer re-exports it; BadParameter has it in both.
 ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Fit implicit neural representations (Fourier-KAN, SL2A, SIREN, ...) to images and audio.")
+
+
+# Options shared by fit, fit-many and compare, declared once.
+ModelName = Annotated[str, typer.Option("--model", "-m", help="Model preset (see `kan-inr models`).")]
+Steps = Annotated[Optional[int], typer.Option(help="Training steps [default: the preset's recipe].")]
+Lr = Annotated[Optional[float], typer.Option(help="Adam learning rate [default: the preset's recipe].")]
+Batch = Annotated[Optional[int], typer.Option(help="Coordinates per step; 0 = full batch [default: recipe].")]
+Schedule = Annotated[Optional[str], typer.Option(help="lr schedule: exp (0.1^(t/T)), cosine or constant.")]
+EvalEvery = Annotated[Optional[int], typer.Option(help="Steps between full-grid evaluations.")]
+Seed = Annotated[Optional[int], typer.Option(help="Random seed (same seed, same result on CPU).")]
+Device = Annotated[Optional[str], typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")]
+Resize = Annotated[Optional[int], typer.Option(help="Images: shrink so the longest side is N pixels (area averaging).")]
+SetFields = Annotated[list[str], typer.Option("--set", help="Model field, key=value (repeatable).")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file of options; [model] table = --set.")]
+Outputs = Annotated[Path, typer.Option("--outputs", help="Folder that holds run folders.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
@@ -74,29 +90,29 @@ def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tupl
 @app.command()
 def fit(
     signal: Optional[Path] = typer.Argument(None, help="Image or audio file to fit (with --resume: only if moved)."),
-    model: str = typer.Option("fkan", "--model", "-m", help="Model preset (see `kan-inr models`)."),
+    model: ModelName = "fkan",
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run folder with its own options."),
     checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every N steps [default: by time only]."),
     checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
-    steps: Optional[int] = typer.Option(None, help="Training steps [default: the preset's recipe]."),
-    lr: Optional[float] = typer.Option(None, help="Adam learning rate [default: the preset's recipe]."),
-    batch: Optional[int] = typer.Option(None, help="Coordinates per step; 0 = full batch [default: recipe]."),
-    schedule: Optional[str] = typer.Option(None, help="lr schedule: exp (0.1^(t/T)), cosine or constant."),
-    eval_every: Optional[int] = typer.Option(None, help="Steps between full-grid evaluations."),
-    seed: Optional[int] = typer.Option(None, help="Random seed (same seed, same result on CPU)."),
-    device: Optional[str] = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
+    steps: Steps = None,
+    lr: Lr = None,
+    batch: Batch = None,
+    schedule: Schedule = None,
+    eval_every: EvalEvery = None,
+    seed: Seed = None,
+    device: Device = None,
     precision: Optional[str] = typer.Option(None, help="fp32 [default], tf32 (TF32 matmuls on CUDA) or bf16 (bfloat16 autocast forward)."),
     compile_: Optional[str] = typer.Option(None, "--compile", help="torch.compile mode: auto (default on CUDA, off on a CPU), off, default, reduce-overhead (CUDA graphs), max-autotune-no-cudagraphs."),
-    resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels (area averaging)."),
+    resize: Resize = None,
     channels: Optional[str] = typer.Option(None, help="Audio: 'mono' averages the channels [default: all]."),
     start: Optional[float] = typer.Option(None, help="Audio: segment start in seconds."),
     duration: Optional[float] = typer.Option(None, help="Audio: segment length in seconds [default: to the end]."),
-    set_: list[str] = typer.Option([], "--set", help="Model field, key=value (repeatable)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of options; [model] table = --set."),
-    outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds run folders."),
+    set_: SetFields = [],
+    config: ConfigFile = None,
+    outputs: Outputs = Path("outputs"),
     name: Optional[str] = typer.Option(None, help="Run folder name [default: <file stem>-<model>]."),
     overwrite: bool = typer.Option(False, help="Replace an existing run folder of the same name."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: Quiet = False,
     distributed: bool = typer.Option(False, "--distributed", help="Data-parallel (DDP) over the processes of "
                                      "`torchrun ... -m kan_inr.cli fit`: --batch coordinates per process per step."),
 ) -> None:
@@ -142,24 +158,24 @@ def fit(
 @app.command("fit-many")
 def fit_many(
     sources: list[str] = typer.Argument(..., help="Folders, globs (quoted) or files of signals to fit."),
-    model: str = typer.Option("fkan", "--model", "-m", help="Model preset (see `kan-inr models`)."),
-    steps: Optional[int] = typer.Option(None, help="Training steps [default: the preset's recipe]."),
-    lr: Optional[float] = typer.Option(None, help="Adam learning rate [default: the preset's recipe]."),
-    batch: Optional[int] = typer.Option(None, help="Coordinates per step; 0 = full batch [default: recipe]."),
-    schedule: Optional[str] = typer.Option(None, help="lr schedule: exp (0.1^(t/T)), cosine or constant."),
-    eval_every: Optional[int] = typer.Option(None, help="Steps between full-grid evaluations."),
-    seed: Optional[int] = typer.Option(None, help="Random seed, the same for every signal."),
-    device: Optional[str] = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
-    resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels (area averaging)."),
-    set_: list[str] = typer.Option([], "--set", help="Model field, key=value (repeatable)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of options; [model] table = --set."),
-    outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds run folders."),
+    model: ModelName = "fkan",
+    steps: Steps = None,
+    lr: Lr = None,
+    batch: Batch = None,
+    schedule: Schedule = None,
+    eval_every: EvalEvery = None,
+    seed: Seed = None,
+    device: Device = None,
+    resize: Resize = None,
+    set_: SetFields = [],
+    config: ConfigFile = None,
+    outputs: Outputs = Path("outputs"),
     name: Optional[str] = typer.Option(None, help="Folder of the runs and summary [default: <folder>-<model>]."),
     batched: Optional[bool] = typer.Option(None, "--batched/--sequential", help="Fit signals of equal shape "
                                            "together as a batch of independent networks (same result), or one "
                                            "after another [default: batched on CUDA, sequential on a CPU]."),
     group: int = typer.Option(64, help="At most this many networks fitted together."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: Quiet = False,
 ) -> None:
     """Fit every signal of folders or globs: a run folder each, summary.csv / summary.md (mean +- std).
     A re-run skips completed runs; under torchrun the signals are shared out over the processes."""
@@ -246,12 +262,12 @@ def compare(
     data: Optional[Path] = typer.Option(None, help="Folder of the protocol's signals (default: ../shared/data)."),
     resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels."),
     seed: int = typer.Option(0, help="Random seed, the same for every run."),
-    device: Optional[str] = typer.Option(None, help="auto (CUDA when present), cpu, cuda, cuda:N."),
+    device: Device = None,
     eval_every: Optional[int] = typer.Option(None, help="Steps between evaluations (default: 20 per run)."),
     name: Optional[str] = typer.Option(None, help="Writes outputs/compare-<name>/ (default: protocol or budget)."),
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds the comparison."),
     readme: Optional[Path] = typer.Option(None, help="Also put the table into this README's results markers."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: Quiet = False,
 ) -> None:
     """Fit several models to the same signals (same seed, same evaluation); write a table and figures.
     Re-running skips finished runs."""
