@@ -15,7 +15,7 @@ $(BIN)/kan-inr: pyproject.toml constraints.txt
 setup: $(BIN)/kan-inr
 
 demo: setup
-	$(BIN)/kan-inr fit data/astronaut.png --model siren --steps 300 --overwrite
+	$(BIN)/kan-inr fit data/astronaut.png --model siren --steps 150 --overwrite
 	$(BIN)/kan-inr render outputs/astronaut-siren --scale 2 -o outputs/astronaut-siren/render-2x.png
 
 test: setup
