@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
+from kan_inr import cli
 
 
 def smooth_image(h: int = 24, w: int = 24, channels: int = 3, seed: int = 0) -> np.ndarray:
@@ -28,3 +31,15 @@ def image_file(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.png"
     iio.imwrite(path, np.round(smooth_image() * 255).astype(np.uint8))
     return path
+
+
+def run_cli(args, capsys, monkeypatch):
+    """Run `kan-inr ARGS` in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["kan-inr", *map(str, args)])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err

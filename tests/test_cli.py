@@ -1,28 +1,15 @@
 """The command line end to end: fit -> run folder -> render, the models table, and one-line errors."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from kan_inr import cli
 from kan_inr.signals import image
+from conftest import run_cli
 
 SMALL = ["--model", "siren", "--set", "hidden_dim=16", "--set", "hidden_layers=1", "--steps", "30",
          "--lr", "1e-3", "--quiet"]
-
-
-def run_cli(args, capsys, monkeypatch):
-    """Run `kan-inr ARGS` in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["kan-inr", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_fit_then_render(image_file, tmp_path, capsys, monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import sys
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 from kan_inr import KanInrError, cli, fit, jobs, models, runs, signals
 from kan_inr.logging import NullLog
 from kan_inr.render import predict_grid
+from conftest import run_cli
 
 TINY = ["--model", "siren", "--set", "hidden_dim=8", "--set", "hidden_layers=1", "--device", "cpu", "-q"]
 
@@ -27,18 +27,6 @@ TINY = ["--model", "siren", "--set", "hidden_dim=8", "--set", "hidden_layers=1",
 def quiet_runs(monkeypatch):
     """No TensorBoard writer: it costs seconds per run and is not under test here."""
     monkeypatch.setattr(jobs, "RunLog", lambda *a, **k: NullLog())
-
-
-def run_cli(args, capsys, monkeypatch):
-    """Run `kan-inr ARGS` in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["kan-inr", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_error_line(code: int, err: str, match: str, out: str = "") -> None:
