@@ -39,7 +39,6 @@ class Context:
 
     rank: int = 0
     world_size: int = 1
-    local_rank: int = 0
     device: str = "auto"
 
     @property
@@ -90,7 +89,7 @@ def session(device: str | None = "auto") -> Iterator[Context]:
         dist.init_process_group("nccl" if use_cuda else "gloo", init_method="env://", rank=rank, world_size=world,
                                 timeout=BARRIER_TIMEOUT)
     try:
-        yield Context(rank, world, local, rank_device)
+        yield Context(rank, world, rank_device)
     finally:
         if owner:
             dist.destroy_process_group()
