@@ -39,7 +39,8 @@ import torch
 from kan_inr import KanInrError, __version__, models, plots, signals
 from kan_inr.jobs import fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
-from kan_inr.runs import COMPLETE, CONFIG, HISTORY, METRICS, load_config, read_status, write_text
+from kan_inr.runs import COMPLETE, CONFIG, HISTORY, METRICS, load_config, read_status
+from kan_inr.atomic import write_text
 from kan_inr.signals import Signal
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)

@@ -22,8 +22,9 @@ from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
 from kan_inr.fit import FitResult, TrainConfig, fit, replace
 from kan_inr.logging import NullLog, RunLog
 from kan_inr.render import reconstruct
+from kan_inr.atomic import save_weights, write_json
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, make_config,
-                          save_weights, signal_digest, train_config, write_json)
+                          signal_digest, train_config)
 from kan_inr.signals import Signal
 
 

@@ -31,7 +31,8 @@ from kan_inr.distributed import session
 from kan_inr.fit import FitResult, resolve_device
 from kan_inr.jobs import Job, finish_run, fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
-from kan_inr.runs import CHECKPOINT, COMPLETE, read_status, write_text
+from kan_inr.atomic import write_text
+from kan_inr.runs import CHECKPOINT, COMPLETE, read_status
 from kan_inr.signals import Signal
 
 SUMMARY_CSV, SUMMARY_MD = "summary.csv", "summary.md"

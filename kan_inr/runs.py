@@ -18,7 +18,6 @@ cannot run code. Nothing stores absolute paths the run depends on: ``render`` ne
 from __future__ import annotations
 
 import dataclasses
-import errno
 import hashlib
 import json
 import os
@@ -28,12 +27,13 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from kan_inr import KanInrError, __version__, models
+from kan_inr.atomic import fsync_dir, load_tensors, save_tensors, save_weights, write_json
 from kan_inr.fit import TrainConfig
 
 try:
@@ -45,78 +45,6 @@ FORMAT_VERSION = 2
 CONFIG, WEIGHTS, METRICS, HISTORY = "config.json", "weights.pt", "metrics.json", "history.json"
 CHECKPOINT, LOCK = "checkpoint.pt", ".lock"
 RUNNING, INTERRUPTED, COMPLETE = "running", "interrupted", "complete"
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` atomically: temporary file in the same folder, fsync, rename, fsync the folder.
-    A failure (full disk, no permission) leaves the previous file untouched and is a KanInrError."""
-    path = Path(path)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; run folders are shared and passed around
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            hint = ": free some space or write elsewhere (--outputs)" if exc.errno == errno.ENOSPC else ""
-            raise KanInrError(f"cannot write {path}: {exc.strerror or exc}{hint}") from None
-        raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename inside ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (``_atomic_write``), creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode()
-    _atomic_write(path, lambda f: f.write(data))
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (``_atomic_write``)."""
-    text = json.dumps(data, indent=2, allow_nan=True).encode()
-    _atomic_write(path, lambda f: f.write(text))
-
-
-def save_tensors(path: Path, data: Any) -> None:
-    """``torch.save`` atomically; ``data`` must be plain (tensors, numbers, strings, lists, dicts) so
-    that it loads with ``weights_only=True``."""
-    _atomic_write(path, lambda f: torch.save(data, f))
-
-
-def save_weights(path: Path, model: nn.Module) -> None:
-    """Save the raw module's state_dict atomically (never a torch.compile wrapper's keys)."""
-    module = getattr(model, "_orig_mod", model)
-    save_tensors(path, {k: v.detach().cpu() for k, v in module.state_dict().items()})
-
-
-def load_tensors(path: Path) -> Any:
-    """Load a .pt file with ``weights_only=True``: plain tensors and containers only, so a crafted
-    pickle (one whose objects would call code when rebuilt) is refused without running anything."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling errors come in many types; all mean a bad or unsafe file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise KanInrError(f"cannot load {path}: {first[:200]}") from None
 
 
 def signal_digest(values: torch.Tensor) -> str:
@@ -396,7 +324,7 @@ class RunWriter:
                 self.old_fd = None
             else:
                 os.replace(staging, self.run_dir)  # fails if another process created the run meanwhile
-            _fsync_dir(parent)
+            fsync_dir(parent)
         except BaseException as exc:
             self.close()
             shutil.rmtree(staging, ignore_errors=True)

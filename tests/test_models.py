@@ -11,7 +11,7 @@ import torch
 from kan_inr import models, signals
 from kan_inr.fit import fit
 from kan_inr.jobs import train_config_for
-from kan_inr.runs import save_weights
+from kan_inr.atomic import save_weights
 from kan_inr.signals.base import Signal, grid, normalise
 
 # Every (preset name, signal kind) in the registry: a model added by anyone gets this test for free.

@@ -15,7 +15,7 @@ from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.layers import FourierKAN, harmonics, harmonics_direct, harmonics_powers
 from kan_inr.models.reference import fourier_kan_coefficients, fourier_kan_naive
 from kan_inr.models.siren import SirenConfig
-from kan_inr.runs import save_weights
+from kan_inr.atomic import save_weights
 
 # scripts/gpu_check.sh runs this file with KAN_INR_TEST_DEVICE=cuda; CPU otherwise.
 DEVICE_NAME = os.environ.get("KAN_INR_TEST_DEVICE", "cpu")

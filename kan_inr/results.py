@@ -1,0 +1,108 @@
+"""Measured results with their provenance, and the README blocks made from them.
+
+Every number in the README comes from a file ``benchmarks/<name>.json`` written by the script that
+measured it (``record``): the results as data, the command that produced them, the device, the
+torch and kan-inr versions, the date, and the markdown the script rendered from them. The README
+holds that markdown verbatim between ``<!-- benchmark:NAME -->`` and ``<!-- /benchmark:NAME -->``;
+``sync_readme`` pastes it there and ``check_readme`` (run by the tests) fails when a block differs
+from its file, so a number cannot be typed in by hand or go stale silently.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kan_inr import KanInrError, __version__
+from kan_inr.atomic import write_json, write_text
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = REPO_ROOT / "benchmarks"
+BLOCK = re.compile(r"<!-- benchmark:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /benchmark:(?P=name) -->", re.S)
+
+
+def device_description(device: torch.device | str) -> str:
+    """'cpu (N threads, <processor>)' or the CUDA device's name: what a reader needs to weigh a time."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
+
+
+def record(name: str, results: Any, markdown: str, *, device: torch.device | str,
+           command: list[str] | None = None, bench_dir: Path = BENCH_DIR) -> Path:
+    """Write ``bench_dir/<name>.json``: ``results`` (plain data), the ``markdown`` rendered from them
+    (what the README shows), and how they were measured. ``command`` defaults to this process's."""
+    if not re.fullmatch(r"[\w.-]+", name):
+        raise KanInrError(f"bad benchmark name '{name}' (letters, digits, '.', '-', '_')")
+    argv = command if command is not None else [Path(sys.argv[0]).name if sys.argv[0].endswith("kan-inr")
+                                                 else sys.argv[0], *sys.argv[1:]]
+    data = {
+        "name": name,
+        "command": shlex.join(argv),
+        "device": device_description(device),
+        "torch": torch.__version__,
+        "kan_inr": __version__,
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "results": results,
+        "markdown": markdown.strip() + "\n",
+    }
+    path = bench_dir / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, data)
+    return path
+
+
+def provenance_line(data: dict[str, Any]) -> str:
+    """One italic line under a README block: where its numbers came from."""
+    return (f"*`{data['command']}`; {data['device']}; torch {data['torch']}; kan-inr {data['kan_inr']}; "
+            f"{data['date']}; `benchmarks/{data['name']}.json`.*\n")
+
+
+def block_body(data: dict[str, Any]) -> str:
+    return data["markdown"] + "\n" + provenance_line(data)
+
+
+def load(name: str, bench_dir: Path = BENCH_DIR) -> dict[str, Any]:
+    path = bench_dir / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KanInrError(f"cannot read {path}: {exc}") from None
+
+
+def sync_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_DIR) -> list[str]:
+    """Replace every benchmark block of ``readme`` by its file's markdown; returns the names synced."""
+    text = readme.read_text()
+    names: list[str] = []
+
+    def fill(match: re.Match[str]) -> str:
+        name = match["name"]
+        names.append(name)
+        return f"<!-- benchmark:{name} -->\n{block_body(load(name, bench_dir))}<!-- /benchmark:{name} -->"
+
+    write_text(readme, BLOCK.sub(fill, text))
+    return names
+
+
+def check_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_DIR) -> list[str]:
+    """The README blocks that differ from their files (empty when all match)."""
+    stale = []
+    for match in BLOCK.finditer(readme.read_text()):
+        try:
+            expected = block_body(load(match["name"], bench_dir))
+        except KanInrError as exc:
+            stale.append(f"{match['name']}: {exc}")
+            continue
+        if match["body"] != expected:
+            stale.append(f"{match['name']}: README block differs from benchmarks/{match['name']}.json")
+    return stale
