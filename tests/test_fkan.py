@@ -1,8 +1,10 @@
 """FKAN: the basis + matmul Fourier-KAN layer equals the naive per-edge formula; the network's size and init."""
 
 import math
+import weakref
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from kan_inr.models import build, num_params
 from kan_inr.models.fkan import FKANConfig
@@ -43,3 +45,35 @@ def test_fkan_rgb_parameter_count_and_block_init():
     assert first_block.abs().max() <= math.sqrt(6 / 128) / 30
     assert model.head.weight.abs().max() <= math.sqrt(6 / 128) / 30  # uses 128, not 512
     assert model.head.weight.abs().max() > 0.9 * math.sqrt(6 / 128) / 30
+
+
+class _LiveTensors(TorchDispatchMode):
+    """Counts the op outputs with at least ``numel`` elements that are alive at the same time."""
+
+    def __init__(self, numel: int) -> None:
+        super().__init__()
+        self.numel, self.live, self.peak = numel, 0, 0
+
+    def _freed(self) -> None:
+        self.live -= 1
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor) and t.numel() >= self.numel:
+                self.live += 1
+                self.peak = max(self.peak, self.live)
+                weakref.finalize(t, self._freed)
+        return out
+
+
+def test_naive_reference_keeps_one_materialised_term_alive_like_the_notebook():
+    """The FKAN notebook adds the cos term, then the sin term: one (N, out, in, K) product at a time.
+    A reference that held both (and their sum) would charge the notebook three times its memory."""
+    n, n_in, n_out, k = 64, 2, 16, 9
+    a = torch.randn(n_out, n_in, k, requires_grad=True)
+    b = torch.randn(n_out, n_in, k, requires_grad=True)
+    x = torch.rand(n, n_in) * 2 - 1
+    with _LiveTensors(n * n_out * n_in * k) as tracker:
+        y = fourier_kan_naive(x, a, b, torch.zeros(n_out))
+    assert y.shape == (n, n_out) and tracker.peak == 1
