@@ -37,12 +37,17 @@ def device_description(device: torch.device | str) -> str:
     return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
 
 
+def check_name(name: str) -> None:
+    """A benchmark name is a file stem: letters, digits, '.', '-', '_' (no path)."""
+    if not re.fullmatch(r"[\w.-]+", name):
+        raise KanInrError(f"bad benchmark name '{name}' (letters, digits, '.', '-', '_')")
+
+
 def record(name: str, results: Any, markdown: str, *, device: torch.device | str,
            command: list[str] | None = None, bench_dir: Path = BENCH_DIR) -> Path:
     """Write ``bench_dir/<name>.json``: ``results`` (plain data), the ``markdown`` rendered from them
     (what the README shows), and how they were measured. ``command`` defaults to this process's."""
-    if not re.fullmatch(r"[\w.-]+", name):
-        raise KanInrError(f"bad benchmark name '{name}' (letters, digits, '.', '-', '_')")
+    check_name(name)
     argv = command if command is not None else [Path(sys.argv[0]).name if sys.argv[0].endswith("kan-inr")
                                                  else sys.argv[0], *sys.argv[1:]]
     data = {

@@ -54,3 +54,27 @@ def test_command_writes_json_and_refuses_bad_batches(bench, tmp_path):
     assert "siren" in result.output  # the rich table
     bad = CliRunner().invoke(app, ["--device", "cpu", "--batches", "0", "--no-references"])
     assert bad.exit_code != 0 and "batch sizes are integers" in bad.output
+
+
+def test_record_writes_the_readme_tables_with_provenance(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "BENCH_DIR", tmp_path)
+    app = bench.typer.Typer()
+    app.command()(bench.main)
+    result = CliRunner().invoke(app, ["--device", "cpu", "--models", "siren", "--batches", "32", "--seconds", "0.01",
+                                      "--no-references", "--record", "bench-test"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "bench-test.json").read_text())
+    (row,) = data["results"]["models"]
+    assert data["markdown"] == bench.markdown(data["results"]) + "\n" and data["torch"] == torch.__version__
+    assert f"| siren | 198,915 | 32 | fp32 | eager | {row['step_ms']:.1f} |" in data["markdown"]
+    bad = CliRunner().invoke(app, ["--device", "cpu", "--no-references", "--record", "../x"])
+    assert bad.exit_code != 0 and not (tmp_path.parent / "x.json").exists()
+
+
+def test_markdown_says_whether_the_fkan_step_targets_are_met(bench):
+    row = {"reference": "fkan-network", "batch": 4096, "speedup": 7.3, "memory_ratio": 12.5, "ours_ms": 10.0,
+           "naive_ms": 72.5, "ours_mb": 8.0, "naive_mb": 100.0, "max_abs_diff": 1e-7,
+           "targets": {"speedup": 10.0, "memory_ratio": 10.0}, "pass": False}
+    text = bench.markdown({"references": [row], "models": [], "memory_method": "m"})
+    assert "| whole FKAN training step, our first layer vs the notebook's | 4,096 | 7.3x | 12.5x | 10.0 / 72.5 |" in text
+    assert ("7.3x faster (target >= 10x: **not met**), 12.5x less peak memory (target >= 10x: met)" in text)
