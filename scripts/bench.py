@@ -345,7 +345,7 @@ def markdown(result: dict[str, Any]) -> str:
             peaks = f"{r['ours_mb']:,.0f} / {r['naive_mb']:,.0f}" if "ours_mb" in r else "-"
             met = "-" if "pass" not in r else ("yes" if r["pass"] else "**no**")
             lines.append(f"| {REFERENCE_LABELS.get(r['reference'], r['reference'])} | {r['batch']:,} | "
-                         f"{r['speedup']:.1f}x | {memory} | {r['ours_ms']:.1f} / {r['naive_ms']:.1f} | {peaks} | "
+                         f"{r['speedup']:.1f}x | {memory} | {r['ours_ms']:,.1f} / {r['naive_ms']:,.1f} | {peaks} | "
                          f"{r['max_abs_diff']:.1e} | {_targets(r)} | {met} |")
         sections.append("\n".join(lines))
     fkan = next((r for r in refs if r["reference"] == "fkan-network"), None)

@@ -9,7 +9,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from kan_inr import cli
+from kan_inr import cli, metrics, signals
 
 
 def smooth_image(h: int = 24, w: int = 24, channels: int = 3, seed: int = 0) -> np.ndarray:
@@ -43,3 +43,11 @@ def run_cli(args, capsys, monkeypatch):
         code = exc.code or 0
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def constant_psnr(path: Path, **load_options) -> float:
+    """PSNR of the best constant output on an image: every pixel its channel's mean (the constant with
+    the least squared error). A fit that does not beat this by a margin has learned nothing."""
+    values = signals.load(path, **load_options).values  # (N, C) in [0, 1]
+    best = values.mean(dim=0, keepdim=True).expand_as(values)  # (N, C)
+    return metrics.psnr(best, values)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from kan_inr.signals import image
-from conftest import run_cli
+from conftest import constant_psnr, run_cli
 
-SMALL = ["--model", "siren", "--set", "hidden_dim=16", "--set", "hidden_layers=1", "--steps", "30",
-         "--lr", "1e-3", "--quiet"]
+SMALL = ["--model", "siren", "--set", "hidden_dim=32", "--set", "hidden_layers=1", "--steps", "40",
+         "--lr", "3e-3", "--quiet"]  # about 25 dB on the 24x24 test image: 11 dB above the best constant
 
 
 def test_fit_then_render(image_file, tmp_path, capsys, monkeypatch):
@@ -21,9 +21,9 @@ def test_fit_then_render(image_file, tmp_path, capsys, monkeypatch):
     assert {"config.json", "weights.pt", "metrics.json", "history.json", "reconstruction.png", "tb"} <= \
         {p.name for p in run.iterdir()}
     config = json.loads((run / "config.json").read_text())
-    assert config["model"]["config"]["hidden_dim"] == 16 and config["train"]["steps"] == 30
+    assert config["model"]["config"]["hidden_dim"] == 32 and config["train"]["steps"] == 40
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["steps"] == 30 and metrics["final_psnr"] > 10
+    assert metrics["steps"] == 40 and metrics["final_psnr"] > constant_psnr(image_file) + 5, metrics["final_psnr"]
 
     moved = tmp_path / "elsewhere" / "run"  # relocatable: render needs nothing but the folder
     moved.parent.mkdir()

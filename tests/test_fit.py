@@ -9,6 +9,7 @@ from kan_inr import KanInrError, signals
 from kan_inr.fit import Sampler, TrainConfig, fit, lr_at
 from kan_inr.models import build
 from kan_inr.models.siren import SirenConfig
+from conftest import constant_psnr
 
 TINY = SirenConfig(hidden_dim=32, hidden_layers=2)
 
@@ -46,14 +47,15 @@ def test_fit_improves_psnr_by_a_margin(image_file):
     _, result = _fit(image_file)
     first, last = result.history[0]["psnr"], result.metrics["final_psnr"]
     assert [row["step"] for row in result.history] == [50, 100, 150]
-    assert last > 20.0 and last > first + 3.0  # a smooth 24x24 image is easy for SIREN
+    assert last > constant_psnr(image_file) + 5 and last > first + 3.0  # a smooth 24x24 image is easy for SIREN
     assert result.metrics["best_psnr"] >= last - 1e-9
     assert 0 < result.metrics["final_ssim"] <= 1
 
 
 def test_minibatch_fit_and_full_grid_evaluation(image_file):
-    _, result = _fit(image_file, steps=100, batch=128)
-    assert result.metrics["batch"] == 128 and result.metrics["final_psnr"] > 15.0
+    _, result = _fit(image_file, steps=200, batch=128)  # about 27 dB: 13 above the best constant
+    assert result.metrics["batch"] == 128
+    assert result.metrics["final_psnr"] > constant_psnr(image_file) + 5, result.metrics["final_psnr"]
 
 
 def test_same_seed_same_weights_on_cpu(image_file):

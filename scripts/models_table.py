@@ -1,0 +1,59 @@
+#!/usr/bin/env python
+"""The README's table of presets: for each registered preset, its paper, its parameter count for a
+512x512 RGB image and its published recipe (the numbers ``kan-inr models`` prints), from the registry.
+
+    python scripts/models_table.py --record models   # then python scripts/sync_readme.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without installing
+
+from kan_inr import models, results  # noqa: E402
+
+SHAPE = (512, 512)
+
+
+def rows() -> list[dict[str, Any]]:
+    """One row per preset, built for a 512x512 RGB image as ``fit`` would build it."""
+    out = []
+    for name in models.PRESETS:
+        preset = models.preset(name, "image")
+        model = models.build(preset.family, 2, 3, preset.config_for(SHAPE))
+        r = preset.recipe
+        out.append({"name": name, "paper": preset.paper, "params": models.num_params(model), "lr": r.lr,
+                    "batch": r.batch, "steps": r.steps})
+    return out
+
+
+def _lr(lr: float) -> str:
+    return f"{lr:.0e}".replace("e-0", "e-")  # 1e-4, as the papers write it
+
+
+def markdown(table: list[dict[str, Any]]) -> str:
+    lines = ["| name | paper | params (512² RGB) | recipe: Adam lr, batch, steps |", "|---|---|---:|---|"]
+    lines += [f"| `{r['name']}` | {r['paper']} | {r['params']:,} | {_lr(r['lr'])}, "
+              f"{'full' if r['batch'] is None else format(r['batch'], ',')}, {r['steps']:,} |" for r in table]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", default="", help="record the table as benchmarks/NAME.json")
+    args = parser.parse_args()
+    if args.record:
+        results.check_name(args.record)
+    table = rows()
+    print(markdown(table))
+    if args.record:
+        path = results.record(args.record, table, markdown(table), device="cpu")
+        print(f"recorded {path}; python scripts/sync_readme.py puts it into the README")
+
+
+if __name__ == "__main__":
+    main()
