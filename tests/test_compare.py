@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from kan_inr import KanInrError
+from kan_inr import KanInrError, models
 from kan_inr.compare import PROTOCOLS, Budget, Recipe, make_budget, run_comparison, update_readme
 from kan_inr.logging import NullLog
 from kan_inr.plots import mean_curve
+from conftest import constant_psnr
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CSV_COLUMNS = ["signal", "model", "kind", "params", "steps", "batch", "lr", "wall_s", "samples_per_s", "device",
@@ -37,20 +38,22 @@ def one_thread():
 
 
 def test_tiny_comparison_writes_table_and_figures_and_resumes(image_file: Path, tmp_path: Path) -> None:
+    # 30 steps: both models about 22.6 dB on the 24x24 test image, 9 dB above its best constant output
     out = tmp_path / "out"
-    first = run_comparison([image_file], ["fkan", "siren"], Budget(steps=3), name="tiny", outputs=out,
+    first = run_comparison([image_file], ["sl2a", "siren"], Budget(steps=30), name="tiny", outputs=out,
                            device="cpu", log=Messages())
     folder = out / "compare-tiny"
-    assert first.out_dir == folder and first.fitted == ["tiny-fkan", "tiny-siren"] and first.skipped == []
+    assert first.out_dir == folder and first.fitted == ["tiny-sl2a", "tiny-siren"] and first.skipped == []
 
     with open(folder / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == CSV_COLUMNS
     assert [(r["signal"], r["model"]) for r in rows] == [
-        ("tiny", "fkan"), ("tiny", "siren"), ("mean", "fkan"), ("std", "fkan"), ("mean", "siren"), ("std", "siren")]
+        ("tiny", "sl2a"), ("tiny", "siren"), ("mean", "sl2a"), ("std", "sl2a"), ("mean", "siren"), ("std", "siren")]
+    floor = constant_psnr(image_file) + 5
     for row in rows[:2]:
-        assert int(row["steps"]) == 3 and int(row["batch"]) == 24 * 24  # 4,096 capped at the signal's size
-        assert 5 < float(row["psnr"]) < 60 and 0 < float(row["ssim"]) <= 1
+        assert int(row["steps"]) == 30 and int(row["batch"]) == 24 * 24  # 4,096 capped at the signal's size
+        assert float(row["psnr"]) > floor and 0 < float(row["ssim"]) <= 1, (row["model"], row["psnr"], floor)
         assert float(row["wall_s"]) > 0 and row["device"] == "cpu"
     assert rows[2]["psnr"] == rows[0]["psnr"] and float(rows[3]["psnr"]) == 0.0  # one signal: mean = it, std 0
     markdown = (folder / "results.md").read_text()
@@ -64,9 +67,9 @@ def test_tiny_comparison_writes_table_and_figures_and_resumes(image_file: Path, 
 
     weights = {run: (folder / "runs" / run / "weights.pt").stat().st_mtime_ns for run in first.fitted}
     log = Messages()
-    again = run_comparison([image_file], ["fkan", "siren"], Budget(steps=3), name="tiny", outputs=out,
+    again = run_comparison([image_file], ["sl2a", "siren"], Budget(steps=30), name="tiny", outputs=out,
                            device="cpu", log=log)
-    assert again.fitted == [] and again.skipped == ["tiny-fkan", "tiny-siren"]
+    assert again.fitted == [] and again.skipped == ["tiny-sl2a", "tiny-siren"]
     assert sum("skipped" in line for line in log.lines) == 2
     assert {run: (folder / "runs" / run / "weights.pt").stat().st_mtime_ns for run in first.fitted} == weights
     assert again.rows == first.rows
@@ -74,13 +77,13 @@ def test_tiny_comparison_writes_table_and_figures_and_resumes(image_file: Path, 
     siren = folder / "runs" / "tiny-siren"  # as if killed before its first checkpoint: resumed, same result
     (siren / "metrics.json").write_text('{"status": "interrupted", "step": 0}')
     (siren / "checkpoint.pt").unlink(missing_ok=True)
-    resumed = run_comparison([image_file], ["fkan", "siren"], Budget(steps=3), name="tiny", outputs=out,
+    resumed = run_comparison([image_file], ["sl2a", "siren"], Budget(steps=30), name="tiny", outputs=out,
                              device="cpu")
-    assert resumed.fitted == ["tiny-siren"] and resumed.skipped == ["tiny-fkan"]
+    assert resumed.fitted == ["tiny-siren"] and resumed.skipped == ["tiny-sl2a"]
     assert [(r["psnr"], r["ssim"]) for r in resumed.rows] == [(r["psnr"], r["ssim"]) for r in first.rows]
 
-    with pytest.raises(KanInrError, match=r"other settings \(train.steps 3 \(wanted 4\)"):
-        run_comparison([image_file], ["siren"], Budget(steps=4), name="tiny", outputs=out, device="cpu")
+    with pytest.raises(KanInrError, match=r"other settings \(train.steps 30 \(wanted 31\)"):
+        run_comparison([image_file], ["siren"], Budget(steps=31), name="tiny", outputs=out, device="cpu")
 
 
 def test_seconds_budget_stops_on_the_clock(image_file: Path, tmp_path: Path) -> None:
@@ -97,8 +100,23 @@ def test_protocol_recipe_steps_follow_the_papers_epochs() -> None:
                                                             "schedule": "exp"}
     assert sl2a.recipes["siren"].train_options(512 * 512)["steps"] == 501 * 4
     assert Recipe(1e-4, 4096, epochs=500).train_options(768 * 512)["steps"] == 500 * 96
-    assert sl2a.published["sl2a"].values == {"psnr": 36.88, "ssim": 0.933}
     assert set(PROTOCOLS) == {"div2k-sl2a", "div2k-16", "fkan-recipe", "bach"}
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_published_numbers_belong_to_the_protocol_and_its_models(name: str) -> None:
+    """Each published number is printed beside a run of the protocol: its model is one the protocol
+    runs, its per-signal values are keyed by the protocol's signal stems, and its parameter count is
+    our preset's, to the 0.1K the papers round to (the FKAN notebook's 12 unused scalars fit in that)."""
+    proto = PROTOCOLS[name]
+    for model, pub in proto.published.items():
+        assert model in (proto.models or models.PRESETS), model
+        assert set(pub.per_signal) <= {Path(s).stem for s in proto.signals}, model
+        if pub.params is None or model == "wire":  # WIRE's 91.6K cannot be derived from the SL2A code (README)
+            continue
+        preset = models.preset(model, proto.kind)
+        ours = models.num_params(models.build(preset.family, 2, 3, preset.config_for((512, 512))))
+        assert abs(ours - pub.params) <= 50, (model, ours, pub.params)
 
 
 def test_budget_and_option_errors(image_file: Path, tmp_path: Path) -> None:
@@ -154,7 +172,9 @@ def test_protocol_prints_published_numbers_beside_ours(image_file: Path, tmp_pat
                             device="cpu")
     run, mean, _ = result.rows
     assert run["lr"] == 1e-3  # the SL2A code's SIREN lr, not the SIREN preset's 1e-4
-    assert run["published_psnr"] is None and mean["published_psnr"] == 33.47 and mean["published_ssim"] == 0.896
+    published = PROTOCOLS["div2k-sl2a"].published["siren"].values
+    assert run["published_psnr"] is None
+    assert (mean["published_psnr"], mean["published_ssim"]) == (published["psnr"], published["ssim"])
     assert "| model | params | steps | batch | PSNR (dB) | SSIM | published PSNR | published SSIM |" in result.markdown
     assert "| 33.47 | 0.896 | 198,900 |" in result.markdown
     assert "protocol div2k-sl2a's lr; the preset's own recipe: lr 0.0001" in result.markdown
