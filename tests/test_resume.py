@@ -70,7 +70,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(image_file, tmp_path, mon
     assert not (resumed / runs.CHECKPOINT).exists()
     a, b = weights(reference), weights(resumed)
     assert a.keys() == b.keys()
-    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []  # bit for bit, as the README says (CPU)
     strip = lambda h: [{k: v for k, v in row.items() if k != "time_s"} for row in h]  # noqa: E731
     assert strip(result.history) == strip(ref_result.history)
     assert result.metrics["final_psnr"] == ref_result.metrics["final_psnr"]
