@@ -6,6 +6,11 @@ torch and kan-inr versions, the date, and the markdown the script rendered from 
 holds that markdown verbatim between ``<!-- benchmark:NAME -->`` and ``<!-- /benchmark:NAME -->``;
 ``sync_readme`` pastes it there and ``check_readme`` (run by the tests) fails when a block differs
 from its file, so a number cannot be typed in by hand or go stale silently.
+
+The README's Results section is written by ``kan-inr compare --readme`` between ``<!-- results:start -->``
+and ``<!-- results:end -->``; it names its comparison (``### Comparison `NAME```), and ``check_readme``
+also holds it to ``benchmarks/compare-NAME.json`` (recorded from the comparison's own results.md by
+``scripts/record_compare.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from kan_inr.atomic import write_json, write_text
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "benchmarks"
 BLOCK = re.compile(r"<!-- benchmark:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /benchmark:(?P=name) -->", re.S)
+# the markers kan-inr compare --readme writes between (compare.README_START / README_END)
+RESULTS_SECTION = re.compile(r"<!-- results:start -->\n(?P<body>.*?)\n<!-- results:end -->", re.S)
+COMPARISON = re.compile(r"^### Comparison `(?P<name>[\w.-]+)`$", re.M)
 
 
 def device_description(device: torch.device | str) -> str:
@@ -99,10 +107,34 @@ def sync_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_
     return names
 
 
+def comparison_markdown(results_md: str) -> str:
+    """What ``compare --readme`` puts into the README from a comparison's results.md: figure links
+    dropped (the figures live in the git-ignored outputs folder), surrounding blank lines stripped."""
+    return "\n".join(line for line in results_md.splitlines() if not line.startswith("![")).strip() + "\n"
+
+
+def check_results_section(text: str, bench_dir: Path = BENCH_DIR) -> list[str]:
+    """The README's Results section against its recorded comparison (empty when they match)."""
+    section = RESULTS_SECTION.search(text)
+    if section is None:
+        return []
+    name = COMPARISON.search(section["body"])
+    if name is None:
+        return ["Results section: names no comparison ('### Comparison `NAME`')"]
+    try:
+        expected = load(f"compare-{name['name']}", bench_dir)["markdown"]
+    except KanInrError as exc:
+        return [f"Results section: {exc}"]
+    if section["body"].strip() + "\n" != expected:
+        return [f"Results section differs from benchmarks/compare-{name['name']}.json"]
+    return []
+
+
 def check_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_DIR) -> list[str]:
-    """The README blocks that differ from their files (empty when all match)."""
-    stale = []
-    for match in BLOCK.finditer(readme.read_text()):
+    """The README blocks, and its Results section, that differ from their files (empty when all match)."""
+    text = readme.read_text()
+    stale = check_results_section(text, bench_dir)
+    for match in BLOCK.finditer(text):
         try:
             expected = block_body(load(match["name"], bench_dir))
         except KanInrError as exc:

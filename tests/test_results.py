@@ -39,3 +39,18 @@ def test_bad_name_is_refused(tmp_path):
 
 def test_project_readme_matches_its_benchmark_files():
     assert results.check_readme() == []
+
+
+def test_results_section_is_checked_against_its_recorded_comparison(tmp_path):
+    results_md = "### Comparison `tiny`\n\nCommand: `kan-inr compare a.png`\n\n| model | PSNR |\n|---|---|\n| siren | 25.00 |\n\n![f](psnr.png)\n"
+    body = results.comparison_markdown(results_md)
+    assert body == "### Comparison `tiny`\n\nCommand: `kan-inr compare a.png`\n\n| model | PSNR |\n|---|---|\n| siren | 25.00 |\n"
+    text = f"# x\n<!-- results:start -->\n{body.strip()}\n<!-- results:end -->\n"  # what compare --readme writes
+    (stale,) = results.check_results_section(text, tmp_path)
+    assert stale.startswith("Results section: cannot read")
+    results.record("compare-tiny", [{"psnr": "25.0"}], body, device="cpu", command=["kan-inr", "compare", "a.png"],
+                   bench_dir=tmp_path)
+    assert results.check_results_section(text, tmp_path) == []
+    assert results.check_results_section(text.replace("25.00", "26.00"), tmp_path) == [
+        "Results section differs from benchmarks/compare-tiny.json"]
+    assert results.check_results_section(text.replace("### Comparison `tiny`", "### Ours"), tmp_path) != []
