@@ -22,7 +22,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -43,6 +43,15 @@ def device_description(device: torch.device | str) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
+
+
+def run_script(main: Callable[[], None], prog: str) -> None:
+    """Run a measuring script's ``main``: bad input (a KanInrError) ends as one line on stderr, exit 2."""
+    try:
+        main()
+    except KanInrError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def check_name(name: str) -> None:

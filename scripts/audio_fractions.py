@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without installing
 
-from kan_inr import KanInrError, models, results, signals  # noqa: E402
+from kan_inr import models, results, signals  # noqa: E402
 from kan_inr.fit import fit  # noqa: E402
 from kan_inr.jobs import train_config_for  # noqa: E402
 from kan_inr.signals.base import Signal  # noqa: E402
@@ -91,8 +91,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KanInrError as exc:
-        print(f"audio_fractions: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    results.run_script(main, "audio_fractions")

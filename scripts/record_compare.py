@@ -53,8 +53,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KanInrError as exc:
-        print(f"record_compare: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    results.run_script(main, "record_compare")

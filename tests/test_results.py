@@ -1,10 +1,14 @@
 """Measured results and the README: a block equals its benchmarks/*.json, and a hand edit is caught."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 from kan_inr import KanInrError, results
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_record_sync_check_round_trip(tmp_path):
@@ -54,3 +58,11 @@ def test_results_section_is_checked_against_its_recorded_comparison(tmp_path):
     assert results.check_results_section(text.replace("25.00", "26.00"), tmp_path) == [
         "Results section differs from benchmarks/compare-tiny.json"]
     assert results.check_results_section(text.replace("### Comparison `tiny`", "### Ours"), tmp_path) != []
+
+
+def test_recorded_models_table_matches_the_registry():
+    """Parameter counts and recipes are computed, not measured: the recorded table must be today's."""
+    spec = importlib.util.spec_from_file_location("models_table", REPO / "scripts" / "models_table.py")
+    models_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(models_table)
+    assert results.load("models")["markdown"] == models_table.markdown(models_table.rows()) + "\n"
