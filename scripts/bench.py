@@ -227,6 +227,7 @@ def compare(name: str, ours: nn.Module, naive: nn.Module, batch: int, in_dim: in
         optimizer = make_optimizer(module, 1e-4, device)
         step_module, _ = compile_model(module, mode, device, x, target, precision)
 
+        # defaults bind this side's module, optimizer and precision (a closure would see the last side's)
         def step(step_module=step_module, optimizer=optimizer, precision=precision) -> torch.Tensor:
             return train_step(step_module, optimizer, x, target, precision)
 
@@ -235,7 +236,8 @@ def compare(name: str, ours: nn.Module, naive: nn.Module, batch: int, in_dim: in
         steps[label] = step
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    row.update({f"{label}_ms": seconds * 1e3 for label, seconds in interleaved_seconds(steps, device, 2 * budget_s).items()})
+    seconds = interleaved_seconds(steps, device, budget_s * len(steps))  # the budget is per side
+    row.update({f"{label}_ms": seconds[label] * 1e3 for label in steps})
     row["speedup"] = row["naive_ms"] / row["ours_ms"]
     row["memory_ratio"] = row["naive_mb"] / row["ours_mb"]
     row["targets"] = targets
@@ -286,7 +288,7 @@ def reference_rows(device: torch.device, quick: bool, budget_s: float, emit: Cal
     def harmonics(batch: int) -> dict[str, Any]:
         x = torch.rand(batch, 2, device=device) * 2 - 1  # (B, 2)
         seconds = interleaved_seconds({"ours": lambda: harmonics_powers(x, 270),
-                                       "direct": lambda: harmonics_direct(x, 270)}, device, 2 * budget_s)
+                                       "direct": lambda: harmonics_direct(x, 270)}, device, budget_s * 2)
         ours, direct = seconds["ours"], seconds["direct"]
         diff = (harmonics_powers(x, 270) - harmonics_direct(x, 270)).abs().max().item()
         return {"reference": "harmonics", "batch": batch, "ours_ms": ours * 1e3, "naive_ms": direct * 1e3,
