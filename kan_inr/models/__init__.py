@@ -77,9 +77,9 @@ def audio_frequencies(shape: tuple[int, ...], fraction: float) -> int:
 
     Samples sit 2 / (T - 1) apart on [-1, 1], so the highest frequency the grid carries is
     pi (T - 1) / 2 in the units of cos(k x); a clip of d seconds maps k to k / (pi d) Hz, which ties
-    the number to the clip's length and sample rate. Measured on bach 1.00-1.05 s (T = 2,205), SNR
-    after 100 full-batch steps of each preset's recipe, fraction 1/64, 1/16, 1/4 of Nyquist:
-    FKAN 16.2, 25.5, 21.9 dB; SL2A 29.0, 44.6, 55.7 dB (SIREN audio: 48.0 dB).
+    the number to the clip's length and sample rate. The fractions the presets use were measured by
+    ``scripts/audio_fractions.py`` (SNR after 100 steps on 50 ms of bach, fractions 1/64, 1/16, 1/4;
+    recorded in benchmarks/audio-fractions.json and shown in the README).
     """
     (t,) = shape
     return max(16, min(AUDIO_MAX_FREQUENCIES, round(fraction * math.pi * (t - 1) / 2)))
