@@ -18,6 +18,7 @@ built on the meta device: no memory) fits P is taken.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -62,13 +63,15 @@ def _sl2a(width: int, basis: int) -> SL2AConfig:
     return SL2AConfig(degree=basis, hidden_dim=width, rank=max(1, width // 2))
 
 
+# Measured on div2k/00 at 256 px, 1 bpp (scripts/codec_bench.py's setting): 600 steps of 8,192 pixels
+# at lr 1e-3 gave SIREN 22.2 dB, FKAN 19.8, SL2A 20.5; lr 3e-3 lifted FKAN to 20.7 and SL2A to 21.5,
+# lr 1e-2 to 21.0 and 22.2. K = D = 4 w instead of 1.5 w: FKAN 19.2, SL2A 20.5 (lr 1e-3).
+# A parameter cost 7.1-7.4 bits after 8-bit quantisation and range coding.
+_RECIPE = CodecRecipe(steps=600, lr=1e-2, qat_steps=150, qat_lr=1e-3, batch=8192, bits_per_param=7.25)
 RULES: dict[str, tuple[Callable[[int, int], Any], CodecRecipe]] = {
-    "siren": (_siren, CodecRecipe(steps=500, lr=1e-3, qat_steps=100, qat_lr=1e-4, batch=None, bits_per_param=6.0,
-                                  target_range=(-1.0, 1.0))),
-    "fkan": (_fkan, CodecRecipe(steps=500, lr=1e-3, qat_steps=100, qat_lr=1e-4, batch=None, bits_per_param=6.0,
-                                basis_per_width=1.5)),
-    "sl2a": (_sl2a, CodecRecipe(steps=500, lr=1e-3, qat_steps=100, qat_lr=1e-4, batch=None, bits_per_param=6.0,
-                                basis_per_width=1.5)),
+    "siren": (_siren, dataclasses.replace(_RECIPE, lr=1e-3, qat_lr=1e-4, target_range=(-1.0, 1.0))),
+    "fkan": (_fkan, dataclasses.replace(_RECIPE, basis_per_width=1.5)),
+    "sl2a": (_sl2a, dataclasses.replace(_RECIPE, basis_per_width=1.5)),
 }
 
 
