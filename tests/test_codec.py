@@ -161,7 +161,9 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         "newer": (with_crc(bytes(newer)), "newer than this kan-inr reads"),
         "sizes": (with_crc(bytes(huge_sizes)), "truncated"),
         "shape": (small_file(shape=[70000, 70000]), "shape must be"),
-        "width": (small_file(config={"hidden_dim": 60000, "hidden_layers": 60000}), "parameters"),
+        "width": (small_file(config={"hidden_dim": 4000, "hidden_layers": 60}), "parameters"),
+        "layers": (small_file(config={"hidden_dim": 4, "hidden_layers": 60000}), "out of range"),
+        "payload": (small_file(config={"hidden_dim": 1000, "hidden_layers": 3}), "cannot be coded in"),
         "family": (small_file(family="nope"), "unknown model family"),
         "coords": (small_file(coords="elsewhere"), "coordinates"),
         "table": (small_file(quant={"bits": 8, "vector_bits": 12, "per_channel": True}), "quantiser table"),
@@ -206,7 +208,7 @@ def test_fuzzed_header_is_refused_or_decoded_never_a_crash(field, value, raw, us
 
 def test_fuzzed_model_config_is_refused_before_building():
     """Fields a preset would never produce (huge or odd values) never reach an allocation."""
-    for config in ({"hidden_dim": 2**40}, {"hidden_dim": -3}, {"hidden_dim": 1.5}, {"hidden_dim": [3]},
+    for config in ({"hidden_dim": 2**40}, {"hidden_dim": 5000}, {"hidden_dim": -3}, {"hidden_dim": 1.5}, {"hidden_dim": [3]},
                    {"first_omega": float("nan")}, {"unknown": 1}):
         with pytest.raises(KanInrError):
             jobs.decode(small_file(config=config))

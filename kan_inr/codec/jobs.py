@@ -56,7 +56,8 @@ def compress(path: str | Path, bpp: float, model_name: str, out: str | Path, *, 
              seed: int = 0, device: str = "auto", steps: int | None = None, tb_dir: Path | None = None,
              console: bool = False) -> CompressResult:
     """Fit ``model_name``'s codec network to the image at ``path`` for ``bpp`` bits per pixel and write
-    the ``.kinr`` file ``out``. ``steps`` overrides the float fit's steps; TensorBoard goes to ``tb_dir``."""
+    the ``.kinr`` file ``out``. ``steps`` overrides the float fit's steps (and sets the fine-tuning's to a
+    quarter of them); TensorBoard goes to ``tb_dir``."""
     signal = signals.load(path, resize_to=resize)
     if signal.kind != "image":
         raise KanInrError(f"{path}: compress takes images (this is {signal.kind})")
@@ -74,7 +75,8 @@ def compress(path: str | Path, bpp: float, model_name: str, out: str | Path, *, 
         return RunLog(tb_dir / stage, console=console) if tb_dir is not None else NullLog()
 
     first = fit(model, signal, train, log("float"))
-    qat = replace(train, steps=recipe.qat_steps, lr=recipe.qat_lr, eval_every=recipe.qat_steps)
+    qat_steps = recipe.qat_steps if steps is None else max(1, steps // 4)  # the recipe's proportion
+    qat = replace(train, steps=qat_steps, lr=recipe.qat_lr, eval_every=qat_steps)
     second = fit(quant.attach(model, recipe.quant), signal, qat, log("quantised"))
     quant.detach(model)
 

@@ -22,7 +22,12 @@ from kan_inr.codec import entropy
 from kan_inr.codec.quant import QuantConfig, dequantise, levels, quantise
 
 MAX_PARAMS = 1 << 24  # 16.8M parameters: 64 MiB of integers while decoding, far beyond any codec network
-MAX_FIELD = 1 << 16  # any integer model field (width, K, degree, rank, layers)
+MAX_FIELD = 4096  # any integer model field (width, K, degree, rank)
+MAX_LAYERS = 64  # fields that count layers: each is a module to build, even on the meta device
+# A coded parameter costs bits (7 or so in practice); a header claiming far more parameters than its
+# payload could carry at 1/16 bit each is refused before the network is allocated.
+MIN_BITS_PER_PARAM = 1 / 16
+FREE_PARAMS = 4096  # a tiny network may code to almost nothing (all-zero tensors)
 _MODEL = struct.Struct("<Bf")
 _STEP = struct.Struct("<f")
 
@@ -52,7 +57,7 @@ def check_config(config: dict[str, Any], name: str) -> None:
         return type(value) is bool
 
     for key, value in config.items():
-        if not ok(value):
+        if not ok(value) or ("layers" in key and value > MAX_LAYERS):
             raise KanInrError(f"{name}: bad header: model field {key} = {str(value)[:40]} is out of range")
 
 
@@ -83,6 +88,9 @@ def decode_weights(family: str, config: dict[str, Any], in_dim: int, out_dim: in
                    table: bytes, payload: bytes, name: str = "file") -> nn.Module:
     """The network a file describes, on the CPU, in eval mode."""
     cfg, shapes = parameter_shapes(family, config, in_dim, out_dim, name)
+    total = sum(math.prod(s) for s in shapes)
+    if total > FREE_PARAMS + 8 * len(payload) / MIN_BITS_PER_PARAM:
+        raise KanInrError(f"{name}: bad header: {total:,} parameters cannot be coded in {len(payload):,} bytes")
     counts = [quant.num_steps(s) for s in shapes]
     expected = sum(_MODEL.size + _STEP.size * n for n in counts)
     if len(table) != expected:
