@@ -287,6 +287,45 @@ def compare(
         update_readme(readme, result.markdown)
 
 
+@app.command()
+def compress(
+    image: Path = typer.Argument(..., help="Image to compress."),
+    bpp: float = typer.Option(..., help="Bit budget in bits per pixel (the network is sized to it)."),
+    model: ModelName = "sl2a",
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The .kinr file [default: IMAGE's name, .kinr]."),
+    resize: Resize = None,
+    steps: Steps = None,
+    seed: int = typer.Option(0, help="Random seed (same seed, same file on CPU)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+    logdir: Optional[Path] = typer.Option(None, help="TensorBoard folder [default: outputs/compress/<file stem>]."),
+    quiet: Quiet = False,
+) -> None:
+    """Store an image as a small INR's quantised, entropy-coded weights at a bit budget."""
+    from kan_inr.codec.jobs import compress as run
+
+    out = out or image.with_suffix(".kinr")
+    r = run(image, bpp, model, out, resize=resize, seed=seed, device=device, steps=steps,
+            tb_dir=logdir or Path("outputs") / "compress" / out.stem, console=not quiet)
+    typer.echo(f"{r.path}: {r.bytes:,} bytes, {r.bpp:.4f} bpp, PSNR {r.psnr:.4f} dB, SSIM {r.ssim:.4f} "
+               f"({r.model}, {r.params:,} params, {r.train_s:.1f} s)")
+
+
+@app.command()
+def decompress(
+    file: Path = typer.Argument(..., help="A .kinr file written by `kan-inr compress`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Image file to write (.png keeps 16-bit sources)."),
+    scale: Optional[float] = typer.Option(None, help="Render at this multiple of the stored size."),
+    size: Optional[str] = typer.Option(None, help="Render at WxH pixels."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+) -> None:
+    """Render a .kinr file at its own size or any other."""
+    from kan_inr.codec.jobs import decompress as run
+
+    if scale is not None and size is not None:
+        raise KanInrError("give --scale or --size, not both")
+    typer.echo(str(run(file, out, scale=scale, size=parse_size(size), device=device)))
+
+
 def error_line(error: object) -> str:
     """One stderr line for a user error, whatever the message holds (a --set value with a newline ...)."""
     return "kan-inr: error: " + " ".join(str(error).split())

@@ -86,3 +86,13 @@ class RunLog(NullLog):
             self.progress.stop()
         if self.writer is not None:
             self.writer.close()
+
+
+def write_scalars(tb_dir: Path, scalars: dict[str, float], step: int) -> None:
+    """Write a few scalars to TensorBoard under ``tb_dir`` once (a result, not a training curve)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tb_dir))
+    for name, value in scalars.items():
+        writer.add_scalar(name, value, step)
+    writer.close()

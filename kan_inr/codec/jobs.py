@@ -1,0 +1,146 @@
+"""``compress`` an image into a ``.kinr`` file at a bit budget and ``decompress`` it at any size.
+
+compress: image -> Signal -> network sized to the budget (sizing.py) -> ``fit`` -> ``fit`` again with
+fake-quantised weights (quant.py) -> quantised, entropy-coded weights (weights.py) in a checked
+container (fileformat.py) -> decoded again by the decompressor's own path, so that the PSNR and SSIM
+it reports are those of the image ``decompress`` writes (same machine, same device), bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from kan_inr import KanInrError, models, signals
+from kan_inr.atomic import write_bytes
+from kan_inr.codec import quant, sizing
+from kan_inr.codec.fileformat import Container, pack, read, unpack
+from kan_inr.codec.quant import QuantConfig
+from kan_inr.codec.weights import decode_weights, encode_weights
+from kan_inr.fit import TrainConfig, fit, replace, resolve_device
+from kan_inr.logging import NullLog, RunLog, write_scalars
+from kan_inr.render import predict_grid, target_shape
+from kan_inr.signals import Signal, image
+from kan_inr.signals.base import denormalise, grid
+
+
+def coordinate_convention() -> str:
+    """The name of ``base.grid``'s sample positions, stored in every file so that a kan-inr with
+    another convention refuses the file instead of rendering it shifted: an axis of 2 samples sits at
+    -1, 1 ("endpoints", linspace) or at -0.5, 0.5 ("centres", pixel cells)."""
+    first = float(grid((2,))[0, 0])
+    return {-1.0: "endpoints", -0.5: "centres"}.get(first, f"first of two at {first:g}")
+
+
+@dataclass
+class CompressResult:
+    path: Path
+    bytes: int
+    bpp: float  # file size on disk * 8 / pixels
+    psnr: float  # of the decoded image at the file's bit depth, against the signal
+    ssim: float
+    params: int
+    model: str
+    config: dict[str, Any]
+    float_psnr: float  # after the float fit, before quantisation
+    train_s: float
+
+
+def compress(path: str | Path, bpp: float, model_name: str, out: str | Path, *, resize: int | None = None,
+             seed: int = 0, device: str = "auto", steps: int | None = None, tb_dir: Path | None = None,
+             console: bool = False) -> CompressResult:
+    """Fit ``model_name``'s codec network to the image at ``path`` for ``bpp`` bits per pixel and write
+    the ``.kinr`` file ``out``. ``steps`` overrides the float fit's steps (and sets the fine-tuning's to a
+    quarter of them); TensorBoard goes to ``tb_dir``."""
+    signal = signals.load(path, resize_to=resize)
+    if signal.kind != "image":
+        raise KanInrError(f"{path}: compress takes images (this is {signal.kind})")
+    if steps is not None and steps < 1:
+        raise KanInrError(f"--steps must be at least 1, got {steps}")
+    family = models.preset(model_name).family
+    _, recipe = sizing.rule(model_name)
+    cfg, params = sizing.size_for_budget(model_name, bpp, signal.shape, signal.out_dim)
+    torch.manual_seed(seed)
+    model = models.build(family, signal.in_dim, signal.out_dim, cfg)
+    train = TrainConfig(steps=steps or recipe.steps, lr=recipe.lr, batch=recipe.batch, seed=seed, device=device,
+                        target_range=recipe.target_range, eval_every=steps or recipe.steps)
+
+    def log(stage: str) -> NullLog:
+        return RunLog(tb_dir / stage, console=console) if tb_dir is not None else NullLog()
+
+    first = fit(model, signal, train, log("float"))
+    qat_steps = recipe.qat_steps if steps is None else max(1, steps // 4)  # the recipe's proportion
+    qat = replace(train, steps=qat_steps, lr=recipe.qat_lr, eval_every=qat_steps)
+    second = fit(quant.attach(model, recipe.quant), signal, qat, log("quantised"))
+    quant.detach(model)
+
+    header = {"family": family, "config": models.config_to_dict(cfg), "shape": list(signal.shape),
+              "channels": signal.out_dim, "bit_depth": _bit_depth(signal),
+              "target_range": list(recipe.target_range) if recipe.target_range else None,
+              "coords": coordinate_convention(), "quant": asdict(recipe.quant)}
+    table, payload = encode_weights(model.cpu(), recipe.quant)
+    data = pack(Container(header, table, payload))
+    decoded, header = decode(data, str(out))
+    values = render_values(decoded, header, signal.shape, device)
+    metrics = image.evaluate(values, signal.values, signal.shape)
+    write_bytes(Path(out), data)
+    result = CompressResult(Path(out), len(data), len(data) * 8 / math.prod(signal.shape), metrics["psnr"],
+                            metrics["ssim"], params, model_name, header["config"],
+                            first.metrics["final_psnr"], first.metrics["train_s"] + second.metrics["train_s"])
+    if tb_dir is not None:
+        write_scalars(tb_dir, {"codec/bpp": result.bpp, "codec/psnr": result.psnr, "codec/ssim": result.ssim,
+                               "codec/float_psnr": result.float_psnr}, train.steps + qat.steps)
+    return result
+
+
+def _bit_depth(signal: Signal) -> int:
+    """8 or 16: the decoded image's sample depth (a float source decodes to 16-bit)."""
+    return 8 if signal.meta.get("bit_depth") == 8 else 16
+
+
+def decode(data: bytes, name: str = "file") -> tuple[nn.Module, dict[str, Any]]:
+    """(network on the CPU, header) from a file's bytes; a defective file is one KanInrError."""
+    container = unpack(data, name)
+    return _model(container, name), container.header
+
+
+def _model(container: Container, name: str) -> nn.Module:
+    header = container.header
+    if header["coords"] != coordinate_convention():
+        raise KanInrError(f"{name}: made with '{header['coords']}' coordinates, this kan-inr uses "
+                          f"'{coordinate_convention()}'")
+    try:
+        quant_cfg = QuantConfig(**header["quant"])
+    except ValueError as exc:
+        raise KanInrError(f"{name}: bad header: {exc}") from None
+    return decode_weights(header["family"], header["config"], 2, header["channels"], quant_cfg,
+                          container.table, container.payload, name)
+
+
+def render_values(model: nn.Module, header: dict[str, Any], shape: tuple[int, ...], device: str = "auto") -> torch.Tensor:
+    """The network on ``grid(shape)`` as the decoded image's values: (N, C) in [0, 1] on the CPU,
+    rounded to the file's bit depth (exactly what ``decompress`` writes)."""
+    dev = resolve_device(device)
+    pred = predict_grid(model.to(dev), shape, dev, out_device="cpu")  # (N, C)
+    rng = tuple(header["target_range"]) if header["target_range"] else image.VALUE_RANGE
+    values = denormalise(pred, image.VALUE_RANGE, rng)
+    samples = image.to_array(values, shape, header["bit_depth"])  # (H, W, C) integers
+    return torch.from_numpy(samples.astype(np.float32) / (2 ** header["bit_depth"] - 1)).reshape(-1, samples.shape[2])
+
+
+def decompress(path: str | Path, out: str | Path, scale: float | None = None, size: tuple[int, ...] | None = None,
+               device: str = "auto") -> Path:
+    """Render a ``.kinr`` file at its own size, ``scale`` times it, or ``size`` (H, W), into an image file."""
+    container = read(path)
+    shape = target_shape({"shape": container.header["shape"], "kind": "image"}, scale, size)
+    if math.prod(shape) > 1 << 28:
+        raise KanInrError(f"{'x'.join(map(str, shape[::-1]))} is too large a render (at most {1 << 28:,} pixels)")
+    model = _model(container, str(path))
+    values = render_values(model, container.header, shape, device)
+    return image.save(values, shape, {"bit_depth": container.header["bit_depth"]}, out)
