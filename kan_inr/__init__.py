@@ -2,8 +2,8 @@
 
 Data flows one way: file -> Signal -> model -> fit -> run folder -> render / compare.
 
-The public API (README "From Python"): ``load_signal``, ``fit``, ``load``, ``resume``, ``compare``,
-``presets``, the ``Run`` they return; ``register_model`` and ``Recipe`` for your own models and
+The public API (README "From Python"): ``load_signal``, ``fit``, ``load``, ``resume``, ``export``,
+``compare``, ``presets``, the ``Run`` they return; ``register_model`` and ``Recipe`` for your own models and
 presets; the KAN layers ``FourierKAN``, ``ChebyshevKAN``, ``BSplineKAN`` ((..., in) -> (..., out)) and
 ``edge_functions`` (their learned univariate functions). Names load on first use, so
 ``from kan_inr import KanInrError`` (the CLI's start) does not import torch.
@@ -24,7 +24,7 @@ class KanInrError(Exception):
 
 
 _EXPORTS = {
-    "kan_inr.api": ("Run", "compare", "fit", "load", "load_signal", "presets", "resume"),
+    "kan_inr.api": ("Run", "compare", "export", "fit", "load", "load_signal", "presets", "resume"),
     "kan_inr.compare": ("Budget",),
     "kan_inr.models": ("Recipe",),
     "kan_inr.models.layers": ("BSplineKAN", "ChebyshevKAN", "FourierKAN", "edge_functions"),
@@ -35,7 +35,7 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = ["KanInrError", "__version__", *sorted(_WHERE)]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
-    from kan_inr.api import Run, compare, fit, load, load_signal, presets, resume
+    from kan_inr.api import Run, compare, export, fit, load, load_signal, presets, resume
     from kan_inr.compare import Budget
     from kan_inr.models import Recipe
     from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, edge_functions

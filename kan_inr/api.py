@@ -6,7 +6,7 @@
     image = run.render(scale=2)  # (128, 128, 3) float32 in [0, 1]
 
 The command line is a thin layer over these functions (cli.py), so every command has its Python twin:
-``fit`` -> ``fit`` / ``resume``, ``render`` -> ``load(...).export``, ``models`` -> ``presets``,
+``fit`` -> ``fit`` / ``resume``, ``render`` -> ``export`` (or ``load(...).export``), ``models`` -> ``presets``,
 ``compare`` -> ``compare``. A model is a preset name, a plug-in spec (``FILE.py:Class``,
 ``module:Class``) or an ``nn.Module`` class following the registry's contract (plugins.py).
 """
@@ -34,7 +34,7 @@ from kan_inr.fit import fit as fit_loop
 from kan_inr.fit import resolve_device
 from kan_inr.jobs import fit_file, resume_run, run_job, start_run
 from kan_inr.logging import RunLog
-from kan_inr.render import RenderPlan, plan, reconstruct, render_model
+from kan_inr.render import RenderPlan, plan, reconstruct, render_model, render_run
 from kan_inr.runs import COMPLETE, HISTORY, RunWriter, load_run, read_status
 from kan_inr.signals import Signal
 from kan_inr.signals.base import normalise
@@ -160,6 +160,17 @@ def load(run_dir: str | os.PathLike, *, device: str = "cpu", allow_code: bool = 
     return Run(run.model, run.config, read_status(run.run_dir), history, run.run_dir)
 
 
+def export(run_dir: str | os.PathLike, path: str | os.PathLike | None = None, scale: float | None = None,
+           size: tuple[int, ...] | None = None, *, device: str = "auto", allow_code: bool = False,
+           **kind_options: Any) -> Path:
+    """``load(run_dir).export(path, ...)`` as ``kan-inr render`` runs it: the options are checked
+    before the weights are read."""
+    if scale is not None and size is not None:
+        raise KanInrError("give scale or size, not both")
+    with plugins.allowing_code(allow_code):
+        return render_run(run_dir, path, scale=scale, size=size, device=device, **kind_options)
+
+
 def model_name(model: ModelLike) -> str:
     """The registry name of a model given as a name, a spec or an ``nn.Module`` class (its spec)."""
     return model if isinstance(model, str) else plugins.remember(model)
@@ -255,22 +266,24 @@ def compare(signals: list[str | os.PathLike] | None = None, models: list[ModelLi
             data: str | os.PathLike | None = None, resize: int | None = None, seed: int = 0,
             device: str | None = None, eval_every: int | None = None, name: str | None = None,
             outputs: str | os.PathLike = "outputs", progress: bool = True, readme: str | os.PathLike | None = None,
-            command: str | None = None) -> Comparison:
+            command: str | None = None, allow_code: bool = False) -> Comparison:
     """Fit every model to every signal file under one budget (an int: that many steps each, with the
     shared ``batch``, default 4,096; or ``Budget(seconds=...)`` / ``Budget(recipe=True)``), same seed,
     same full-grid evaluation; or a named ``protocol``. Writes what ``kan-inr compare`` writes
     (``<outputs>/compare-<name>/``: results.csv, results.md, figures, run folders) and returns its
     rows (one per signal and model, then mean and std per model) and markdown. ``readme``: also put
-    the table into that README's results markers."""
+    the table into that README's results markers. ``allow_code``: existing run folders of plug-in
+    models named by spec may import their module (as for ``load``)."""
     if isinstance(budget, int) and not isinstance(budget, bool):
         budget = Budget(steps=budget, batch=batch)
     elif batch is not None:
         raise KanInrError("batch goes with a steps budget (an int); in a Budget, give Budget(..., batch=N)")
     names = [model_name(m) for m in models] if models else None
-    result = run_comparison(list(signals or []), names, budget, protocol=protocol, name=name, outputs=outputs,
-                            data_dir=data, resize=resize, seed=seed, device=device, eval_every=eval_every,
-                            console=progress and sys.stderr.isatty(), command=command,
-                            log=RunLog(None, console=progress))
+    with plugins.allowing_code(allow_code):
+        result = run_comparison(list(signals or []), names, budget, protocol=protocol, name=name, outputs=outputs,
+                                data_dir=data, resize=resize, seed=seed, device=device, eval_every=eval_every,
+                                console=progress and sys.stderr.isatty(), command=command,
+                                log=RunLog(None, console=progress))
     if readme is not None:
         update_readme(readme, result.markdown)
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 from pathlib import Path
@@ -20,6 +21,8 @@ from kan_inr.fit import memory_needed
 from kan_inr.logging import NullLog
 from kan_inr.render import predict_grid
 from conftest import run_cli
+
+fit = importlib.import_module("kan_inr.fit")  # the module; the attribute kan_inr.fit is the public fit()
 
 TINY = ["--model", "siren", "--set", "hidden_dim=8", "--set", "hidden_layers=1", "--device", "cpu", "-q"]
 
