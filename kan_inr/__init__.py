@@ -1,10 +1,63 @@
 """kan-inr: implicit neural representations with Kolmogorov-Arnold networks.
 
 Data flows one way: file -> Signal -> model -> fit -> run folder -> render / compare.
+
+The public API (README "From Python"): ``load_signal``, ``fit``, ``load``, ``resume``, ``export``,
+``compare``, ``presets``, the ``Run`` they return; ``register_model`` and ``Recipe`` for your own models and
+presets; the KAN layers ``FourierKAN``, ``ChebyshevKAN``, ``BSplineKAN`` ((..., in) -> (..., out)) and
+``edge_functions`` (their learned univariate functions). Names load on first use, so
+``from kan_inr import KanInrError`` (the CLI's start) does not import torch.
 """
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 
 class KanInrError(Exception):
     """A problem with the user's input (file, option, run folder): shown as one line, no traceback."""
+
+
+_EXPORTS = {
+    "kan_inr.api": ("Run", "compare", "export", "fit", "load", "load_signal", "presets", "resume"),
+    "kan_inr.compare": ("Budget",),
+    "kan_inr.models": ("Recipe",),
+    "kan_inr.models.layers": ("BSplineKAN", "ChebyshevKAN", "FourierKAN", "edge_functions"),
+    "kan_inr.plugins": ("register_model",),
+    "kan_inr.signals": ("Signal",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = ["KanInrError", "__version__", *sorted(_WHERE)]
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
+    from kan_inr.api import Run, compare, export, fit, load, load_signal, presets, resume
+    from kan_inr.compare import Budget
+    from kan_inr.models import Recipe
+    from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, edge_functions
+    from kan_inr.plugins import register_model
+    from kan_inr.signals import Signal
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module when the name is first used (PEP 562)."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'kan_inr' has no attribute '{name}'")
+    return getattr(importlib.import_module(_WHERE[name]), name)
+
+
+class _Package(types.ModuleType):
+    """``kan_inr.fit`` and ``kan_inr.compare`` are the API functions although modules of those names
+    exist: importing such a module would set the package attribute to it, so that is not stored (the
+    module stays importable as ``from kan_inr.fit import ...``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not (name in _WHERE and isinstance(value, types.ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -5,6 +5,7 @@ Every user error ends as one line on stderr ("kan-inr: error: ...") and exit sta
 
 from __future__ import annotations
 
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -35,6 +36,9 @@ SetFields = Annotated[list[str], typer.Option("--set", help="Model field, key=va
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file of options; [model] table = --set.")]
 Outputs = Annotated[Path, typer.Option("--outputs", help="Folder that holds run folders.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout (for scripts).")]
+AllowCode = Annotated[bool, typer.Option("--allow-code", help="Let a run folder import the plug-in model module "
+                                         "it names (only for runs you trust; installed plug-ins need no flag).")]
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
@@ -115,14 +119,15 @@ def fit(
     quiet: Quiet = False,
     distributed: bool = typer.Option(False, "--distributed", help="Data-parallel (DDP) over the processes of "
                                      "`torchrun ... -m kan_inr.cli fit`: --batch coordinates per process per step."),
+    json_: AsJson = False,
+    allow_code: AllowCode = False,
 ) -> None:
     """Fit a model to a signal file and write a run folder (config, weights, metrics, reconstruction, tb/).
+    --model takes a preset or your own model, FILE.py:Class or package.module:Class.
     Ctrl-C or SIGTERM stops after the current step with a checkpoint; --resume continues exactly."""
-    from kan_inr.checkpoint import CheckpointPolicy
-    from kan_inr.distributed import fit_file_ddp
-    from kan_inr.jobs import fit_file, resume_run
+    import kan_inr
 
-    policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
+    checkpoints = dict(checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if resume is not None:
         fixed = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
                      resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
@@ -131,28 +136,33 @@ def fit(
         if any(v is not None for v in fixed.values()):
             given = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
             raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
-        run_dir, result = resume_run(resume, signal, console=not quiet, policy=policy, device=device)
+        run = kan_inr.resume(resume, signal, device=device, progress=not quiet, allow_code=allow_code, **checkpoints)
     elif signal is None:
         raise KanInrError("give a signal file to fit, or --resume RUN_FOLDER")
     else:
+        if allow_code:
+            raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is "
+                              "imported anyway")
         model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, schedule=schedule,
                                               eval_every=eval_every, seed=seed, device=device,
                                               precision=precision, compile=compile_)
-        checkpoints = {} if distributed else {"policy": policy}  # DDP fits are not checkpointed (yet)
-        run_dir, result = (fit_file_ddp if distributed else fit_file)(signal, model, outputs=outputs, name=name, overwrite=overwrite,
-                                   model_overrides=model_fields, load_options={"resize_to": resize, "channels": channels, "start": start, "duration": duration},
-                                   console=not quiet, **checkpoints, **options)
-    if run_dir is None:
+        run = kan_inr.fit(signal, model, model_config=model_fields, resize=resize, channels=channels, start=start,
+                          duration=duration, outputs=outputs, name=name, overwrite=overwrite, progress=not quiet,
+                          distributed=distributed, **checkpoints, **options)
+    if run is None:
         return  # a DDP rank other than 0: rank 0 writes the run and reports
-    if result.interrupted_at is not None:
-        print(f"kan-inr: interrupted after step {result.interrupted_at} (checkpoint saved); resume with: "
-              f"kan-inr fit --resume {run_dir}", file=sys.stderr)
+    if run.status != "complete":
+        print(f"kan-inr: interrupted after step {run.metrics.get('step')} (checkpoint saved); resume with: "
+              f"kan-inr fit --resume {run.run_dir}", file=sys.stderr)
         sys.exit(130)
-    m = result.metrics
-    shown = "  ".join(f"{k[6:]} {v:.4f}" for k, v in m.items() if k.startswith("final_"))
-    typer.echo(f"{run_dir}: {shown}  ({m['params']:,} params, {m['steps']} steps, {m['train_s']:.1f} s, {m['device']})")
-    if result.diverged_at is not None:
-        raise KanInrError(f"training diverged at step {result.diverged_at}; best weights saved in {run_dir}")
+    m = run.metrics
+    if json_:
+        typer.echo(json.dumps({"run_dir": str(run.run_dir), **m}, indent=2))
+    else:
+        shown = "  ".join(f"{k[6:]} {v:.4f}" for k, v in m.items() if k.startswith("final_"))
+        typer.echo(f"{run.run_dir}: {shown}  ({m['params']:,} params, {m['steps']} steps, {m['train_s']:.1f} s, {m['device']})")
+    if m.get("diverged_at") is not None:
+        raise KanInrError(f"training diverged at step {m['diverged_at']}; best weights saved in {run.run_dir}")
 
 
 @app.command("fit-many")
@@ -215,39 +225,45 @@ def render(
     duration: Optional[float] = typer.Option(None, help="Audio: render the first D seconds."),
     subtype: Optional[str] = typer.Option(None, help="Audio: sample encoding, e.g. PCM_16, PCM_24, FLOAT [default: the source's]."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+    allow_code: AllowCode = False,
 ) -> None:
     """Render a fitted INR at the source size or any other resolution."""
-    from kan_inr.render import render_run
+    import kan_inr
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
-    typer.echo(str(render_run(run, out, scale=scale, size=parse_size(size), device=device,
-                                rate=rate, duration=duration, subtype=subtype)))
+    typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size), device=device, allow_code=allow_code,
+                                  rate=rate, duration=duration, subtype=subtype)))
 
 
 @app.command("models")
 def list_models(
     for_: Optional[Path] = typer.Option(None, "--for", help="Count parameters for this signal file."),
+    json_: AsJson = False,
 ) -> None:
-    """Table of model presets: family, paper, parameters, published recipe."""
+    """Table of model presets: family, paper, parameters, published recipe (plug-in presets included)."""
     from rich.console import Console
     from rich.table import Table
 
-    from kan_inr import models, signals
+    import kan_inr
+    from kan_inr.plugins import label
 
-    kind, in_dim, out_dim, shape = "image", 2, 3, (512, 512)
-    if for_ is not None:
-        sig = signals.load(for_)
-        kind, in_dim, out_dim, shape = sig.kind, sig.in_dim, sig.out_dim, sig.shape
-    table = Table(title=f"model presets for a {kind} of shape {'x'.join(map(str, shape))} with {out_dim} channels")
+    rows = kan_inr.presets(for_)
+    if json_:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    first = rows[0]
+    table = Table(title=f"model presets for a {first['kind']} of shape {'x'.join(map(str, first['shape']))} "
+                        f"with {first['channels']} channels")
     for col in ("name", "family", "paper", "params", "lr", "batch", "steps"):
-        table.add_column(col, justify="right" if col in ("params", "lr", "batch", "steps") else "left")
-    for name in models.PRESETS:
-        p = models.preset(name, kind)
-        n = models.num_params(models.build(p.family, in_dim, out_dim, p.config_for(shape)))
-        r = p.recipe
-        table.add_row(name, p.family, p.paper, f"{n:,}", f"{r.lr:g}", "full" if r.batch is None else f"{r.batch:,}", str(r.steps))
-    Console().print(table)
+        # a preset name is never cut or wrapped (scripts grep it); the paper column wraps instead
+        table.add_column(col, justify="right" if col in ("params", "lr", "batch", "steps") else "left",
+                         no_wrap=col != "paper", min_width=max(len(r["name"]) for r in rows) if col == "name" else None)
+    for r in rows:
+        table.add_row(r["name"], label(r["family"]), r["paper"], f"{r['params']:,}", f"{r['lr']:g}",
+                      "full" if r["batch"] is None else f"{r['batch']:,}", str(r["steps"]))
+    # a pipe gets the table at its natural width, one line per preset; a terminal gets its own width
+    Console(width=None if sys.stdout.isatty() else 10_000).print(table)
 
 
 @app.command()
@@ -268,23 +284,26 @@ def compare(
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds the comparison."),
     readme: Optional[Path] = typer.Option(None, help="Also put the table into this README's results markers."),
     quiet: Quiet = False,
+    json_: AsJson = False,
+    allow_code: AllowCode = False,
 ) -> None:
     """Fit several models to the same signals (same seed, same evaluation); write a table and figures.
-    Re-running skips finished runs."""
-    from kan_inr.compare import make_budget, run_comparison, update_readme
-    from kan_inr.logging import RunLog
+    --models may name your own, FILE.py:Class. Re-running skips finished runs."""
+    import kan_inr
+    from kan_inr.compare import make_budget
 
     budget = make_budget(budget_steps, budget_seconds, recipe, batch, protocol)
     if eval_every is not None and eval_every < 1:
         raise KanInrError(f"--eval-every must be at least 1, got {eval_every}")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    result = run_comparison(signals or [], names, budget, protocol=protocol, name=name, outputs=outputs,
-                            data_dir=data, resize=resize, seed=seed, device=device, eval_every=eval_every,
-                            console=not quiet and sys.stderr.isatty(), command=" ".join(["kan-inr", *sys.argv[1:]]),
-                            log=RunLog(None, console=not quiet))
-    typer.echo(result.markdown)
-    if readme is not None:
-        update_readme(readme, result.markdown)
+    result = kan_inr.compare(signals or [], names, budget, protocol=protocol, data=data, resize=resize, seed=seed,
+                             device=device, eval_every=eval_every, name=name, outputs=outputs, progress=not quiet,
+                             readme=readme, command=" ".join(["kan-inr", *sys.argv[1:]]), allow_code=allow_code)
+    if json_:
+        typer.echo(json.dumps({"out_dir": str(result.out_dir), "rows": result.rows, "fitted": result.fitted,
+                               "skipped": result.skipped}, indent=2))
+    else:
+        typer.echo(result.markdown)
 
 
 @app.command()

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kan_inr import KanInrError, __version__, models, plots, signals
+from kan_inr import KanInrError, __version__, models, plots, plugins, signals
 from kan_inr.jobs import fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
 from kan_inr.runs import COMPLETE, CONFIG, HISTORY, METRICS, load_config, read_status
@@ -273,7 +273,7 @@ def plan(signal_paths: list[Path], model_names: list[str], budget: Budget, proto
         signal = loaded[name]
         for model in model_names:
             overrides = dict(protocol.model_overrides.get(model, {})) if protocol else {}
-            runs.append(PlannedRun(path, name, model, out_dir / "runs" / f"{name}-{model}",
+            runs.append(PlannedRun(path, name, model, out_dir / "runs" / f"{name}-{plugins.label(model)}",
                                    train_options(model, signal, budget, protocol, seed, device, eval_every),
                                    overrides))
     return runs, loaded

@@ -127,5 +127,13 @@ def render_run(run_dir, out=None, scale: float | None = None, size: tuple[int, .
     run = load_run(run_dir, dev)
     kind = signals.module(run.signal["kind"])
     out = Path(out) if out else run.run_dir / f"render-{'x'.join(map(str, todo.shape))}{kind.RECONSTRUCTION_SUFFIX}"
-    values = reconstruct(run.model, run.config, todo.shape, dev, chunk, todo.extent)
-    return kind.save(values, todo.shape, todo.meta, out, **todo.save_options)
+    return render_model(run.model, run.config, todo, out, dev, chunk)
+
+
+def render_model(model: nn.Module, config: dict, todo: RenderPlan, out, device: torch.device | str,
+                 chunk: int = DEFAULT_CHUNK):
+    """Write ``model`` (on ``device``) rendered as ``todo`` plans to the file ``out`` with its kind's writer."""
+    from kan_inr import signals
+
+    values = reconstruct(model, config, todo.shape, device, chunk, todo.extent)
+    return signals.module(config["signal"]["kind"]).save(values, todo.shape, todo.meta, out, **todo.save_options)

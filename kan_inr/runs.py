@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, __version__, models
+from kan_inr import KanInrError, __version__, models, plugins
 from kan_inr.atomic import fsync_dir, load_tensors, save_tensors, save_weights, write_json
 from kan_inr.fit import TrainConfig
 
@@ -132,9 +132,11 @@ def make_config(model_name: str, family: str, model_cfg: Any, in_dim: int, out_d
     signal = {**signal, "load_options": {k: v for k, v in (load_options or {}).items() if v is not None}}
     if digest is not None:
         signal["digest"] = digest
-    return {"format_version": FORMAT_VERSION, "kan_inr_version": __version__,
-            "model": {"name": model_name, "family": family, "config": models.config_to_dict(model_cfg),
-                      "in_dim": in_dim, "out_dim": out_dim},
+    model = {"name": model_name, "family": family, "config": models.config_to_dict(model_cfg),
+             "in_dim": in_dim, "out_dim": out_dim}
+    if plugins.is_spec(family):  # a plug-in: family is its model's import path; record its config's too
+        model["config_class"] = plugins.spec_of(type(model_cfg))
+    return {"format_version": FORMAT_VERSION, "kan_inr_version": __version__, "model": model,
             "train": train, "signal": signal}
 
 
@@ -169,10 +171,8 @@ def load_config(run_dir: Path) -> dict[str, Any]:
     if signal["kind"] not in signals.KINDS:
         raise KanInrError(f"{path}: unknown signal kind '{signal['kind']}' (this kan-inr knows: "
                           f"{', '.join(sorted(signals.KINDS))})")
-    if model["family"] not in models.FAMILIES:
-        raise KanInrError(f"{path}: unknown model family '{model['family']}' (this kan-inr knows: "
-                          f"{', '.join(sorted(models.FAMILIES))}; written by a newer kan-inr?)")
-    check_fields(models.FAMILIES[model["family"]][0], model["config"], f"{path} model config")
+    config_cls = models.resolve_family(model["family"])[0]  # a plug-in is imported only with consent
+    check_fields(config_cls, model["config"], f"{path} model config")
     train_config(data)
     return data
 

@@ -1,4 +1,4 @@
-"""Chebyshev and B-spline KAN layers equal their naive per-edge formulas; their input domains hold."""
+"""KAN layers equal their naive per-edge formulas; their input domains hold; (..., in) inputs; edge functions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, bspline_basis, chebyshev_basis
+from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, bspline_basis, chebyshev_basis, edge_functions
 from kan_inr.models.reference import chebyshev_kan_coefficients, chebyshev_kan_einsum
 
 
@@ -128,3 +128,19 @@ def test_bspline_kan_clamps_the_spline_branch_outside_its_grid() -> None:
     spline_at_edge = layer(edge) - base * torch.nn.functional.silu(edge)
     torch.testing.assert_close(layer(outside), base * torch.nn.functional.silu(outside) + spline_at_edge)
     assert spline_at_edge.abs().item() > 0 and splines.abs().sum() > 0
+
+
+@pytest.mark.parametrize("make", [lambda: FourierKAN(3, 4, 6), lambda: ChebyshevKAN(3, 4, 6),
+                                  lambda: BSplineKAN(3, 4, 6)], ids=["fourier", "chebyshev", "bspline"])
+def test_layers_take_any_leading_dims_and_expose_their_edge_functions(make) -> None:
+    torch.manual_seed(0)
+    layer = make().double()
+    x = torch.rand(2, 5, 3, dtype=torch.float64) * 2 - 1  # (2, 5, in)
+    y = layer(x)
+    assert y.shape == (2, 5, 4) and layer(x[0, 0]).shape == (4,)
+    torch.testing.assert_close(y, layer(x.reshape(10, 3)).reshape(2, 5, 4), rtol=0, atol=0)
+    # y_o(x) - y_o(0) = sum_i phi_oi(x_i) - phi_oi(0), summed from the sampled edge functions
+    points = x.reshape(10, 3)
+    summed = sum(edge_functions(layer, points[:, i])[:, :, i] for i in range(3))  # (10, out)
+    torch.testing.assert_close(summed, layer(points) - layer(torch.zeros(3, dtype=torch.float64)))
+    assert edge_functions(layer, torch.zeros(1, dtype=torch.float64)).abs().max() < 1e-12  # phi(0) = 0

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from kan_inr import KanInrError
+from kan_inr import KanInrError, plugins
 from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_pe_for_shape
 from kan_inr.models.finer import Finer, FinerConfig
 from kan_inr.models.fkan import FKAN, FKANConfig
@@ -159,16 +159,41 @@ PRESETS: dict[str, dict[str, Preset]] = {
 }
 
 
+PLUGIN_RECIPE = Recipe(lr=1e-4, batch=4096, steps=2000)  # a plug-in model's recipe unless it registers one
+
+
 def preset(name: str, kind: str = "image") -> Preset:
-    """The preset ``name`` for a signal kind, falling back to its image preset."""
-    if name not in PRESETS:
-        raise KanInrError(f"unknown model '{name}' (available: {', '.join(sorted(PRESETS))})")
-    by_kind = PRESETS[name]
-    return by_kind.get(kind, by_kind["image"])
+    """The preset ``name`` for a signal kind, falling back to its image preset; else a plug-in: a preset
+    registered with ``plugins.register_model`` (or an installed entry point), or a spec ``FILE.py:Class``
+    / ``module:Class`` the user named (its class's default config and ``PLUGIN_RECIPE``)."""
+    if name in PRESETS:
+        by_kind = PRESETS[name]
+        return by_kind.get(kind, by_kind["image"])
+    if plugins.is_spec(name):
+        model_cls = plugins.model_class(name, from_run=False)
+        spec = plugins.spec_of(model_cls)
+        return Preset(spec, plugins.default_config(model_cls), PLUGIN_RECIPE, f"plug-in {spec}")
+    found = plugins.find_preset(name)
+    if found is None:
+        raise KanInrError(f"unknown model '{name}' (available: {', '.join(sorted([*PRESETS, *plugins.PRESETS]))}; "
+                          f"or your own, FILE.py:Class)")
+    return Preset(found.spec, found.config, found.recipe or PLUGIN_RECIPE, found.paper or f"plug-in {found.spec}")
+
+
+def resolve_family(family: str) -> tuple[type, type[nn.Module]]:
+    """(config class, model class) of a family: a built-in one, or a plug-in named by its spec (read from
+    a run folder, so imported only with consent: ``plugins.model_class``)."""
+    if family in FAMILIES:
+        return FAMILIES[family]
+    if plugins.is_spec(family):
+        model_cls = plugins.model_class(family, from_run=True)
+        return plugins.config_class(model_cls), model_cls
+    raise KanInrError(f"unknown model family '{family}' (this kan-inr knows: {', '.join(sorted(FAMILIES))}; "
+                      f"written by a newer kan-inr?)")
 
 
 def build(family: str, in_dim: int, out_dim: int, cfg: Any) -> nn.Module:
-    config_cls, model_cls = FAMILIES[family]
+    config_cls, model_cls = resolve_family(family)
     assert isinstance(cfg, config_cls), (family, type(cfg))
     return model_cls(in_dim, out_dim, cfg)
 
@@ -217,9 +242,7 @@ def with_overrides(cfg: Any, assignments: dict[str, str]) -> Any:
 
 def config_from_dict(family: str, data: dict[str, Any]) -> Any:
     """Rebuild a family's config from the plain data stored in a run's config.json."""
-    if family not in FAMILIES:
-        raise KanInrError(f"unknown model family '{family}' (this kan-inr knows: {', '.join(sorted(FAMILIES))})")
-    config_cls = FAMILIES[family][0]
+    config_cls = resolve_family(family)[0]
     hints = typing.get_type_hints(config_cls)
     names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = set(data) - names

@@ -67,11 +67,13 @@ class FourierKAN(nn.Module):
         nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., in) -> (..., out)."""
         assert x.shape[-1] == self.in_features, x.shape
-        features = harmonics(x, self.grid_size).flatten(1)  # (N, in * K * 2): cos, sin interleaved per k
+        features = harmonics(x.reshape(-1, self.in_features), self.grid_size).flatten(1)  # (N, in * K * 2)
         # the stored layout (out, in, 2, K) reordered to the features' (out, in, K, 2): a small copy
         weight = self.weight.view(self.out_features, self.in_features, 2, self.grid_size).transpose(2, 3)
-        return F.linear(features, weight.reshape(self.out_features, -1), self.bias)  # (N, out)
+        y = F.linear(features, weight.reshape(self.out_features, -1), self.bias)  # (N, out)
+        return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, grid_size={self.grid_size}"
@@ -115,9 +117,10 @@ class ChebyshevKAN(nn.Module):
             self.weight.copy_(coeffs.permute(1, 0, 2).reshape_as(self.weight))  # (out, in * (D + 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., in) -> (..., out)."""
         assert x.shape[-1] == self.in_features, x.shape
-        basis = chebyshev_basis(torch.tanh(x), self.degree)  # (N, in, D + 1)
-        return F.linear(basis.flatten(1), self.weight)  # (N, out)
+        basis = chebyshev_basis(torch.tanh(x.reshape(-1, self.in_features)), self.degree)  # (N, in, D + 1)
+        return F.linear(basis.flatten(1), self.weight).view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, degree={self.degree}"
@@ -200,9 +203,27 @@ class BSplineKAN(nn.Module):
         return out.scatter(-1, index, values).flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., in) -> (..., out)."""
         assert x.shape[-1] == self.in_features, x.shape
-        return F.linear(self.features(x), self.weight)  # (N, out)
+        y = F.linear(self.features(x.reshape(-1, self.in_features)), self.weight)  # (N, out)
+        return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, grid_size={self.grid_size}, "
                 f"order={self.order}, grid_range={self.grid_range}")
+
+
+@torch.no_grad()
+def edge_functions(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The learned univariate functions phi_oi of a KAN layer y_o = sum_i phi_oi(x_i) (+ b_o), sampled
+    at ``x`` (M,): (M, out, in), each shifted to phi_oi(0) = 0 (a constant moves freely between the
+    edges of one output and its bias, so only the shape of phi is defined).
+
+    Evaluates the layer with input i set to x and the others to 0, minus its value at 0: the other
+    edges cancel. Works for every layer of this module (FourierKAN, ChebyshevKAN, BSplineKAN).
+    """
+    n_in = layer.in_features
+    probes = torch.zeros(n_in, x.numel(), n_in, device=x.device, dtype=x.dtype)  # (in, M, in)
+    probes[torch.arange(n_in), :, torch.arange(n_in)] = x.flatten()  # row i of probe i holds x
+    y = layer(probes) - layer(torch.zeros(n_in, device=x.device, dtype=x.dtype))  # (in, M, out)
+    return y.permute(1, 2, 0)  # (M, out, in)

@@ -16,6 +16,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+import torch
+
 from kan_inr import KanInrError
 from kan_inr.signals import audio, image
 from kan_inr.signals.base import Signal, denormalise, grid, grid_chunk, normalise
@@ -52,8 +55,36 @@ def load(path: str | os.PathLike, **options: Any) -> Signal:
     return module.load(path, **options)
 
 
+def from_array(data: Any, kind: str, value_range: tuple[float, float] | None = None, **options: Any) -> Signal:
+    """A signal from an array or tensor: an image (H, W[, C]) or a clip (T[, C]) (``kind``).
+
+    ``value_range`` (lo, hi): the range float samples are given in, mapped onto the kind's own range
+    (images [0, 1], audio [-1, 1]), in which metrics are taken; ``meta["array_range"]`` keeps it so
+    renders can map back. None: samples already in the kind's range (8/16-bit images are scaled as
+    files are). ``options`` are the kind's (``resize_to``; audio: ``sample_rate``, ``channels``)."""
+    if kind not in KINDS:
+        raise KanInrError(f"unknown signal kind '{kind}' (choose from {', '.join(sorted(KINDS))})")
+    kind_module = KINDS[kind]
+    array = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
+    if value_range is not None:
+        lo, hi = map(float, value_range)
+        if not hi > lo or not np.issubdtype(array.dtype, np.floating):
+            raise KanInrError(f"value_range {value_range} needs float samples and lo < hi (integer images are "
+                              f"scaled by their bit depth)")
+        array = normalise(torch.from_numpy(array.astype(np.float64)), (lo, hi), kind_module.VALUE_RANGE).numpy()
+    options = {k: v for k, v in options.items() if v is not None}
+    accepted = set(inspect.signature(kind_module.from_array).parameters) - {"array", "source"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise KanInrError(f"{', '.join(unknown)}: not an option for {kind} arrays (valid: {', '.join(sorted(accepted))})")
+    signal = kind_module.from_array(array, **options)
+    if value_range is not None:
+        signal.meta["array_range"] = [lo, hi]
+    return signal
+
+
 def module(kind: str) -> ModuleType:
     return KINDS[kind]
 
 
-__all__ = ["KINDS", "Signal", "denormalise", "grid", "grid_chunk", "kind_of", "load", "module", "normalise"]
+__all__ = ["KINDS", "Signal", "denormalise", "from_array", "grid", "grid_chunk", "kind_of", "load", "module", "normalise"]

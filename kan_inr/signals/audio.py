@@ -115,6 +115,30 @@ def load(path: str | os.PathLike, channels: str | None = None, start: float | No
     return Signal(values, (count,), "audio", VALUE_RANGE, meta)
 
 
+def from_array(array: np.ndarray, sample_rate: int | None = None, channels: str | None = None,
+               source: str = "array") -> Signal:
+    """A clip (T,) or (T, C) of float samples in [-1, 1] at ``sample_rate`` Hz as a Signal (written
+    back as float WAV); ``channels="mono"`` averages the channels."""
+    if sample_rate is None or not sample_rate >= 1:
+        raise KanInrError(f"{source}: audio from an array needs sample_rate (samples per second), got {sample_rate}")
+    array = np.asarray(array, dtype=np.float32)
+    array = array[:, None] if array.ndim == 1 else array
+    if array.ndim != 2 or array.size == 0:
+        raise KanInrError(f"{source}: expected audio samples (T,) or (T, C), got array of shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise KanInrError(f"{source}: audio contains NaN or infinite samples")
+    if channels not in (None, "all", "mono"):
+        raise KanInrError(f"--channels must be 'mono' or 'all', got '{channels}'")
+    source_channels = array.shape[1]
+    if channels == "mono":
+        array = array.mean(axis=1, keepdims=True)
+    t = array.shape[0]
+    meta: dict[str, Any] = {"source": source, "sample_rate": int(sample_rate), "subtype": "FLOAT",
+                            "source_channels": source_channels, "downmix": channels == "mono",
+                            "start_s": 0.0, "duration_s": t / sample_rate}
+    return Signal(torch.from_numpy(np.ascontiguousarray(array)), (t,), "audio", VALUE_RANGE, meta)
+
+
 def _frames(seconds: float, rate: int, option: str) -> int:
     if not (math.isfinite(seconds) and seconds >= 0):
         raise KanInrError(f"{option} must be a non-negative number of seconds, got {seconds}")

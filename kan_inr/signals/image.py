@@ -43,11 +43,7 @@ def read_array(path: Path) -> np.ndarray:
             reason = "not an image file (empty, corrupt or of an unknown format)"
         raise KanInrError(f"cannot read image {path}: {reason}") from None
     array = np.asarray(array)
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4) or array.size == 0:
-        raise KanInrError(f"{path}: expected a 2-D grayscale, RGB or RGBA image, got array of shape {array.shape}")
-    return array
+    return array[:, :, None] if array.ndim == 2 else array
 
 
 def area_matrix(n_in: int, n_out: int) -> torch.Tensor:
@@ -75,8 +71,17 @@ def resize(values: torch.Tensor, longest: int) -> torch.Tensor:
 
 
 def load(path: str | os.PathLike, resize_to: int | None = None) -> Signal:
-    path = Path(path)
-    array = read_array(path)
+    return from_array(read_array(Path(path)), resize_to, source=str(path))
+
+
+def from_array(array: np.ndarray, resize_to: int | None = None, source: str = "array") -> Signal:
+    """An image array (H, W) or (H, W, C), C = 1..4, of uint8, uint16 (scaled to [0, 1]) or float
+    samples (kept) as a Signal; ``source`` names it in messages and in ``meta``."""
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4) or array.size == 0:
+        raise KanInrError(f"{source}: expected a 2-D grayscale, RGB or RGBA image, got array of shape {array.shape}")
     if array.dtype in _SCALE:
         bits, scale = _SCALE[array.dtype]
         values = torch.from_numpy(array.astype(np.float32) / scale)
@@ -84,16 +89,16 @@ def load(path: str | os.PathLike, resize_to: int | None = None) -> Signal:
         bits = "float"
         values = torch.from_numpy(array.astype(np.float32))
         if not torch.isfinite(values).all():
-            raise KanInrError(f"{path}: image contains NaN or infinite values")
+            raise KanInrError(f"{source}: image contains NaN or infinite values")
     else:
-        raise KanInrError(f"{path}: unsupported sample type {array.dtype} (use 8-bit, 16-bit or float images)")
+        raise KanInrError(f"{source}: unsupported sample type {array.dtype} (use 8-bit, 16-bit or float images)")
     source_shape = list(values.shape[:2])
     if resize_to is not None:
         if resize_to < 1:
             raise KanInrError(f"--resize must be a positive number of pixels, got {resize_to}")
         values = resize(values, resize_to)
     h, w, c = values.shape
-    meta: dict[str, Any] = {"source": str(path), "bit_depth": bits, "source_shape": source_shape}
+    meta: dict[str, Any] = {"source": source, "bit_depth": bits, "source_shape": source_shape}
     return Signal(values.reshape(h * w, c), (h, w), "image", VALUE_RANGE, meta)
 
 

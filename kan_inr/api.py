@@ -1,0 +1,289 @@
+"""The public Python API: load a signal, fit a model, load, render and save runs, compare models.
+
+    import kan_inr
+    signal = kan_inr.load_signal("data/astronaut.png", resize=64)
+    run = kan_inr.fit(signal, model="siren", steps=200, progress=False)  # in memory
+    image = run.render(scale=2)  # (128, 128, 3) float32 in [0, 1]
+
+The command line is a thin layer over these functions (cli.py), so every command has its Python twin:
+``fit`` -> ``fit`` / ``resume``, ``render`` -> ``export`` (or ``load(...).export``), ``models`` -> ``presets``,
+``compare`` -> ``compare``. A model is a preset name, a plug-in spec (``FILE.py:Class``,
+``module:Class``) or an ``nn.Module`` class following the registry's contract (plugins.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from kan_inr import KanInrError, plugins
+from kan_inr import models as registry
+from kan_inr import signals as signal_kinds
+from kan_inr.atomic import write_json
+from kan_inr.checkpoint import CheckpointPolicy
+from kan_inr.compare import Budget, Comparison, run_comparison, update_readme
+from kan_inr.distributed import fit_file_ddp
+from kan_inr.fit import fit as fit_loop
+from kan_inr.fit import resolve_device
+from kan_inr.jobs import fit_file, resume_run, run_job, start_run
+from kan_inr.logging import RunLog
+from kan_inr.render import RenderPlan, plan, reconstruct, render_model, render_run
+from kan_inr.runs import COMPLETE, HISTORY, RunWriter, load_run, read_status
+from kan_inr.signals import Signal
+from kan_inr.signals.base import normalise
+
+SignalLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, Signal]
+ModelLike = Union[str, type[nn.Module]]
+
+
+def load_signal(source: SignalLike, *, kind: str | None = None, value_range: tuple[float, float] | None = None,
+                resize: int | None = None, channels: str | None = None, start: float | None = None,
+                duration: float | None = None, sample_rate: int | None = None) -> Signal:
+    """A signal from a file (image or audio, by extension) or from an array / tensor.
+
+    Files: ``resize`` (images: longest side in pixels, area averaging); audio ``channels="mono"``,
+    ``start`` / ``duration`` in seconds. Arrays: ``kind`` ("image": (H, W[, C]); "audio": (T[, C]) with
+    ``sample_rate``), ``value_range`` the range float samples are given in (default: the kind's own,
+    images [0, 1], audio [-1, 1]; 8/16-bit images are scaled as files are)."""
+    if isinstance(source, Signal):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        given = [k for k, v in (("kind", kind), ("value_range", value_range), ("sample_rate", sample_rate)) if v is not None]
+        if given:
+            raise KanInrError(f"{', '.join(given)}: for arrays only (a file says what it holds)")
+        return signal_kinds.load(source, resize_to=resize, channels=channels, start=start, duration=duration)
+    if kind is None:
+        raise KanInrError("a signal from an array needs kind='image' (H, W[, C]) or kind='audio' (T[, C])")
+    return signal_kinds.from_array(source, kind, value_range, resize_to=resize, channels=channels, start=start,
+                              duration=duration, sample_rate=sample_rate)
+
+
+class Run:
+    """A fitted INR: in memory (``run_dir`` None) or a run folder.
+
+    ``model``: the plain ``nn.Module``, called on coordinates (N, in_dim) in [-1, 1] -> (N, out_dim) in
+    the range it was trained on; ``config``: config.json (model, training, signal description);
+    ``metrics``: metrics.json (``status``; final_* / best_* metrics, params, steps, time ...);
+    ``history``: one row per full-grid evaluation."""
+
+    def __init__(self, model: nn.Module, config: dict[str, Any], metrics: dict[str, Any],
+                 history: list[dict[str, float]], run_dir: Path | None = None) -> None:
+        self.model, self.config, self.metrics, self.history, self.run_dir = model, config, metrics, history, run_dir
+
+    @property
+    def status(self) -> str:
+        """"complete", "interrupted" (resumable) or "running"."""
+        return self.metrics.get("status", COMPLETE)
+
+    @property
+    def signal(self) -> dict[str, Any]:
+        """What the model was fitted to: kind, shape, channels, value_range, meta."""
+        return self.config["signal"]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k[6:]}={v:.4g}" for k, v in self.metrics.items() if k.startswith("final_"))
+        where = f" at {self.run_dir}" if self.run_dir else ""
+        return f"Run({self.config['model']['name']}, {self.status}{', ' + shown if shown else ''}{where})"
+
+    def _plan(self, scale: float | None, size: tuple[int, ...] | None, kind_options: dict[str, Any]) -> RenderPlan:
+        if scale is not None and size is not None:
+            raise KanInrError("give scale or size, not both")
+        return plan(self.signal, scale, tuple(size) if size is not None else None, **kind_options)
+
+    def _device(self, device: str | None) -> torch.device:
+        if device is None:
+            return next(self.model.parameters()).device
+        dev = resolve_device(device)
+        self.model.to(dev)
+        return dev
+
+    def render(self, scale: float | None = None, size: tuple[int, ...] | None = None, *, device: str | None = None,
+               **kind_options: Any) -> np.ndarray:
+        """The INR sampled on a grid of the source's extent: the source grid, ``scale`` times it, or
+        ``size`` (grid order: (H, W) for images, (T,) for audio); audio also takes ``rate`` and
+        ``duration``. Returns float32 (H, W, C) or (T, C) clamped to the signal's range (an array signal
+        given with ``value_range``: mapped back into that range)."""
+        todo = self._plan(scale, size, kind_options)
+        values = reconstruct(self.model, self.config, todo.shape, self._device(device), extent=todo.extent)  # (N, C)
+        lo, hi = self.signal["value_range"]
+        values = values.clamp(lo, hi)
+        if "array_range" in self.signal["meta"]:
+            values = normalise(values, (lo, hi), tuple(self.signal["meta"]["array_range"]))
+        return values.reshape(*todo.shape, -1).numpy()
+
+    def export(self, path: str | os.PathLike | None = None, scale: float | None = None,
+               size: tuple[int, ...] | None = None, *, device: str | None = None, **kind_options: Any) -> Path:
+        """Write a render as a file of the signal's kind (what ``kan-inr render`` does): PNG / TIFF /
+        JPEG / BMP or WAV / FLAC / OGG / AIFF by extension, at the source's bit depth or encoding (audio:
+        ``subtype``). Default path: ``render-<size>.<ext>`` in the run folder."""
+        todo = self._plan(scale, size, kind_options)
+        if path is None:
+            if self.run_dir is None:
+                raise KanInrError("an in-memory run has no folder: give the path to write")
+            suffix = signal_kinds.module(self.signal["kind"]).RECONSTRUCTION_SUFFIX
+            path = self.run_dir / f"render-{'x'.join(map(str, todo.shape))}{suffix}"
+        return render_model(self.model, self.config, todo, Path(path), self._device(device))
+
+    def save(self, run_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write this (complete) run as a run folder that ``load`` and ``kan-inr render`` read:
+        config.json, weights.pt, metrics.json, history.json and the reconstruction."""
+        if self.status != COMPLETE:
+            raise KanInrError(f"run is {self.status}: resume it before saving it elsewhere")
+        writer = RunWriter(Path(run_dir), overwrite)
+        writer.create(self.config, self.model)
+        try:
+            write_json(writer.run_dir / HISTORY, self.history)
+            self.export(writer.run_dir / f"reconstruction{signal_kinds.module(self.signal['kind']).RECONSTRUCTION_SUFFIX}")
+        except BaseException:
+            writer.discard()
+            raise
+        return writer.commit({k: v for k, v in self.metrics.items() if k != "status"})
+
+
+def load(run_dir: str | os.PathLike, *, device: str = "cpu", allow_code: bool = False) -> Run:
+    """A run folder as a ``Run`` (weights loaded strictly, ``weights_only``). A run of a plug-in model
+    imports its module only if it is an installed entry point or ``allow_code`` is True."""
+    with plugins.allowing_code(allow_code):
+        run = load_run(run_dir, resolve_device(device))
+    path = run.run_dir / HISTORY
+    try:
+        history = json.loads(path.read_text()) if path.is_file() else []
+    except (OSError, ValueError) as exc:
+        raise KanInrError(f"cannot read {path}: {exc}") from None
+    return Run(run.model, run.config, read_status(run.run_dir), history, run.run_dir)
+
+
+def export(run_dir: str | os.PathLike, path: str | os.PathLike | None = None, scale: float | None = None,
+           size: tuple[int, ...] | None = None, *, device: str = "auto", allow_code: bool = False,
+           **kind_options: Any) -> Path:
+    """``load(run_dir).export(path, ...)`` as ``kan-inr render`` runs it: the options are checked
+    before the weights are read."""
+    if scale is not None and size is not None:
+        raise KanInrError("give scale or size, not both")
+    with plugins.allowing_code(allow_code):
+        return render_run(run_dir, path, scale=scale, size=size, device=device, **kind_options)
+
+
+def model_name(model: ModelLike) -> str:
+    """The registry name of a model given as a name, a spec or an ``nn.Module`` class (its spec)."""
+    return model if isinstance(model, str) else plugins.remember(model)
+
+
+def _as_text(value: Any) -> str:
+    """A model field value as the text ``--set`` takes (the registry parses it by the field's type)."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = None, lr: float | None = None,
+        batch: int | None = None, schedule: str | None = None, eval_every: int | None = None,
+        seed: int | None = None, device: str | None = None, precision: str | None = None,
+        compile: str | None = None, max_seconds: float | None = None, model_config: dict[str, Any] | None = None,
+        resize: int | None = None, channels: str | None = None, start: float | None = None,
+        duration: float | None = None, outputs: str | os.PathLike | None = None, name: str | None = None,
+        overwrite: bool = False, progress: bool = True, checkpoint_every: int | None = None,
+        checkpoint_minutes: float = 10.0, distributed: bool = False) -> Run | None:
+    """Fit ``model`` to ``signal`` (a path, an array with the ``load_signal`` options, or a Signal).
+
+    Training options left None come from the preset's published recipe (``kan-inr models``);
+    ``batch`` at least the signal's size is full batch; ``model_config`` replaces model fields
+    (e.g. ``{"hidden_dim": 64}``). ``outputs`` None: in memory; else a run folder
+    ``<outputs>/<name>`` (default name ``<file stem>-<model>``) with checkpoints, TensorBoard logs and
+    the reconstruction; a stopped fit (Ctrl-C) returns with ``status == "interrupted"``, see ``resume``.
+    ``progress`` shows a progress bar on stderr. ``distributed``: DDP under torchrun (returns None on
+    processes other than rank 0)."""
+    chosen = model_name(model)
+    path = Path(signal) if isinstance(signal, (str, os.PathLike)) else None
+    load_options = {"resize_to": resize, "channels": channels, "start": start, "duration": duration}
+    loaded = None if path is not None else load_signal(signal, resize=resize, channels=channels, start=start,
+                                                         duration=duration)
+    train = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
+                 device=device, precision=precision, compile=compile, max_seconds=max_seconds)
+    overrides = {k: _as_text(v) for k, v in (model_config or {}).items()}
+    options = dict(model_overrides=overrides, load_options=load_options if path is not None else None, **train)
+    if outputs is None:
+        if distributed:
+            raise KanInrError("a distributed fit writes a run folder: give outputs")
+        job = start_run(path or "array", chosen, signal=loaded, write=False, **options)
+        result = fit_loop(job.model, job.signal, job.train, RunLog(None, console=progress))
+        metrics = {"status": COMPLETE, **result.metrics, "diverged_at": result.diverged_at}
+        return Run(job.model.eval(), job.config, metrics, result.history)
+    name = name or f"{path.stem if path is not None else 'array'}-{plugins.label(chosen)}"
+    common = dict(outputs=outputs, name=name, overwrite=overwrite, console=progress, **options)
+    if distributed:
+        run_dir, _ = fit_file_ddp(path, chosen, **common)
+        if run_dir is None:
+            return None
+    else:
+        policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
+        if path is not None:
+            run_dir, _ = fit_file(path, chosen, policy=policy, **common)
+        else:
+            run_dir, _ = run_job(start_run("array", chosen, signal=loaded, **common), policy)
+    return load(run_dir)
+
+
+def resume(run_dir: str | os.PathLike, signal: str | os.PathLike | None = None, *, device: str | None = None,
+           progress: bool = True, allow_code: bool = False, checkpoint_every: int | None = None,
+           checkpoint_minutes: float = 10.0) -> Run:
+    """Continue an interrupted run folder with the options it was started with (on a CPU bit-for-bit
+    the uninterrupted result); ``signal`` if its file moved. ``allow_code`` as for ``load``."""
+    with plugins.allowing_code(allow_code):
+        run_dir, _ = resume_run(run_dir, signal, console=progress,
+                                policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes), device=device)
+        return load(run_dir)
+
+
+def presets(for_signal: SignalLike | None = None) -> list[dict[str, Any]]:
+    """Every preset (built-in, then those of installed plug-in packages and ``register_model``): name,
+    family, paper, parameter count for ``for_signal`` (default: a 512x512 RGB image) and recipe."""
+    kind, in_dim, out_dim, shape = "image", 2, 3, (512, 512)
+    if for_signal is not None:
+        sig = load_signal(for_signal)
+        kind, in_dim, out_dim, shape = sig.kind, sig.in_dim, sig.out_dim, sig.shape
+    plugins.load_entry_points()
+    rows = []
+    for name in [*registry.PRESETS, *(n for n in plugins.PRESETS if n not in registry.PRESETS)]:
+        p = registry.preset(name, kind)
+        n = registry.num_params(registry.build(p.family, in_dim, out_dim, p.config_for(shape)))
+        r = p.recipe
+        rows.append({"name": name, "family": p.family, "paper": p.paper, "params": n, "lr": r.lr,
+                     "batch": r.batch, "steps": r.steps, "schedule": r.schedule, "kind": kind,
+                     "shape": list(shape), "channels": out_dim})
+    return rows
+
+
+def compare(signals: list[str | os.PathLike] | None = None, models: list[ModelLike] | None = None,
+            budget: int | Budget | None = None, *, batch: int | None = None, protocol: str | None = None,
+            data: str | os.PathLike | None = None, resize: int | None = None, seed: int = 0,
+            device: str | None = None, eval_every: int | None = None, name: str | None = None,
+            outputs: str | os.PathLike = "outputs", progress: bool = True, readme: str | os.PathLike | None = None,
+            command: str | None = None, allow_code: bool = False) -> Comparison:
+    """Fit every model to every signal file under one budget (an int: that many steps each, with the
+    shared ``batch``, default 4,096; or ``Budget(seconds=...)`` / ``Budget(recipe=True)``), same seed,
+    same full-grid evaluation; or a named ``protocol``. Writes what ``kan-inr compare`` writes
+    (``<outputs>/compare-<name>/``: results.csv, results.md, figures, run folders) and returns its
+    rows (one per signal and model, then mean and std per model) and markdown. ``readme``: also put
+    the table into that README's results markers. ``allow_code``: existing run folders of plug-in
+    models named by spec may import their module (as for ``load``)."""
+    if isinstance(budget, int) and not isinstance(budget, bool):
+        budget = Budget(steps=budget, batch=batch)
+    elif batch is not None:
+        raise KanInrError("batch goes with a steps budget (an int); in a Budget, give Budget(..., batch=N)")
+    names = [model_name(m) for m in models] if models else None
+    with plugins.allowing_code(allow_code):
+        result = run_comparison(list(signals or []), names, budget, protocol=protocol, name=name, outputs=outputs,
+                                data_dir=data, resize=resize, seed=seed, device=device, eval_every=eval_every,
+                                console=progress and sys.stderr.isatty(), command=command,
+                                log=RunLog(None, console=progress))
+    if readme is not None:
+        update_readme(readme, result.markdown)
+    return result
