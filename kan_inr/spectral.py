@@ -65,10 +65,15 @@ def energy_per_frequency(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 
 def frequency_penalty(model: nn.Module, strength: float, alpha: float,
                       limit: float) -> Callable[[], torch.Tensor] | None:
-    """``strength * sum_{o, j} (k_j / limit)^alpha W_oj^2`` over the first KAN layer's coefficients
-    (L2 weighted by frequency, a Sobolev-type smoothness prior), as a function of the current
-    weights; ``limit`` is the grid's Nyquist frequency, so a coefficient at Nyquist costs
-    ``strength`` per unit square. None when ``strength`` is 0."""
+    """``strength * sum_j (k_j / limit)^alpha ||W_j||^2 / sum_j ||W_j||^2`` over the columns j of the
+    first KAN layer (L2 weighted by frequency k^alpha, a Sobolev-type smoothness prior), as a
+    function of the current weights; ``limit`` is the grid's Nyquist frequency, so the value is the
+    share of the layer's energy weighted by (k / Nyquist)^alpha: 1 if all of it sat at Nyquist.
+
+    Divided by the layer's total energy because a LayerNorm follows the first layer in FKAN, SL2A and
+    the stacked KANs: a plain weighted L2 would mostly shrink the layer's scale, which the norm undoes,
+    whereas this ratio only moves energy from high frequencies to low ones. None when ``strength`` is 0.
+    """
     if strength == 0:
         return None
     layer = first_basis_layer(model)
@@ -78,7 +83,8 @@ def frequency_penalty(model: nn.Module, strength: float, alpha: float,
     weight = (columns[0] / limit).pow(alpha)  # (in * n_basis,)
 
     def penalty() -> torch.Tensor:
-        return strength * (layer.weight.pow(2) * weight).sum()
+        energy = layer.weight.pow(2).sum(dim=0)  # (in * n_basis,)
+        return strength * (energy * weight).sum() / energy.sum()
 
     return penalty
 
