@@ -258,9 +258,11 @@ def compare(
     budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds (same batch)."),
     recipe: bool = typer.Option(False, "--recipe", help="Every model under its own published recipe."),
     batch: Optional[int] = typer.Option(None, help="Shared batch of a steps/seconds budget; 0 = full (default 4096)."),
-    protocol: Optional[str] = typer.Option(None, help="div2k-sl2a, div2k-16, fkan-recipe or bach (shared/docs/benchmarks.md)."),
+    protocol: Optional[str] = typer.Option(None, help="div2k-sl2a, div2k-16, fkan-recipe, bach, superres or bach-superres (shared/docs/benchmarks.md)."),
     data: Optional[Path] = typer.Option(None, help="Folder of the protocol's signals (default: ../shared/data)."),
     resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels."),
+    downsample: Optional[int] = typer.Option(None, help="Super-resolution: fit each signal reduced by F (area / decimation), "
+                                             "render it at its size, score it beside bicubic / Lanczos (audio: linear, sinc)."),
     seed: int = typer.Option(0, help="Random seed, the same for every run."),
     device: Device = None,
     eval_every: Optional[int] = typer.Option(None, help="Steps between evaluations (default: 20 per run)."),
@@ -281,7 +283,7 @@ def compare(
     result = run_comparison(signals or [], names, budget, protocol=protocol, name=name, outputs=outputs,
                             data_dir=data, resize=resize, seed=seed, device=device, eval_every=eval_every,
                             console=not quiet and sys.stderr.isatty(), command=" ".join(["kan-inr", *sys.argv[1:]]),
-                            log=RunLog(None, console=not quiet))
+                            log=RunLog(None, console=not quiet), downsample=downsample)
     typer.echo(result.markdown)
     if readme is not None:
         update_readme(readme, result.markdown)

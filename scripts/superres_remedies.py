@@ -53,7 +53,7 @@ def main() -> None:
     low = superres.downsample(original, args.factor)
     rows = [{"model": name, "variant": "-", **{f"upsampled_{k}": v for k, v in
                                                 superres.score(pred, original).items()}}
-            for name, pred in superres.classical(low, original.shape).items()]
+            for name, pred in superres.classical(low, original.shape, args.factor).items()]
     for row in rows:
         print(json.dumps(row), flush=True)
     for model in args.models.split(","):
@@ -75,7 +75,7 @@ def main() -> None:
             tick = time.perf_counter()
             result = fit.fit(job.model, job.signal, job.train)
             seconds = time.perf_counter() - tick
-            up = superres.score(superres.model_upsampled(job.model, job.config, low, original.shape, "cpu"), original)
+            up = superres.score(superres.model_upsampled(job.model, job.config, low, original.shape, args.factor, "cpu"), original)
             row = {"model": model, "variant": variant, "fields": fields, "options": options,
                    "grid_psnr": result.metrics["final_psnr"], **{f"upsampled_{k}": v for k, v in up.items()},
                    "params": result.metrics["params"], "steps": args.steps, "wall_s": seconds}
