@@ -90,11 +90,12 @@ def frequency_penalty(model: nn.Module, strength: float, alpha: float,
 
 
 def box_response(k: torch.Tensor, cell: float) -> torch.Tensor:
-    """Response of the mean over a cell of width ``cell`` to cos(k x): sin(k c / 2) / (k c / 2), set
-    to 0 above the cell grid's Nyquist pi / c (the filter an area-downsampled image has seen)."""
+    """Response of the mean over a cell of width ``cell`` to cos(k x) and sin(k x): the mean of
+    cos(k (x + u)) over u in [-c/2, c/2] is cos(k x) sin(k c / 2) / (k c / 2). Applied to a first
+    layer's coefficients it turns the layer's output at a point into its exact average over the cell
+    there: what an area-downsampled (or camera) pixel holds."""
     half = k * (cell / 2)
-    response = torch.where(half == 0, torch.ones_like(half), torch.sin(half) / half.clamp(min=1e-12))
-    return torch.where(k > math.pi / cell, torch.zeros_like(response), response)
+    return torch.where(half == 0, torch.ones_like(half), torch.sin(half) / half.clamp(min=1e-12))
 
 
 def render_cells(fitted: tuple[int, ...], shape: tuple[int, ...], convention: str,
@@ -113,8 +114,9 @@ def render_cells(fitted: tuple[int, ...], shape: tuple[int, ...], convention: st
 def prefiltered(model: nn.Module, cells: tuple[float | None, ...]) -> Iterator[bool]:
     """Within the block, the first KAN layer's coefficients along axis a are attenuated by the box
     filter of cells ``cells[a]`` wide (None: untouched), so a render coarser than the fitted grid
-    averages over its pixels instead of aliasing the finer detail. Exact for the first layer's
-    output; the layers after it see a smoothed input. Yields whether it filtered (False: nothing to
+    averages over its pixels instead of aliasing the finer detail. For a Fourier layer its output
+    becomes exactly its mean over each cell (``box_response``); for a Chebyshev one, whose degree k is
+    frequency k only near the centre, approximately. The layers after it see a smoothed input. Yields whether it filtered (False: nothing to
     filter, or no Fourier/Chebyshev first layer)."""
     layer = first_basis_layer(model)
     columns = None if layer is None else column_frequencies(layer)
