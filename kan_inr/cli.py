@@ -215,14 +215,28 @@ def render(
     duration: Optional[float] = typer.Option(None, help="Audio: render the first D seconds."),
     subtype: Optional[str] = typer.Option(None, help="Audio: sample encoding, e.g. PCM_16, PCM_24, FLOAT [default: the source's]."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+    prefilter: bool = typer.Option(True, "--prefilter/--no-prefilter", help="Below the fitted size: average the "
+                                   "first KAN layer over each output pixel instead of aliasing [default: on]."),
 ) -> None:
     """Render a fitted INR at the source size or any other resolution."""
     from kan_inr.render import render_run
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
-    typer.echo(str(render_run(run, out, scale=scale, size=parse_size(size), device=device,
+    typer.echo(str(render_run(run, out, scale=scale, size=parse_size(size), device=device, prefilter=prefilter,
                                 rate=rate, duration=duration, subtype=subtype)))
+
+
+@app.command()
+def inspect(
+    run: Path = typer.Argument(..., help="Run folder of a KAN model (fkan, sl2a, cheby-kan, bspline-kan)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write [default: RUN/inspect.png]."),
+) -> None:
+    """Plot the first KAN layer: its learned 1-D functions and its energy per frequency / degree
+    against the grid's Nyquist limit (PNG + TensorBoard figure)."""
+    from kan_inr.inspection import inspect_run
+
+    typer.echo(str(inspect_run(run, out)))
 
 
 @app.command("models")
