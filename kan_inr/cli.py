@@ -293,6 +293,8 @@ def compare(
     budget = make_budget(budget_steps, budget_seconds, recipe, batch, protocol)
     if eval_every is not None and eval_every < 1:
         raise KanInrError(f"--eval-every must be at least 1, got {eval_every}")
+    if downsample is not None and downsample < 2:
+        raise KanInrError(f"--downsample must be a whole factor of at least 2, got {downsample}")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     result = run_comparison(signals or [], names, budget, protocol=protocol, name=name, outputs=outputs,
                             data_dir=data, resize=resize, seed=seed, device=device, eval_every=eval_every,

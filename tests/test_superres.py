@@ -71,3 +71,10 @@ def test_tiny_downsample_comparison_scores_renders_and_baselines(image_file: Pat
     assert methods["bicubic"]["upsampled_psnr"] > 25  # a smooth image: bicubic is close
     assert "Super-resolution x2" in result.markdown and (folder / "superres_tiny.png").read_bytes()[:4] == b"\x89PNG"
     assert np.isfinite(methods["lanczos"]["upsampled_ssim"])
+
+
+def test_cli_rejects_a_bad_factor(image_file, capsys, monkeypatch):
+    from conftest import run_cli
+
+    code, _, err = run_cli(["compare", image_file, "--downsample", "1", "--budget-steps", "1"], capsys, monkeypatch)
+    assert code == 2 and "--downsample must be a whole factor of at least 2" in err
