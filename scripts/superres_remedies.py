@@ -20,20 +20,23 @@ import torch
 from kan_inr import fit, results, signals, superres
 from kan_inr.jobs import start_run
 
-# name -> (model fields, TrainConfig options); {} = the preset as registered
-VARIANTS: dict[str, tuple[dict[str, str], dict[str, object]]] = {
-    "preset": ({}, {}),
-    "published": ({"grid_size": "270"}, {}),  # fkan: the paper's K; sl2a gets degree below
-    "jitter": ({}, {"jitter": 1.0}),
-    "jitter-half": ({}, {"jitter": 0.5}),
-    "half-nyquist": ({}, {}),  # first-layer basis at half the grid's Nyquist limit (HALF below)
-    "penalty": ({}, {"freq_penalty": 1e-4, "freq_alpha": 2.0}),
-    "penalty-strong": ({}, {"freq_penalty": 1e-3, "freq_alpha": 2.0}),
-    "jitter+penalty": ({}, {"jitter": 1.0, "freq_penalty": 1e-3, "freq_alpha": 2.0}),
+# name -> (first-layer basis: None = the preset's (capped at Nyquist), a fraction of Nyquist, or
+# "published" = the paper's size; TrainConfig options)
+VARIANTS: dict[str, tuple[float | str | None, dict[str, object]]] = {
+    "preset": (None, {}),
+    "published": ("published", {}),
+    "half-nyquist": (0.5, {}),
+    "quarter-nyquist": (0.25, {}),
+    "jitter": (None, {"jitter": 1.0}),
+    "jitter-half": (None, {"jitter": 0.5}),
+    "penalty": (None, {"freq_penalty": 1e-4}),
+    "penalty-strong": (None, {"freq_penalty": 1e-3}),
+    "half-nyquist+jitter-half": (0.5, {"jitter": 0.5}),
+    "half-nyquist+jitter": (0.5, {"jitter": 1.0}),
+    "half-nyquist+penalty": (0.5, {"freq_penalty": 1e-3}),
 }
-HALF = {"fkan": "grid_size", "sl2a": "degree", "cheby-kan": "first_degree"}
-PUBLISHED = {"fkan": {"grid_size": "270"}, "sl2a": {"degree": "256"}, "cheby-kan": {"first_degree": "128"},
-             "bspline-kan": {"first_grid_size": "64"}}
+BASIS = {"fkan": "grid_size", "sl2a": "degree", "cheby-kan": "first_degree"}  # the capped field
+PUBLISHED = {"fkan": "270", "sl2a": "256", "cheby-kan": "128"}
 
 
 def main() -> None:
@@ -58,16 +61,14 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     for model in args.models.split(","):
         for variant in args.variants.split(","):
-            fields, options = VARIANTS[variant]
-            if variant == "published":
-                if model not in PUBLISHED:
+            basis, options = VARIANTS[variant]
+            fields = {}
+            if basis is not None:
+                if model not in BASIS:
                     continue
-                fields = PUBLISHED[model]
-            if variant == "half-nyquist":
-                if model not in HALF:
-                    continue
-                fields = {HALF[model]: str(round(math.pi * low.shape[0] / 4))}
-            if options.get("freq_penalty") and model not in ("fkan", "sl2a", "cheby-kan"):
+                size = PUBLISHED[model] if basis == "published" else str(round(basis * math.pi * low.shape[0] / 2))
+                fields = {BASIS[model]: size}
+            if options.get("freq_penalty") and model not in BASIS:
                 continue
             batch = 2**62 if args.batch == 0 else args.batch
             job = start_run(args.image, model, signal=low, write=False, model_overrides=fields,
