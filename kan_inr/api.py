@@ -105,13 +105,15 @@ class Run:
         return dev
 
     def render(self, scale: float | None = None, size: tuple[int, ...] | None = None, *, device: str | None = None,
-               **kind_options: Any) -> np.ndarray:
+               prefilter: bool = True, **kind_options: Any) -> np.ndarray:
         """The INR sampled on a grid of the source's extent: the source grid, ``scale`` times it, or
         ``size`` (grid order: (H, W) for images, (T,) for audio); audio also takes ``rate`` and
-        ``duration``. Returns float32 (H, W, C) or (T, C) clamped to the signal's range (an array signal
+        ``duration``. ``prefilter``: below the fitted size, average over each output pixel
+        (``spectral.prefiltered``) instead of aliasing. Returns float32 (H, W, C) or (T, C) clamped to the signal's range (an array signal
         given with ``value_range``: mapped back into that range)."""
         todo = self._plan(scale, size, kind_options)
-        values = reconstruct(self.model, self.config, todo.shape, self._device(device), extent=todo.extent)  # (N, C)
+        values = reconstruct(self.model, self.config, todo.shape, self._device(device), extent=todo.extent,
+                             prefilter=prefilter)  # (N, C)
         lo, hi = self.signal["value_range"]
         values = values.clamp(lo, hi)
         if "array_range" in self.signal["meta"]:
@@ -119,7 +121,8 @@ class Run:
         return values.reshape(*todo.shape, -1).numpy()
 
     def export(self, path: str | os.PathLike | None = None, scale: float | None = None,
-               size: tuple[int, ...] | None = None, *, device: str | None = None, **kind_options: Any) -> Path:
+               size: tuple[int, ...] | None = None, *, device: str | None = None, prefilter: bool = True,
+               **kind_options: Any) -> Path:
         """Write a render as a file of the signal's kind (what ``kan-inr render`` does): PNG / TIFF /
         JPEG / BMP or WAV / FLAC / OGG / AIFF by extension, at the source's bit depth or encoding (audio:
         ``subtype``). Default path: ``render-<size>.<ext>`` in the run folder."""
@@ -129,7 +132,7 @@ class Run:
                 raise KanInrError("an in-memory run has no folder: give the path to write")
             suffix = signal_kinds.module(self.signal["kind"]).RECONSTRUCTION_SUFFIX
             path = self.run_dir / f"render-{'x'.join(map(str, todo.shape))}{suffix}"
-        return render_model(self.model, self.config, todo, Path(path), self._device(device))
+        return render_model(self.model, self.config, todo, Path(path), self._device(device), prefilter=prefilter)
 
     def save(self, run_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write this (complete) run as a run folder that ``load`` and ``kan-inr render`` read:
@@ -162,13 +165,14 @@ def load(run_dir: str | os.PathLike, *, device: str = "cpu", allow_code: bool = 
 
 def export(run_dir: str | os.PathLike, path: str | os.PathLike | None = None, scale: float | None = None,
            size: tuple[int, ...] | None = None, *, device: str = "auto", allow_code: bool = False,
-           **kind_options: Any) -> Path:
+           prefilter: bool = True, **kind_options: Any) -> Path:
     """``load(run_dir).export(path, ...)`` as ``kan-inr render`` runs it: the options are checked
     before the weights are read."""
     if scale is not None and size is not None:
         raise KanInrError("give scale or size, not both")
     with plugins.allowing_code(allow_code):
-        return render_run(run_dir, path, scale=scale, size=size, device=device, **kind_options)
+        return render_run(run_dir, path, scale=scale, size=size, device=device, prefilter=prefilter,
+                          **kind_options)
 
 
 def model_name(model: ModelLike) -> str:
@@ -266,14 +270,15 @@ def compare(signals: list[str | os.PathLike] | None = None, models: list[ModelLi
             data: str | os.PathLike | None = None, resize: int | None = None, seed: int = 0,
             device: str | None = None, eval_every: int | None = None, name: str | None = None,
             outputs: str | os.PathLike = "outputs", progress: bool = True, readme: str | os.PathLike | None = None,
-            command: str | None = None, allow_code: bool = False) -> Comparison:
+            command: str | None = None, allow_code: bool = False, downsample: int | None = None) -> Comparison:
     """Fit every model to every signal file under one budget (an int: that many steps each, with the
     shared ``batch``, default 4,096; or ``Budget(seconds=...)`` / ``Budget(recipe=True)``), same seed,
     same full-grid evaluation; or a named ``protocol``. Writes what ``kan-inr compare`` writes
     (``<outputs>/compare-<name>/``: results.csv, results.md, figures, run folders) and returns its
     rows (one per signal and model, then mean and std per model) and markdown. ``readme``: also put
     the table into that README's results markers. ``allow_code``: existing run folders of plug-in
-    models named by spec may import their module (as for ``load``)."""
+    models named by spec may import their module (as for ``load``). ``downsample``: the super-resolution
+    protocol on any signals: fit each signal reduced by that factor, score its render at full size."""
     if isinstance(budget, int) and not isinstance(budget, bool):
         budget = Budget(steps=budget, batch=batch)
     elif batch is not None:
@@ -283,7 +288,7 @@ def compare(signals: list[str | os.PathLike] | None = None, models: list[ModelLi
         result = run_comparison(list(signals or []), names, budget, protocol=protocol, name=name, outputs=outputs,
                                 data_dir=data, resize=resize, seed=seed, device=device, eval_every=eval_every,
                                 console=progress and sys.stderr.isatty(), command=command,
-                                log=RunLog(None, console=progress))
+                                log=RunLog(None, console=progress), downsample=downsample)
     if readme is not None:
         update_readme(readme, result.markdown)
     return result

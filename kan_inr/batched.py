@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
-from kan_inr import KanInrError, signals
+from kan_inr import KanInrError, sampling, signals
 from kan_inr.fit import (PRECISIONS, FitResult, Sampler, TrainConfig, _device_name, _sync, check_choice, evaluate,
                          free_memory, lr_at, matmul_precision, memory_needed, resolve_device)
 from kan_inr.logging import NullLog
@@ -79,6 +79,8 @@ def fit_batch(models: list[nn.Module], batch_signals: list[Signal], cfg: TrainCo
         raise KanInrError(f"steps must be at least 1, got {cfg.steps}")
     lr_at(0, cfg)  # validates the schedule name before any work
     check_choice("precision", cfg.precision, PRECISIONS)
+    if cfg.freq_penalty:
+        raise KanInrError("freq_penalty is not available for networks fitted together: use --sequential")
     logs = logs or [NullLog() for _ in models]
     size = len(models)
     device = resolve_device(cfg.device)
@@ -126,6 +128,8 @@ def fit_batch(models: list[nn.Module], batch_signals: list[Signal], cfg: TrainCo
         else:
             index = sampler.next()  # (batch,)
             x, goal = coords[index], target[:, index]  # (batch, d), (B, batch, C)
+        if cfg.jitter:
+            x = sampling.jitter(x, first.shape, first.convention, cfg.jitter)  # (batch, d), shared by the B networks
         losses = batched_step(forward, params, buffers, optimizer, x, goal, cfg.precision)  # (B,)
 
         out_of_time = cfg.max_seconds is not None and train_s + (time.perf_counter() - tick) >= cfg.max_seconds

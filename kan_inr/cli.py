@@ -226,6 +226,8 @@ def render(
     subtype: Optional[str] = typer.Option(None, help="Audio: sample encoding, e.g. PCM_16, PCM_24, FLOAT [default: the source's]."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
     allow_code: AllowCode = False,
+    prefilter: bool = typer.Option(True, "--prefilter/--no-prefilter", help="Below the fitted size: average the "
+                                   "first KAN layer over each output pixel instead of aliasing [default: on]."),
 ) -> None:
     """Render a fitted INR at the source size or any other resolution."""
     import kan_inr
@@ -233,7 +235,19 @@ def render(
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
     typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size), device=device, allow_code=allow_code,
-                                  rate=rate, duration=duration, subtype=subtype)))
+                                  prefilter=prefilter, rate=rate, duration=duration, subtype=subtype)))
+
+
+@app.command()
+def inspect(
+    run: Path = typer.Argument(..., help="Run folder of a KAN model (fkan, sl2a, cheby-kan, bspline-kan)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG to write [default: RUN/inspect.png]."),
+) -> None:
+    """Plot the first KAN layer: its learned 1-D functions and its energy per frequency / degree
+    against the grid's Nyquist limit (PNG + TensorBoard figure)."""
+    from kan_inr.inspection import inspect_run
+
+    typer.echo(str(inspect_run(run, out)))
 
 
 @app.command("models")
@@ -274,9 +288,11 @@ def compare(
     budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds (same batch)."),
     recipe: bool = typer.Option(False, "--recipe", help="Every model under its own published recipe."),
     batch: Optional[int] = typer.Option(None, help="Shared batch of a steps/seconds budget; 0 = full (default 4096)."),
-    protocol: Optional[str] = typer.Option(None, help="div2k-sl2a, div2k-16, fkan-recipe or bach (shared/docs/benchmarks.md)."),
+    protocol: Optional[str] = typer.Option(None, help="div2k-sl2a, div2k-16, fkan-recipe, bach, superres or bach-superres (shared/docs/benchmarks.md)."),
     data: Optional[Path] = typer.Option(None, help="Folder of the protocol's signals (default: ../shared/data)."),
     resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels."),
+    downsample: Optional[int] = typer.Option(None, help="Super-resolution: fit each signal reduced by F (area / decimation), "
+                                             "render it at its size, score it beside bicubic / Lanczos (audio: linear, sinc)."),
     seed: int = typer.Option(0, help="Random seed, the same for every run."),
     device: Device = None,
     eval_every: Optional[int] = typer.Option(None, help="Steps between evaluations (default: 20 per run)."),
@@ -295,10 +311,13 @@ def compare(
     budget = make_budget(budget_steps, budget_seconds, recipe, batch, protocol)
     if eval_every is not None and eval_every < 1:
         raise KanInrError(f"--eval-every must be at least 1, got {eval_every}")
+    if downsample is not None and downsample < 2:
+        raise KanInrError(f"--downsample must be a whole factor of at least 2, got {downsample}")
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     result = kan_inr.compare(signals or [], names, budget, protocol=protocol, data=data, resize=resize, seed=seed,
                              device=device, eval_every=eval_every, name=name, outputs=outputs, progress=not quiet,
-                             readme=readme, command=" ".join(["kan-inr", *sys.argv[1:]]), allow_code=allow_code)
+                             readme=readme, command=" ".join(["kan-inr", *sys.argv[1:]]), allow_code=allow_code,
+                             downsample=downsample)
     if json_:
         typer.echo(json.dumps({"out_dir": str(result.out_dir), "rows": result.rows, "fitted": result.fitted,
                                "skipped": result.skipped}, indent=2))

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kan_inr import KanInrError, __version__, models, plots, plugins, signals
+from kan_inr import KanInrError, __version__, models, plots, plugins, signals, superres
 from kan_inr.jobs import fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
 from kan_inr.runs import COMPLETE, CONFIG, HISTORY, METRICS, load_config, read_status
@@ -126,6 +126,9 @@ class Protocol:
     published: dict[str, Published] = field(default_factory=dict)
     resize: int | None = None
     kind: str = "image"
+    downsample: int | None = None  # superres: fit the signals reduced by this factor (superres.py)
+    convention: str | None = None  # image grid convention (signals.base); None = the loader's default
+    load_options: dict[str, Any] = field(default_factory=dict)  # more loader options (audio: duration)
 
 
 _SL2A_PER_IMAGE = {"00": {"psnr": 33.40}, "05": {"psnr": 34.02}, "10": {"psnr": 41.04}, "15": {"psnr": 36.70}}
@@ -148,6 +151,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
                    "gauss": Published({"psnr": 34.96, "ssim": 0.914}, 198_900),
                    "siren": Published({"psnr": 33.47, "ssim": 0.896}, 198_900),
                    "wire": Published({"psnr": 30.63, "ssim": 0.818}, 91_600)},
+        convention="endpoints",  # the SL2A code samples linspace(-1, 1)
     ),
     Protocol(
         "div2k-16",
@@ -167,6 +171,31 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         Budget(recipe=True),
         recipes={"fkan": Recipe(1e-4, 4_096, epochs=500)},
         published={"fkan": Published({"psnr": 43.86}, 436_367)},
+        model_overrides={"fkan": {"grid_size": "270"}},  # the paper's K, above the 768x512 grid's Nyquist cap
+        convention="endpoints",  # the FKAN notebook samples linspace(-1, 1)
+    ),
+    Protocol(
+        "superres",
+        "Super-resolution (benchmarks.md, protocol 6): DIV2K 00, 05, 10, 15 shrunk to 256x256 (area), "
+        "area-downsampled 2x to 128x128, fitted, rendered at 256x256 and scored against the 256x256 image, "
+        "beside Pillow bicubic and Lanczos of the same 128x128 input.",
+        tuple(f"div2k/{i:02d}.png" for i in (0, 5, 10, 15)),
+        ("fkan", "sl2a", "siren"),
+        Budget(steps=1000, batch=0),
+        resize=256,
+        downsample=2,
+    ),
+    Protocol(
+        "bach-superres",
+        "Audio super-resolution (benchmarks.md, protocol 6): the first 0.5 s of the SIREN Bach clip, every "
+        "other sample kept (22.05 kHz, plain decimation), fitted, rendered at 44.1 kHz and scored against the "
+        "original, beside linear interpolation and a windowed-sinc resampler of the same samples.",
+        ("audio/bach.wav",),
+        ("siren", "fkan", "sl2a"),
+        Budget(steps=1000, batch=0),
+        kind="audio",
+        downsample=2,
+        load_options={"duration": 0.5},
     ),
     Protocol(
         "bach",
@@ -316,7 +345,7 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
                    outputs: str | Path = "outputs", data_dir: str | Path | None = None,
                    resize: int | None = None, seed: int = 0, device: str | None = None,
                    eval_every: int | None = None, console: bool = False, command: str | None = None,
-                   log: NullLog = NullLog()) -> Comparison:
+                   log: NullLog = NullLog(), downsample: int | None = None) -> Comparison:
     """Fit every model to every signal (skipping finished runs), then write the table and figures."""
     proto = resolve_protocol(protocol)
     if proto is not None and proto.kind not in signals.KINDS:
@@ -337,11 +366,18 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     if budget is None:
         raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe")
     resize = resize if resize is not None else (proto.resize if proto else None)
-    name = name or (proto.name if proto else budget.slug() + (f"-r{resize}" if resize else ""))
+    downsample = downsample if downsample is not None else (proto.downsample if proto else None)
+    name = name or (proto.name if proto else budget.slug() + (f"-r{resize}" if resize else "")
+                    + (f"-x{downsample}" if downsample else ""))
     if not re.fullmatch(r"[A-Za-z0-9._+-]+", name):
         raise KanInrError(f"--name may hold letters, digits and . _ + - only, got '{name}'")
     out_dir = Path(outputs) / f"compare-{name}"
-    runs, loaded = plan(paths, model_names, budget, proto, out_dir, {"resize_to": resize}, seed, device, eval_every)
+    load_options = {"resize_to": resize, "convention": proto.convention if proto else None,
+                    **(proto.load_options if proto else {})}
+    if downsample:  # fit the reduced signals, written once to inputs/; the originals score the renders
+        paths, originals = superres.prepare(paths, downsample, out_dir / "inputs", load_options)
+        load_options = {"convention": load_options["convention"]}  # the reduced files are already cut
+    runs, loaded = plan(paths, model_names, budget, proto, out_dir, load_options, seed, device, eval_every)
 
     fitted, skipped = [], []
     for i, run in enumerate(runs, 1):
@@ -357,7 +393,7 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
         else:
             log.message(f"{label}: fitting ({_describe_train(run.train)})")
             _, result = fit_file(run.signal_path, run.model, outputs=run.run_dir.parent, name=run.run_dir.name,
-                                 model_overrides=run.model_overrides, load_options={"resize_to": resize},
+                                 model_overrides=run.model_overrides, load_options=load_options,
                                  console=console, **run.train)
         if result.interrupted_at is not None:
             raise KanInrError(f"interrupted after step {result.interrupted_at} of {run.run_dir} (checkpointed): "
@@ -372,6 +408,9 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     header = _header(command, name, budget, proto, results)
     figures = _figures(out_dir, results, loaded, kind)
     markdown = results_markdown(rows, header, proto, budget, results, figures, out_dir)
+    if downsample:
+        markdown += "\n" + superres.report([(r.signal_name, r.model, r.run_dir) for r in runs], paths, originals,
+                                           downsample, out_dir, device)
     write_text(out_dir / "results.csv", rows_to_csv(rows))
     write_text(out_dir / "results.md", markdown)
     log.message(f"wrote {out_dir / 'results.md'}, {out_dir / 'results.csv'} and {len(figures)} figures")

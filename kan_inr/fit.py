@@ -19,12 +19,12 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, checkpoint, signals
+from kan_inr import KanInrError, checkpoint, sampling, signals, spectral
 from kan_inr.checkpoint import Checkpointer
 from kan_inr.logging import NullLog
 from kan_inr.render import DEFAULT_CHUNK, predict_grid
@@ -50,6 +50,9 @@ class TrainConfig:
     max_seconds: float | None = None  # wall-clock training budget (evaluation excluded); None = steps only
     precision: str = "fp32"  # PRECISIONS: fp32; tf32 matmuls (CUDA); bf16 autocast forward (+ tf32)
     compile: str = "auto"  # COMPILE_MODES: a torch.compile mode, off, or auto (default on CUDA, off on CPU)
+    jitter: float = 0.0  # sub-pixel jitter: positions drawn within this fraction of each cell (sampling.py)
+    freq_penalty: float = 0.0  # weight of the first KAN layer's frequency penalty (spectral.frequency_penalty)
+    freq_alpha: float = 2.0  # its exponent: coefficient k weighs (k / Nyquist)^alpha
 
 
 def lr_at(step: int, cfg: TrainConfig, elapsed_s: float = 0.0) -> float:
@@ -117,10 +120,14 @@ def mse_loss(model: nn.Module, coords: torch.Tensor, target: torch.Tensor, preci
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, coords: torch.Tensor,
-               target: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
-    """One Adam step (forward, MSE, backward, update); returns the loss as a device tensor (no host sync)."""
+               target: torch.Tensor, precision: str = "fp32",
+               penalty: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
+    """One Adam step (forward, MSE + ``penalty()``, backward, update); returns the loss as a device
+    tensor (no host sync)."""
     with matmul_precision(precision):
         loss = mse_loss(model, coords, target, precision)
+        if penalty is not None:
+            loss = loss + penalty()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -198,7 +205,8 @@ class FitResult:
 def evaluate(model: nn.Module, signal: Signal, target_range: tuple[float, float],
              device: torch.device) -> tuple[dict[str, float], torch.Tensor]:
     """Full-grid pass of the current weights: (metrics, prediction (N, C) in the signal's range)."""
-    pred = denormalise(predict_grid(model, signal.shape, device), signal.value_range, target_range)
+    pred = denormalise(predict_grid(model, signal.shape, device, convention=signal.convention),
+                       signal.value_range, target_range)
     metrics = signals.module(signal.kind).evaluate(pred, signal.values.to(device), signal.shape)
     return metrics, pred
 
@@ -290,6 +298,8 @@ def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullL
     sampler = Sampler(n, batch, cfg.seed, device) if batch < n else None
     optimizer = make_optimizer(model, cfg.lr, device)
     params = sum(p.numel() for p in model.parameters())
+    penalty = spectral.frequency_penalty(model, cfg.freq_penalty, cfg.freq_alpha,
+                                         min(spectral.nyquist(n, signal.convention) for n in signal.shape))
     compile_tick = time.perf_counter()
     step_model, compiled = compile_model(model, cfg.compile, device, coords[:batch], target[:batch], cfg.precision)
     compile_s = time.perf_counter() - compile_tick
@@ -314,7 +324,9 @@ def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullL
         else:
             index = sampler.next()  # (batch,)
             x, goal = coords[index], target[index]  # (batch, d), (batch, C)
-        loss = train_step(step_model, optimizer, x, goal, cfg.precision)  # forward, MSE, backward, Adam
+        if cfg.jitter:
+            x = sampling.jitter(x, signal.shape, signal.convention, cfg.jitter)  # (batch, d) inside the cells
+        loss = train_step(step_model, optimizer, x, goal, cfg.precision, penalty)  # forward, loss, backward, Adam
 
         out_of_time = cfg.max_seconds is not None and train_s + (time.perf_counter() - tick) >= cfg.max_seconds
         is_eval = step % cfg.eval_every == 0 or step == cfg.steps or out_of_time

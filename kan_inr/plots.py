@@ -47,7 +47,7 @@ def curves(path: Path, by_model: dict[str, list[Curve]], labels: dict[str, str],
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def detail_window(gray: np.ndarray, side: int) -> tuple[int, int]:
@@ -109,7 +109,7 @@ def image_crops(path: Path, target: np.ndarray, preds: dict[str, tuple[np.ndarra
     if shown is not None:
         fig.colorbar(shown, ax=axes[1, 1:].tolist(), shrink=0.9, label="|prediction - target|")
     fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def waveform_crops(path: Path, target: np.ndarray, preds: dict[str, tuple[np.ndarray, float]], length: int,
@@ -137,10 +137,10 @@ def waveform_crops(path: Path, target: np.ndarray, preds: dict[str, tuple[np.nda
         axes[i, 1].set_xlabel(xlabel)
         axes[i, 1].set_ylabel("prediction - target")
     fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save(fig, path)
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from kan_inr.signals.base import grid_chunk
+from kan_inr.signals.base import ENDPOINTS, grid_chunk
+from kan_inr.spectral import prefiltered, render_cells
 
 DEFAULT_CHUNK = 2**16
 
@@ -21,8 +22,8 @@ DEFAULT_CHUNK = 2**16
 @torch.no_grad()
 def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device | str,
                  chunk: int = DEFAULT_CHUNK, out_device: torch.device | str | None = None,
-                 extent: tuple[tuple[float, float], ...] | None = None) -> torch.Tensor:
-    """Model outputs on every sample of ``grid(shape)``: (prod(shape), out_dim) on ``out_device``
+                 extent: tuple[tuple[float, float], ...] | None = None, convention: str = ENDPOINTS) -> torch.Tensor:
+    """Model outputs on every sample of ``grid(shape, convention=convention)``: (prod(shape), out_dim) on ``out_device``
     (default: ``device``). Runs in eval mode and restores the model's previous mode.
 
     ``extent`` ((lo, hi) per axis) maps the grid's [-1, 1] affinely onto [lo, hi]: a clip rendered at a
@@ -39,7 +40,7 @@ def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device 
         while start < n:
             stop = min(start + chunk, n)
             try:
-                coords = grid_chunk(shape, start, stop, device)  # (M, d)
+                coords = grid_chunk(shape, start, stop, device, convention)  # (M, d)
                 if extent is not None:
                     lo, hi = (torch.tensor(e, dtype=coords.dtype, device=coords.device) for e in zip(*extent))  # (d,)
                     coords = lo + (coords + 1) * (0.5 * (hi - lo))
@@ -58,14 +59,20 @@ def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device 
 
 
 def reconstruct(model: nn.Module, config: dict, shape: tuple[int, ...], device: torch.device | str,
-                chunk: int = DEFAULT_CHUNK, extent: tuple[tuple[float, float], ...] | None = None) -> torch.Tensor:
-    """A run's model on ``grid(shape)``, mapped back to the signal's value range: (N, C) on the CPU."""
+                chunk: int = DEFAULT_CHUNK, extent: tuple[tuple[float, float], ...] | None = None,
+                prefilter: bool = True) -> torch.Tensor:
+    """A run's model on ``grid(shape)``, mapped back to the signal's value range: (N, C) on the CPU.
+    ``prefilter``: a render coarser than the fitted grid box-filters the first KAN layer
+    (``spectral.prefiltered``) instead of aliasing."""
     from kan_inr.signals.base import denormalise
 
     signal = config["signal"]
     value_range = tuple(signal["value_range"])
     target_range = tuple(config["train"].get("target_range") or value_range)
-    pred = predict_grid(model, shape, device, chunk, out_device="cpu", extent=extent)
+    cells = render_cells(tuple(signal["shape"]), tuple(shape), signal["convention"], extent)
+    with prefiltered(model, cells if prefilter else (None,) * len(cells)):
+        pred = predict_grid(model, shape, device, chunk, out_device="cpu", extent=extent,
+                            convention=signal["convention"])
     return denormalise(pred, value_range, target_range)
 
 
@@ -113,9 +120,10 @@ def plan(signal: dict, scale: float | None = None, size: tuple[int, ...] | None 
 
 
 def render_run(run_dir, out=None, scale: float | None = None, size: tuple[int, ...] | None = None,
-               device: str = "auto", chunk: int = DEFAULT_CHUNK, **kind_options: Any):
+               device: str = "auto", chunk: int = DEFAULT_CHUNK, prefilter: bool = True, **kind_options: Any):
     """Render a run folder's INR on a new grid and write it with the signal kind's writer.
-    ``kind_options`` go to the kind's ``render_plan`` (audio: rate, duration, subtype)."""
+    ``kind_options`` go to the kind's ``render_plan`` (audio: rate, duration, subtype). ``prefilter``:
+    a render coarser than the fitted grid box-filters the first KAN layer (``spectral.prefiltered``)."""
     from pathlib import Path
 
     from kan_inr import signals
@@ -127,13 +135,13 @@ def render_run(run_dir, out=None, scale: float | None = None, size: tuple[int, .
     run = load_run(run_dir, dev)
     kind = signals.module(run.signal["kind"])
     out = Path(out) if out else run.run_dir / f"render-{'x'.join(map(str, todo.shape))}{kind.RECONSTRUCTION_SUFFIX}"
-    return render_model(run.model, run.config, todo, out, dev, chunk)
+    return render_model(run.model, run.config, todo, out, dev, chunk, prefilter)
 
 
 def render_model(model: nn.Module, config: dict, todo: RenderPlan, out, device: torch.device | str,
-                 chunk: int = DEFAULT_CHUNK):
+                 chunk: int = DEFAULT_CHUNK, prefilter: bool = True):
     """Write ``model`` (on ``device``) rendered as ``todo`` plans to the file ``out`` with its kind's writer."""
     from kan_inr import signals
 
-    values = reconstruct(model, config, todo.shape, device, chunk, todo.extent)
+    values = reconstruct(model, config, todo.shape, device, chunk, todo.extent, prefilter)
     return signals.module(config["signal"]["kind"]).save(values, todo.shape, todo.meta, out, **todo.save_options)

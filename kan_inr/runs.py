@@ -35,13 +35,14 @@ from torch import nn
 from kan_inr import KanInrError, __version__, models, plugins
 from kan_inr.atomic import fsync_dir, load_tensors, save_tensors, save_weights, write_json
 from kan_inr.fit import TrainConfig
+from kan_inr.signals.base import CONVENTIONS, ENDPOINTS
 
 try:
     import fcntl
 except ImportError:  # Windows: no flock; runs are then not protected against a second writer
     fcntl = None
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CONFIG, WEIGHTS, METRICS, HISTORY = "config.json", "weights.pt", "metrics.json", "history.json"
 CHECKPOINT, LOCK = "checkpoint.pt", ".lock"
 RUNNING, INTERRUPTED, COMPLETE = "running", "interrupted", "complete"
@@ -56,6 +57,8 @@ def upgrade_config(data: dict[str, Any]) -> dict[str, Any]:
     """Bring a config.json of any earlier format to FORMAT_VERSION, one version at a time.
 
     1 -> 2: ``signal.load_options`` (how the file was read, e.g. resize_to) added, empty for old runs.
+    2 -> 3: ``signal.convention`` (where samples sit, ``signals.base.CONVENTIONS``) added: "endpoints",
+    the only geometry before, so an old run renders as it was fitted.
     """
     version = data.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -67,6 +70,10 @@ def upgrade_config(data: dict[str, Any]) -> dict[str, Any]:
         signal = data.get("signal")
         data = {**data, "format_version": 2,
                 "signal": {**signal, "load_options": {}} if isinstance(signal, dict) else signal}
+    if data["format_version"] == 2:
+        signal = data.get("signal")
+        data = {**data, "format_version": 3,
+                "signal": {**signal, "convention": ENDPOINTS} if isinstance(signal, dict) else signal}
     return data
 
 
@@ -162,6 +169,7 @@ def load_config(run_dir: Path) -> dict[str, Any]:
                 and _matches(signal["shape"], tuple[int, ...]) and min(signal["shape"], default=0) >= 1
                 and isinstance(signal["kind"], str) and _matches(signal["value_range"], tuple[float, float])
                 and isinstance(signal.get("meta", {}), dict) and isinstance(signal["load_options"], dict)
+                and signal["convention"] in CONVENTIONS
                 and isinstance(data["train"], dict)):
             raise TypeError
     except (KeyError, TypeError):

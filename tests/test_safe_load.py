@@ -103,12 +103,23 @@ def test_invalid_configs_are_one_clear_error(run_dir, change, match):
 def test_format_1_config_is_upgraded(run_dir, tmp_path):
     def to_version_1(config):
         config["format_version"] = 1
-        del config["signal"]["load_options"], config["signal"]["digest"]
+        del config["signal"]["load_options"], config["signal"]["digest"], config["signal"]["convention"]
 
     edit_config(run_dir, to_version_1)
     config = runs.load_config(run_dir)
-    assert config["format_version"] == runs.FORMAT_VERSION == 2 and config["signal"]["load_options"] == {}
+    assert config["format_version"] == runs.FORMAT_VERSION == 3 and config["signal"]["load_options"] == {}
+    assert config["signal"]["convention"] == "endpoints"
     assert render_run(run_dir, tmp_path / "v1.png", device="cpu").is_file()
+
+
+def test_format_2_runs_keep_the_endpoint_grid_they_were_fitted_on(run_dir):
+    def to_version_2(config):
+        config["format_version"] = 2
+        del config["signal"]["convention"]
+
+    assert runs.load_config(run_dir)["signal"]["convention"] == "centers"  # a new image run
+    edit_config(run_dir, to_version_2)
+    assert runs.load_config(run_dir)["signal"]["convention"] == "endpoints"
 
 
 def test_wrong_weights_are_refused(run_dir, tmp_path):

@@ -28,6 +28,7 @@ from kan_inr.models.kan import BSplineKANConfig, BSplineKANNet, ChebyKANConfig, 
 from kan_inr.models.siren import Siren, SirenConfig
 from kan_inr.models.sl2a import SL2A, SL2AConfig
 from kan_inr.models.wire import Wire, WireConfig
+from kan_inr.signals.base import CENTERS, spacing
 
 FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
     "fkan": (FKANConfig, FKAN),
@@ -96,10 +97,32 @@ def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
     return dataclasses.replace(cfg, degree=audio_frequencies(shape, 1 / 4))
 
 
+IMAGE_NYQUIST_FRACTION = 1.0  # image presets cap their first layer's basis at this fraction of Nyquist
+
+
+def nyquist_capped(field_name: str, spline: bool = False,
+                   fraction: float = IMAGE_NYQUIST_FRACTION) -> Callable[[Any, tuple[int, ...]], Any]:
+    """``Preset.adapt`` capping a first-layer basis size (K frequencies, Chebyshev degree D, B-spline
+    intervals G) at ``fraction`` of the image grid's Nyquist limit, so the first layer holds no
+    frequency the pixels cannot show (which would alias between them when rendered larger).
+
+    An axis of n pixel centres on [-1, 1] is 2 / n apart and carries angular frequencies up to
+    pi n / 2 (units of cos(k x)); K and D count such frequencies (spectral.py); G cubic B-spline
+    intervals of width 2 / G (``spline``) resolve up to about pi G / 2, so G is capped at ``fraction`` n. The
+    smaller axis sets the cap. The published size stays available with ``--set``.
+    """
+    def adapt(cfg: Any, shape: tuple[int, ...]) -> Any:
+        n = min(shape)
+        limit = fraction * n if spline else fraction * math.pi / spacing(n, CENTERS)
+        return dataclasses.replace(cfg, **{field_name: max(1, min(getattr(cfg, field_name), math.floor(limit)))})
+
+    return adapt
+
+
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
         "image": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=4096, steps=2000),
-                        "FKAN, Mehrabian et al. 2024, arXiv 2409.09323"),
+                        "FKAN, Mehrabian et al. 2024, arXiv 2409.09323", adapt=nyquist_capped("grid_size")),
         "audio": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000),
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323 (K from the clip)", adapt=fkan_for_clip),
     },
@@ -114,18 +137,19 @@ PRESETS: dict[str, dict[str, Preset]] = {
     # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
     "sl2a": {
         "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
-                        "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836"),
+                        "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836", adapt=nyquist_capped("degree")),
         "audio": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=AUDIO_BATCH, steps=2000),
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836 (degree from the clip)", adapt=sl2a_for_clip),
     },
     # Plain KANs have no published INR recipe: they get SL2A's (protocol div2k-sl2a).
     "cheby-kan": {
         "image": Preset("cheby-kan", ChebyKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
-                        "Chebyshev KAN, SS et al. 2024, arXiv 2405.07200"),
+                        "Chebyshev KAN, SS et al. 2024, arXiv 2405.07200", adapt=nyquist_capped("first_degree")),
     },
     "bspline-kan": {
         "image": Preset("bspline-kan", BSplineKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
-                        "KAN, Liu et al. 2024, arXiv 2404.19756 (efficient B-spline formulation)"),
+                        "KAN, Liu et al. 2024, arXiv 2404.19756 (efficient B-spline formulation)",
+                        adapt=nyquist_capped("first_grid_size", spline=True)),
     },
     # Instant-NGP: Adam lr 1e-2 (its betas 0.9/0.99 and eps 1e-15 are not in Recipe: Adam defaults), 2^18 batch.
     "hash-grid": {

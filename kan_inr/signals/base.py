@@ -1,9 +1,16 @@
 """Signals: a sampled function on a regular grid, as coordinates and values.
 
-Coordinate convention (decided once, used everywhere): each axis of n samples maps to
-``linspace(-1, 1, n)``, i.e. the first and last sample sit on the endpoints -1 and +1, as in the FKAN
-and SL2A reference code. A render at another resolution samples the same [-1, 1] extent more densely.
-An axis of a single sample sits at 0.
+Coordinate conventions: every axis spans the extent [-1, 1]; where its n samples sit is the
+signal's ``convention``:
+
+- ``"centers"`` (images): a pixel is a cell. Pixel i of n covers [-1 + 2i/n, -1 + 2(i+1)/n] and is
+  sampled at its centre -1 + (2i + 1)/n, as Pillow and OpenCV resizing assume, so a render at m
+  pixels samples the centres of an m-pixel image and lines up with the source.
+- ``"endpoints"`` (audio, and runs fitted before conventions were recorded): a sample is an instant;
+  sample i of n sits at -1 + 2i/(n - 1) (``linspace(-1, 1, n)``, first and last on the ends), as in the
+  FKAN and SL2A reference code.
+
+An axis of a single sample sits at 0 in both.
 
 Values are kept in the range the file defines (images: [0, 1]; audio: [-1, 1]); metrics are computed
 there. A model may be trained on an affine image of that range (``normalise`` / ``denormalise``,
@@ -21,24 +28,49 @@ import torch
 from kan_inr import KanInrError
 
 
-def axis(n: int, device: torch.device | str | None = None) -> torch.Tensor:
+CENTERS, ENDPOINTS = "centers", "endpoints"
+CONVENTIONS = (CENTERS, ENDPOINTS)
+
+
+def check_convention(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise KanInrError(f"unknown grid convention '{convention}' (choose from {', '.join(CONVENTIONS)})")
+    return convention
+
+
+def positions(index: torch.Tensor, n: int, convention: str = ENDPOINTS) -> torch.Tensor:
+    """Coordinates of samples ``index`` (any shape, integer) of an axis of ``n``: same shape, float32."""
+    if n == 1:
+        return torch.zeros_like(index, dtype=torch.float32)
+    if check_convention(convention) == CENTERS:
+        return (2.0 * index.float() + 1.0) / n - 1.0
+    return index.float() * (2.0 / (n - 1)) - 1.0
+
+
+def spacing(n: int, convention: str = ENDPOINTS) -> float:
+    """Distance between neighbouring samples of an axis of ``n`` (the width of a pixel's cell)."""
+    if check_convention(convention) == CENTERS:
+        return 2.0 / n
+    return 2.0 / max(n - 1, 1)
+
+
+def axis(n: int, device: torch.device | str | None = None, convention: str = ENDPOINTS) -> torch.Tensor:
     """Sample positions of one axis of ``n`` samples in [-1, 1]: (n,)."""
     if n < 1:
         raise KanInrError(f"a grid axis needs at least one sample, got {n}")
-    if n == 1:
-        return torch.zeros(1, device=device)
-    return torch.linspace(-1.0, 1.0, n, device=device)
+    return positions(torch.arange(n, device=device), n, convention)
 
 
-def grid(shape: tuple[int, ...], device: torch.device | str | None = None) -> torch.Tensor:
+def grid(shape: tuple[int, ...], device: torch.device | str | None = None,
+         convention: str = ENDPOINTS) -> torch.Tensor:
     """Coordinates of every sample of an n-d grid, row-major (last axis fastest): (prod(shape), len(shape))."""
-    axes = [axis(n, device) for n in shape]
+    axes = [axis(n, device, convention) for n in shape]
     mesh = torch.meshgrid(*axes, indexing="ij")  # len(shape) tensors of shape `shape`
     return torch.stack(mesh, dim=-1).reshape(-1, len(shape))
 
 
 def grid_chunk(shape: tuple[int, ...], start: int, stop: int,
-               device: torch.device | str | None = None) -> torch.Tensor:
+               device: torch.device | str | None = None, convention: str = ENDPOINTS) -> torch.Tensor:
     """Rows ``start:stop`` of ``grid(shape)`` without building the whole grid: (stop - start, d).
 
     Lets a 4K render or a long clip be evaluated chunk by chunk in bounded memory.
@@ -48,7 +80,7 @@ def grid_chunk(shape: tuple[int, ...], start: int, stop: int,
     for n in reversed(shape):
         i = index % n
         index = index // n
-        coords.append(torch.zeros_like(i, dtype=torch.float32) if n == 1 else i.float() * (2.0 / (n - 1)) - 1.0)
+        coords.append(positions(i, n, convention))
     return torch.stack(coords[::-1], dim=-1)
 
 
@@ -73,6 +105,8 @@ class Signal:
     shape:  the grid shape, (H, W) for images, (T,) for audio.
     kind:   "image" or "audio": names the module that reads, writes and measures it.
     meta:   plain JSON data needed to write the signal back (bit depth, sample rate, source ...).
+    convention: where the samples sit on [-1, 1] (``CONVENTIONS``): "centers" for images, "endpoints"
+            for audio.
     """
 
     values: torch.Tensor
@@ -80,8 +114,10 @@ class Signal:
     kind: str
     value_range: tuple[float, float]
     meta: dict[str, Any] = field(default_factory=dict)
+    convention: str = ENDPOINTS
 
     def __post_init__(self) -> None:
+        check_convention(self.convention)
         if self.values.ndim != 2 or self.values.shape[0] != math.prod(self.shape):
             raise ValueError(f"values {tuple(self.values.shape)} do not match grid {self.shape}")
 
@@ -99,9 +135,9 @@ class Signal:
 
     def coords(self, device: torch.device | str | None = None) -> torch.Tensor:
         """All coordinates of the grid: (N, in_dim)."""
-        return grid(self.shape, device)
+        return grid(self.shape, device, self.convention)
 
     def describe(self) -> dict[str, Any]:
         """Plain-data description stored in a run's config.json."""
         return {"kind": self.kind, "shape": list(self.shape), "channels": self.out_dim,
-                "value_range": list(self.value_range), "meta": self.meta}
+                "value_range": list(self.value_range), "meta": self.meta, "convention": self.convention}

@@ -2,7 +2,9 @@
 
 Values: 8-bit / 255 and 16-bit / 65535 give floats in [0, 1]; float TIFF is kept as stored.
 Grayscale is one channel, RGB three, RGBA four (alpha is a channel like any other).
-Coordinates: (row, col) on ``base.grid((H, W))``, i.e. linspace(-1, 1) per axis, row first.
+Coordinates: (row, col) on ``base.grid((H, W))``, row first, at the pixel centres (``base.CENTERS``:
+pixel i of n at -1 + (2i + 1)/n), or ``convention="endpoints"`` (linspace(-1, 1) per axis) to
+reproduce code that samples so (the FKAN and SL2A protocols).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 
 from kan_inr import KanInrError
 from kan_inr import metrics
-from kan_inr.signals.base import Signal
+from kan_inr.signals.base import CENTERS, Signal, check_convention
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 VALUE_RANGE = (0.0, 1.0)
@@ -70,13 +72,16 @@ def resize(values: torch.Tensor, longest: int) -> torch.Tensor:
     return torch.einsum("ih,hwc,jw->ijc", rows, values.double(), cols).float()
 
 
-def load(path: str | os.PathLike, resize_to: int | None = None) -> Signal:
-    return from_array(read_array(Path(path)), resize_to, source=str(path))
+def load(path: str | os.PathLike, resize_to: int | None = None, convention: str = CENTERS) -> Signal:
+    return from_array(read_array(Path(path)), resize_to, source=str(path), convention=convention)
 
 
-def from_array(array: np.ndarray, resize_to: int | None = None, source: str = "array") -> Signal:
+def from_array(array: np.ndarray, resize_to: int | None = None, source: str = "array",
+               convention: str = CENTERS) -> Signal:
     """An image array (H, W) or (H, W, C), C = 1..4, of uint8, uint16 (scaled to [0, 1]) or float
-    samples (kept) as a Signal; ``source`` names it in messages and in ``meta``."""
+    samples (kept) as a Signal; ``source`` names it in messages and in ``meta``; ``convention``: where
+    the pixels sit on [-1, 1] (``base.CENTERS``, or ``base.ENDPOINTS`` as the FKAN/SL2A code)."""
+    check_convention(convention)
     array = np.asarray(array)
     if array.ndim == 2:
         array = array[:, :, None]
@@ -99,7 +104,7 @@ def from_array(array: np.ndarray, resize_to: int | None = None, source: str = "a
         values = resize(values, resize_to)
     h, w, c = values.shape
     meta: dict[str, Any] = {"source": source, "bit_depth": bits, "source_shape": source_shape}
-    return Signal(values.reshape(h * w, c), (h, w), "image", VALUE_RANGE, meta)
+    return Signal(values.reshape(h * w, c), (h, w), "image", VALUE_RANGE, meta, convention)
 
 
 def to_array(values: torch.Tensor, shape: tuple[int, ...], bit_depth: Any) -> np.ndarray:
