@@ -67,7 +67,7 @@ def test_a_2x_render_samples_the_2x_pixel_centres(convention, exact):
     from kan_inr.render import reconstruct
 
     n = 16
-    config = {"signal": {"value_range": [0.0, 1.0], "convention": convention}, "train": {}}
+    config = {"signal": {"value_range": [0.0, 1.0], "convention": convention, "shape": [n, n]}, "train": {}}
     rendered = reconstruct(Analytic(), config, (2 * n, 2 * n), "cpu")  # (4 n^2, 1)
     centre = (torch.arange(2 * n, dtype=torch.float64) + 0.5) / (2 * n) * 2 - 1  # pixel centres on [-1, 1]
     mesh = torch.stack(torch.meshgrid(centre, centre, indexing="ij"), dim=-1).reshape(-1, 2)
