@@ -195,20 +195,27 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
         duration: float | None = None, outputs: str | os.PathLike | None = None, name: str | None = None,
         overwrite: bool = False, progress: bool = True, checkpoint_every: int | None = None,
         checkpoint_minutes: float = 10.0, distributed: bool = False) -> Run | None:
-    """Fit ``model`` to ``signal`` (a path, an array with the ``load_signal`` options, or a Signal).
+    """Fit ``model`` to ``signal``: a file path (read with ``resize``, ``channels``, ``start``,
+    ``duration``) or a Signal from ``load_signal`` (arrays and tensors go through it first).
 
     Training options left None come from the preset's published recipe (``kan-inr models``);
     ``batch`` at least the signal's size is full batch; ``model_config`` replaces model fields
     (e.g. ``{"hidden_dim": 64}``). ``outputs`` None: in memory; else a run folder
     ``<outputs>/<name>`` (default name ``<file stem>-<model>``) with checkpoints, TensorBoard logs and
-    the reconstruction; a stopped fit (Ctrl-C) returns with ``status == "interrupted"``, see ``resume``.
-    ``progress`` shows a progress bar on stderr. ``distributed``: DDP under torchrun (returns None on
-    processes other than rank 0)."""
+    the reconstruction; a stopped fit (Ctrl-C) returns with ``status == "interrupted"``, and
+    ``resume`` continues it (reading a path's file again with the same options: give a path for a
+    run to be resumable). ``progress`` shows a progress bar on stderr. ``distributed``: DDP under
+    torchrun, from a path (returns None on processes other than rank 0)."""
     chosen = model_name(model)
     path = Path(signal) if isinstance(signal, (str, os.PathLike)) else None
     load_options = {"resize_to": resize, "channels": channels, "start": start, "duration": duration}
-    loaded = None if path is not None else load_signal(signal, resize=resize, channels=channels, start=start,
-                                                         duration=duration)
+    loaded = signal if path is None else None
+    if path is None:
+        if not isinstance(signal, Signal):
+            raise KanInrError("fit takes a file path or a Signal: kan_inr.load_signal(array, kind=...) for arrays")
+        given = [k for k, v in load_options.items() if v is not None]
+        if given or distributed:
+            raise KanInrError(f"{', '.join(given) or 'distributed'}: for a file path (a Signal is already loaded)")
     train = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
                  device=device, precision=precision, compile=compile, max_seconds=max_seconds)
     overrides = {k: _as_text(v) for k, v in (model_config or {}).items()}
@@ -220,7 +227,8 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
         result = fit_loop(job.model, job.signal, job.train, RunLog(None, console=progress))
         metrics = {"status": COMPLETE, **result.metrics, "diverged_at": result.diverged_at}
         return Run(job.model.eval(), job.config, metrics, result.history)
-    name = name or f"{path.stem if path is not None else 'array'}-{plugins.label(chosen)}"
+    stem = (path if path is not None else Path(str(loaded.meta.get("source", "array")))).stem
+    name = name or f"{stem}-{plugins.label(chosen)}"
     common = dict(outputs=outputs, name=name, overwrite=overwrite, console=progress, **options)
     if distributed:
         run_dir, _ = fit_file_ddp(path, chosen, **common)
@@ -231,7 +239,7 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
         if path is not None:
             run_dir, _ = fit_file(path, chosen, policy=policy, **common)
         else:
-            run_dir, _ = run_job(start_run("array", chosen, signal=loaded, **common), policy)
+            run_dir, _ = run_job(start_run(stem, chosen, signal=loaded, **common), policy)
     return load(run_dir)
 
 
