@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from kan_inr import KanInrError
+from kan_inr.config import COMPILE_MODES, PRECISIONS, check_choice
 
 # Click's exception base: typer >= 0.25 vendors click, older typer re-exports it; BadParameter has it in both.
 ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -78,8 +79,6 @@ def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tupl
         raise KanInrError(f"--lr must be positive, got {options['lr']}")
     if options.get("batch") == 0:
         options["batch"] = 2**62  # any size >= the signal means full batch
-    from kan_inr.fit import COMPILE_MODES, PRECISIONS, check_choice
-
     if options.get("precision") is not None:
         check_choice("--precision", options["precision"], PRECISIONS)
     if options.get("compile") is not None:
@@ -118,36 +117,35 @@ def fit(
 ) -> None:
     """Fit a model to a signal file and write a run folder (config, weights, metrics, reconstruction, tb/).
     Ctrl-C or SIGTERM stops after the current step with a checkpoint; --resume continues exactly."""
-    from kan_inr.checkpoint import CheckpointPolicy
-    from kan_inr.distributed import fit_file_ddp
-    from kan_inr.jobs import fit_file, resume_run
+    from kan_inr.checkpoint import CheckpointPolicy  # torch-heavy modules load lazily: `kan-inr --help` starts fast
+    from kan_inr.jobs import fit_file, fit_file_ddp, resume_run
 
     policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
     if resume is not None:
         fixed = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
                      resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
-                     config=config, name=name, overwrite=overwrite or None, distributed=distributed or None,
-                     precision=precision, compile=compile_)
+                     config=config, name=name, overwrite=overwrite or None, precision=precision, compile=compile_)
         if any(v is not None for v in fixed.values()):
             given = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
             raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
-        run_dir, result = resume_run(resume, signal, console=not quiet, policy=policy, device=device)
+        run_dir, result = resume_run(resume, signal, console=not quiet, policy=policy, device=device,
+                                     distributed=distributed)
     elif signal is None:
         raise KanInrError("give a signal file to fit, or --resume RUN_FOLDER")
     else:
         model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, schedule=schedule,
                                               eval_every=eval_every, seed=seed, device=device,
                                               precision=precision, compile=compile_)
-        checkpoints = {} if distributed else {"policy": policy}  # DDP fits are not checkpointed (yet)
         run_dir, result = (fit_file_ddp if distributed else fit_file)(signal, model, outputs=outputs, name=name, overwrite=overwrite,
                                    model_overrides=model_fields, load_options={"resize_to": resize, "channels": channels, "start": start, "duration": duration},
-                                   console=not quiet, **checkpoints, **options)
+                                   console=not quiet, policy=policy, **options)
+    if result.interrupted_at is not None:
+        if run_dir is not None:  # a DDP rank other than 0 stops as quietly as it trained
+            print(f"kan-inr: interrupted after step {result.interrupted_at} (checkpoint saved); resume with: "
+                  f"kan-inr fit --resume {run_dir}{' --distributed' if distributed else ''}", file=sys.stderr)
+        sys.exit(result.exit_code or 130)
     if run_dir is None:
         return  # a DDP rank other than 0: rank 0 writes the run and reports
-    if result.interrupted_at is not None:
-        print(f"kan-inr: interrupted after step {result.interrupted_at} (checkpoint saved); resume with: "
-              f"kan-inr fit --resume {run_dir}", file=sys.stderr)
-        sys.exit(130)
     m = result.metrics
     shown = "  ".join(f"{k[6:]} {v:.4f}" for k, v in m.items() if k.startswith("final_"))
     typer.echo(f"{run_dir}: {shown}  ({m['params']:,} params, {m['steps']} steps, {m['train_s']:.1f} s, {m['device']})")
@@ -175,10 +173,13 @@ def fit_many(
                                            "together as a batch of independent networks (same result), or one "
                                            "after another [default: batched on CUDA, sequential on a CPU]."),
     group: int = typer.Option(64, help="At most this many networks fitted together."),
+    checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every run every N steps [default: by time only]."),
+    checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
     quiet: Quiet = False,
 ) -> None:
     """Fit every signal of folders or globs: a run folder each, summary.csv / summary.md (mean +- std).
     A re-run skips completed runs; under torchrun the signals are shared out over the processes."""
+    from kan_inr.checkpoint import CheckpointPolicy
     from kan_inr.logging import RunLog
     from kan_inr.many import fit_many as run_many
 
@@ -186,7 +187,8 @@ def fit_many(
                                           eval_every=eval_every, seed=seed, device=device)
     result = run_many(sources, model, outputs=outputs, name=name, batched=batched, group=group,
                       model_overrides=model_fields, load_options={"resize_to": resize},
-                      log=RunLog(None, console=not quiet), **options)
+                      log=RunLog(None, console=not quiet),
+                      policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes), **options)
     if result.summary is not None:
         typer.echo(f"{result.summary.with_suffix('.md')}: {len(result.fitted)} fitted by this process, "
                    f"{len(result.skipped)} already complete, {len(result.missing)} missing")
@@ -217,7 +219,7 @@ def render(
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
 ) -> None:
     """Render a fitted INR at the source size or any other resolution."""
-    from kan_inr.render import render_run
+    from kan_inr.jobs import render_run
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")

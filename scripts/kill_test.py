@@ -16,7 +16,7 @@ Timing the kills by the run's own progress, not by wall time, keeps them spread 
 the machine is. After the kill:
 
 - no run folder under the run's name is fine only if the kill came before the rename that creates it;
-- otherwise the folder must load (``runs.load_run``), render (``render.render_run``) and resume
+- otherwise the folder must load (``runs.load_run``), render (``jobs.render_run``) and resume
   (``jobs.resume_run``, what ``kan-inr fit --resume`` calls, here in-process to save an interpreter start
   per kill; or be complete and have resume refuse it), and the resumed run's final weights must equal
   the reference's (max |difference| <= 1e-6: same seed, CPU).
@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kan_inr import KanInrError, jobs, runs  # noqa: E402
-from kan_inr.render import render_run  # noqa: E402
+from kan_inr.jobs import render_run  # noqa: E402
 
 STEPS = 40
 FIT = ["--model", "siren", "--set", "hidden_dim=16", "--set", "hidden_layers=1", "--resize", "16",

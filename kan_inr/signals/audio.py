@@ -27,6 +27,7 @@ import torch
 from kan_inr import KanInrError
 from kan_inr import metrics
 from kan_inr.signals.base import Signal
+from kan_inr.signals.plan import RenderPlan
 
 EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 VALUE_RANGE = (-1.0, 1.0)
@@ -153,8 +154,8 @@ def save(values: torch.Tensor, shape: tuple[int, ...], meta: dict[str, Any], pat
 
 
 def render_plan(signal: dict[str, Any], scale: float | None = None, size: tuple[int, ...] | None = None,
-                rate: float | None = None, duration: float | None = None, subtype: str | None = None) -> Any:
-    """Where to sample a fitted clip (a ``render.RenderPlan``): the INR is continuous in time.
+                rate: float | None = None, duration: float | None = None, subtype: str | None = None) -> RenderPlan:
+    """Where to sample a fitted clip (a ``RenderPlan``): the INR is continuous in time.
 
     Output sample i sits at time i / R from the clip's start, i.e. at coordinate
     -1 + 2 (i / R) rate / (T - 1), so a render at R = 2 rate reproduces every source sample at its even
@@ -162,8 +163,6 @@ def render_plan(signal: dict[str, Any], scale: float | None = None, size: tuple[
     to one source sample past +1. ``scale`` s means R = s rate; ``size`` (N,) means N samples over
     the clip (R = N rate / T). The file's header rate is R rounded to whole hertz.
     """
-    from kan_inr.render import RenderPlan
-
     t, src_rate = int(signal["shape"][0]), float(signal["meta"]["sample_rate"])
     given = [name for name, v in (("--scale", scale), ("--size", size), ("--rate", rate)) if v is not None]
     if len(given) > 1:
