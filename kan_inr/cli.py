@@ -1,5 +1,8 @@
 """Command line: parses, validates and delegates. The only module that imports typer.
 
+Each command imports the torch-heavy modules it needs inside its function, so `kan-inr --help` and a
+mistyped option answer at once.
+
 Every user error ends as one line on stderr ("kan-inr: error: ...") and exit status 2.
 """
 
@@ -117,7 +120,7 @@ def fit(
 ) -> None:
     """Fit a model to a signal file and write a run folder (config, weights, metrics, reconstruction, tb/).
     Ctrl-C or SIGTERM stops after the current step with a checkpoint; --resume continues exactly."""
-    from kan_inr.checkpoint import CheckpointPolicy  # torch-heavy modules load lazily: `kan-inr --help` starts fast
+    from kan_inr.checkpoint import CheckpointPolicy  # here, not at the top: start-up time (torch)
     from kan_inr.jobs import fit_file, fit_file_ddp, resume_run
 
     policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
@@ -179,7 +182,7 @@ def fit_many(
 ) -> None:
     """Fit every signal of folders or globs: a run folder each, summary.csv / summary.md (mean +- std).
     A re-run skips completed runs; under torchrun the signals are shared out over the processes."""
-    from kan_inr.checkpoint import CheckpointPolicy
+    from kan_inr.checkpoint import CheckpointPolicy  # here, not at the top: start-up time (torch)
     from kan_inr.logging import RunLog
     from kan_inr.many import fit_many as run_many
 
@@ -219,7 +222,7 @@ def render(
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
 ) -> None:
     """Render a fitted INR at the source size or any other resolution."""
-    from kan_inr.jobs import render_run
+    from kan_inr.jobs import render_run  # here, not at the top: start-up time (torch)
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
@@ -232,7 +235,7 @@ def list_models(
     for_: Optional[Path] = typer.Option(None, "--for", help="Count parameters for this signal file."),
 ) -> None:
     """Table of model presets: family, paper, parameters, published recipe."""
-    from rich.console import Console
+    from rich.console import Console  # here, not at the top: start-up time (torch)
     from rich.table import Table
 
     from kan_inr import models, signals
@@ -273,7 +276,7 @@ def compare(
 ) -> None:
     """Fit several models to the same signals (same seed, same evaluation); write a table and figures.
     Re-running skips finished runs."""
-    from kan_inr.compare import make_budget, run_comparison, update_readme
+    from kan_inr.compare import make_budget, run_comparison, update_readme  # here, not at the top: start-up time (torch)
     from kan_inr.logging import RunLog
 
     budget = make_budget(budget_steps, budget_seconds, recipe, batch, protocol)
