@@ -15,17 +15,15 @@ summary. A rank that dies loses only its unfinished signals: a re-run completes 
 
 from __future__ import annotations
 
-import csv
 import glob
-import io
 import math
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kan_inr import KanInrError, signals
 from kan_inr.checkpoint import CheckpointPolicy
+from kan_inr.compare.report import markdown_table, mean_std, rows_to_csv
 from kan_inr.device import resolve_device
 from kan_inr.distributed import session
 from kan_inr.fit import FitResult
@@ -211,14 +209,13 @@ def read_rows(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def _stats(rows: list[dict[str, Any]], columns: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Mean and sample standard deviation of each metric column (std 0 for a single run)."""
+    """Mean and standard deviation (``report.mean_std``) of each metric column."""
     mean: dict[str, Any] = {"signal": "mean"}
     std: dict[str, Any] = {"signal": "std"}
     for col in columns[1:]:
         values = [r[col] for r in rows if isinstance(r.get(col), (int, float)) and math.isfinite(r[col])]
         if values and col.startswith(("final_", "best_")) and col != "best_step":
-            mean[col] = statistics.fmean(values)
-            std[col] = statistics.stdev(values) if len(values) > 1 else 0.0
+            mean[col], std[col] = mean_std(values)
     return mean, std
 
 
@@ -229,12 +226,7 @@ def write_summary(group_dir: Path, run_dirs: list[Path]) -> Path:
     rows, missing = read_rows(run_dirs)
     columns = ["signal"] + [k for k in dict.fromkeys(k for r in rows for k in r) if k != "signal"]
     mean, std = _stats(rows, columns)
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in [*rows, *([mean, std] if rows else [])]:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
-    write_text(group_dir / SUMMARY_CSV, text.getvalue())
+    write_text(group_dir / SUMMARY_CSV, rows_to_csv([*rows, *([mean, std] if rows else [])], columns))
     write_text(group_dir / SUMMARY_MD, _markdown(group_dir.name, rows, columns, mean, std, missing))
     return group_dir / SUMMARY_CSV
 
@@ -246,14 +238,10 @@ def _markdown(title: str, rows: list[dict[str, Any]], columns: list[str], mean: 
             return ""
         return f"{value:.4f}" if isinstance(value, float) else str(value)
 
-    lines = [f"# {title}: {len(rows)} signals", "", "| " + " | ".join(columns) + " |",
-             "|" + "|".join("---" if c == "signal" else "---:" for c in columns) + "|"]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
     if rows:
-        lines.append("| **mean ± std** | " + " | ".join(
-            f"{mean[c]:.4f} ± {std[c]:.4f}" if c in mean else "" for c in columns[1:]) + " |")
+        cells.append(["**mean ± std**", *(f"{mean[c]:.4f} ± {std[c]:.4f}" if c in mean else "" for c in columns[1:])])
+    lines = [f"# {title}: {len(rows)} signals", "", *markdown_table(columns, cells, set(columns[1:]))]
     if missing:
         lines += ["", f"Missing (not fitted yet or failed; re-run to complete): {', '.join(missing)}"]
     return "\n".join(lines) + "\n"
-
-
