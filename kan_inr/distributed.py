@@ -17,6 +17,7 @@ budget) are agreed by all ranks at log steps, where the loop synchronises anyway
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -158,7 +159,9 @@ def fit_ddp(model: nn.Module, signal: Signal, cfg: TrainConfig, ctx: Context, lo
     device, batch = check_train_config(cfg, n)
     model.to(device).train()
     check_memory(model, signal, batch // ctx.world_size, device)
-    result = train(DDPStep(model, signal, cfg, device, batch, ctx), cfg, [log], checkpoints)[0]
+    tick = time.perf_counter()
+    step = DDPStep(model, signal, cfg, device, batch, ctx)
+    result = train(step, cfg, [log], checkpoints, compile_s=time.perf_counter() - tick)[0]
     if result.metrics:
         result.metrics.update(world_size=ctx.world_size, batch=batch // ctx.world_size, global_batch=batch)
     return result

@@ -13,8 +13,9 @@ Then, for each kill, a fresh fit is started and SIGKILLed in one of three phases
 
 - creation: a random time into the start-up window measured on the reference (from the moment the hidden
   staging folder appears to the first checkpoint: creating the run, then imports before step 1);
-- training: once the (first) run's metrics.json reaches a random step 1..40, after a further 0-200 ms,
-  which lands anywhere in the steps and the checkpoint writes (tmp file, fsync, rename) that follow;
+- training: once the (first) run's metrics.json reaches a random step 1..40, after a further 0-3 step
+  times (measured on the reference), which lands anywhere in the steps and the checkpoint writes (tmp
+  file, fsync, rename) that follow;
 - finishing: 0-500 ms after the (first) run's status turns "complete" (final writes, exit).
 
 Timing the kills by the run's own progress, not by wall time, keeps them spread over the fit however busy
@@ -206,11 +207,12 @@ def main() -> int:
     proc = mode.start("reference")
     t_created = wait_for(proc, created(*mode.watched("reference")))
     t_checkpoint = wait_for(proc, checkpointed(*mode.watched("reference")))
+    t_complete = wait_for(proc, completed(*mode.watched("reference")))
     out, err = proc.communicate()
-    startup = t_checkpoint - t_created
+    startup, step_s = t_checkpoint - t_created, (t_complete - t_checkpoint) / STEPS
     assert proc.returncode == 0, err
     print(f"{args.mode}: reference fit: {out.strip().splitlines()[-1]}; {startup:.2f} s from run creation to the "
-          f"first checkpoint", flush=True)
+          f"first checkpoint, then {step_s * 1e3:.0f} ms per step", flush=True)
 
     passed = 0
     for i in range(args.kills):
@@ -222,7 +224,7 @@ def main() -> int:
             event, appeared, delay = "run creation", created(folder, first), rng.uniform(0, startup)
         elif phase == "training":
             step = rng.randint(1, STEPS)
-            event, appeared, delay = f"step {step}", reached(folder, first, step), rng.uniform(0, 0.2)
+            event, appeared, delay = f"step {step}", reached(folder, first, step), rng.uniform(0, 3 * step_s)
         else:
             event, appeared, delay = "status complete", completed(folder, first), rng.uniform(0, 0.5)
         since = wait_for(proc, appeared)

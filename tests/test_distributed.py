@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kan_inr import distributed, models, signals
+from kan_inr import distributed, jobs, models, signals
 from kan_inr.fit import Sampler, TrainConfig, lr_at
 from kan_inr.many import fit_many
 from kan_inr.signals.base import normalise
@@ -127,8 +128,15 @@ def test_fit_distributed_interrupted_resumes_to_the_same_weights(tmp_path: Path)
     assert f"interrupted after step {step} (checkpoint saved); resume with: kan-inr fit --resume out/stopped " \
            f"--distributed" in err
 
+    alone = shutil.copytree(run, tmp_path / "out" / "alone")
     torchrun(["fit", "--resume", "out/stopped", "--distributed", "--device", "cpu", "-q"], tmp_path)
     assert json.loads((run / "metrics.json").read_text())["status"] == "complete"
     a = torch.load(tmp_path / "out" / "reference" / "weights.pt", weights_only=True)
     b = torch.load(run / "weights.pt", weights_only=True)
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+    # one process, no torchrun: the same global batch in one piece, equal up to the sums' rounding
+    _, result = jobs.resume_run(alone, path, console=False)
+    assert result.metrics["batch"] == 64 and "world_size" not in result.metrics
+    c = torch.load(alone / "weights.pt", weights_only=True)
+    assert max((a[k] - c[k]).abs().max().item() for k in a) <= 1e-5
