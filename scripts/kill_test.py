@@ -4,7 +4,7 @@
 
 Modes: ``single`` (``kan-inr fit``), ``batched`` (``kan-inr fit-many --batched``: one group of 4 networks
 on 4 signals of one shape, a run folder each) and ``ddp`` (``torchrun --nproc_per_node=2 ... fit
---distributed`` on gloo; the whole process group is killed, torchrun and both ranks, as a crash would).
+--distributed`` on gloo; torchrun and both ranks are killed at once, as a crash of the machine would).
 
 One uninterrupted reference fit (tiny SIREN on data/astronaut.png shrunk to 16x16, or 4 flips of it for
 batched, 40 steps, a checkpoint after every step) gives the weights every resumed run must end with.
@@ -96,9 +96,8 @@ class Mode:
         return torchrun(*fit, "--distributed") if self.name == "ddp" else cli(*fit)
 
     def start(self, name: str) -> subprocess.Popen:
-        """A fit in a process group of its own (torchrun's ranks included), killed all at once."""
         return subprocess.Popen(self.command(name), cwd=REPO, env=ENV, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stderr=subprocess.PIPE, text=True)
 
     def runs(self, name: str) -> list[Path]:
         return [self.outputs / name / m for m in MEMBERS] if self.name == "batched" else [self.outputs / name]
@@ -135,6 +134,20 @@ class Mode:
 
 
 GROUP_OPTIONS = dict(load_options={"resize_to": 16}, steps=STEPS, batch=64, eval_every=20, seed=1, device="cpu")  # = FIT
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (torchrun starts each rank in a session of its own, so a process
+    group does not hold them), collected before any is killed."""
+    tree, i = [pid], 0
+    while i < len(tree):
+        try:
+            children = Path(f"/proc/{tree[i]}/task/{tree[i]}/children").read_text().split()
+        except OSError:
+            children = []
+        tree += [int(c) for c in children]
+        i += 1
+    return tree
 
 
 def wait_for(proc: subprocess.Popen, appeared) -> float:
@@ -229,10 +242,11 @@ def main() -> int:
             event, appeared, delay = "status complete", completed(folder, first), rng.uniform(0, 0.5)
         since = wait_for(proc, appeared)
         time.sleep(max(0.0, since + delay - time.monotonic()))
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the fit and, under torchrun, both ranks
-        except ProcessLookupError:
-            pass  # it had finished
+        for pid in process_tree(proc.pid):  # the fit and, under torchrun, both ranks: a crash of the machine
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it had finished
         proc.communicate()
         try:
             if not any(run.exists() for run in mode.runs(name)) and mode.name != "batched":
