@@ -1,6 +1,20 @@
 """kan-inr: implicit neural representations with Kolmogorov-Arnold networks.
 
-Data flows one way: file -> Signal -> model -> fit -> run folder -> render / compare.
+Data flows one way: file -> Signal -> model -> fit -> run folder -> render / compare. The modules are
+layered, bottom to top; a module imports only from its own layer or the layers below it, and the
+imports form no cycle (tests/test_imports.py reads every module's imports, function-level ones
+included, and checks both against this list):
+
+    1. atomic, checkpoint, config, device, metrics, plugins, results  (files, training state, options, devices, numbers, plug-in loading)
+    2. signals  (file <-> Signal, render plans)
+    3. models, plots, sampling, spectral  (networks; figures; where a step samples; first-layer spectra)
+    4. logging, render  (progress and TensorBoard; model x grid -> values)
+    5. step, training, batched, distributed  (one training loop, its injected steps)
+    6. runs  (run folders: layout, loading, locking, writing)
+    7. jobs, inspection, superres, codec  (file -> finished run folder -> render; run analyses; compression)
+    8. comparison, many  (several fits and their reports)
+    9. api  (the public Python API below)
+    10. cli  (the command line)
 
 The public API (README "From Python"): ``load_signal``, ``fit``, ``load``, ``resume``, ``export``,
 ``compare``, ``presets``, the ``Run`` they return; ``register_model`` and ``Recipe`` for your own models and

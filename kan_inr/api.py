@@ -29,14 +29,13 @@ from kan_inr import signals as signal_kinds
 from kan_inr.atomic import write_json
 from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.compare import Budget, Comparison, run_comparison, update_readme
-from kan_inr.distributed import fit_file_ddp
+from kan_inr.device import resolve_device
 from kan_inr.fit import fit as fit_loop
-from kan_inr.fit import resolve_device
-from kan_inr.jobs import fit_file, resume_run, run_job, start_run
+from kan_inr.jobs import fit_file, fit_file_ddp, fit_one, render_model, render_run, resume_run, start_run
 from kan_inr.logging import RunLog
-from kan_inr.render import RenderPlan, plan, reconstruct, render_model, render_run
+from kan_inr.render import reconstruct
 from kan_inr.runs import COMPLETE, HISTORY, RunWriter, load_run, read_status
-from kan_inr.signals import Signal
+from kan_inr.signals import RenderPlan, Signal, render_plan
 from kan_inr.signals.base import normalise
 
 SignalLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, Signal]
@@ -76,6 +75,7 @@ class Run:
     def __init__(self, model: nn.Module, config: dict[str, Any], metrics: dict[str, Any],
                  history: list[dict[str, float]], run_dir: Path | None = None) -> None:
         self.model, self.config, self.metrics, self.history, self.run_dir = model, config, metrics, history, run_dir
+        self.exit_code: int | None = None  # a fit stopped by a signal: 128 + its number
 
     @property
     def status(self) -> str:
@@ -95,7 +95,7 @@ class Run:
     def _plan(self, scale: float | None, size: tuple[int, ...] | None, kind_options: dict[str, Any]) -> RenderPlan:
         if scale is not None and size is not None:
             raise KanInrError("give scale or size, not both")
-        return plan(self.signal, scale, tuple(size) if size is not None else None, **kind_options)
+        return render_plan(self.signal, scale, tuple(size) if size is not None else None, **kind_options)
 
     def _device(self, device: str | None) -> torch.device:
         if device is None:
@@ -231,27 +231,37 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
     name = name or f"{stem}-{plugins.label(chosen)}"
     common = dict(outputs=outputs, name=name, overwrite=overwrite, console=progress, **options)
     if distributed:
-        run_dir, _ = fit_file_ddp(path, chosen, **common)
+        run_dir, result = fit_file_ddp(path, chosen, **common)
         if run_dir is None:
             return None
     else:
         policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
         if path is not None:
-            run_dir, _ = fit_file(path, chosen, policy=policy, **common)
+            run_dir, result = fit_file(path, chosen, policy=policy, **common)
         else:
-            run_dir, _ = run_job(start_run(stem, chosen, signal=loaded, **common), policy)
-    return load(run_dir)
+            run_dir, result = fit_one(start_run(stem, chosen, signal=loaded, **common), policy)
+    return _loaded(run_dir, result)
 
 
 def resume(run_dir: str | os.PathLike, signal: str | os.PathLike | None = None, *, device: str | None = None,
            progress: bool = True, allow_code: bool = False, checkpoint_every: int | None = None,
-           checkpoint_minutes: float = 10.0) -> Run:
+           checkpoint_minutes: float = 10.0, distributed: bool = False) -> Run | None:
     """Continue an interrupted run folder with the options it was started with (on a CPU bit-for-bit
-    the uninterrupted result); ``signal`` if its file moved. ``allow_code`` as for ``load``."""
+    the uninterrupted result); ``signal`` if its file moved. ``allow_code`` as for ``load``.
+    ``distributed``: DDP under torchrun on any number of processes dividing the run's global batch
+    (returns None on processes other than rank 0)."""
     with plugins.allowing_code(allow_code):
-        run_dir, _ = resume_run(run_dir, signal, console=progress,
-                                policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes), device=device)
-        return load(run_dir)
+        run_dir, result = resume_run(run_dir, signal, console=progress, device=device, distributed=distributed,
+                                     policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes))
+        return None if run_dir is None else _loaded(run_dir, result)
+
+
+def _loaded(run_dir: Path, result: Any) -> Run:
+    """The run folder a fit wrote, with how a stopped fit was stopped (``Run.exit_code``: 130 SIGINT,
+    143 SIGTERM)."""
+    run = load(run_dir)
+    run.exit_code = result.exit_code
+    return run
 
 
 def presets(for_signal: SignalLike | None = None) -> list[dict[str, Any]]:

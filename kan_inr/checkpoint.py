@@ -1,8 +1,10 @@
 """Checkpoints: everything needed to stop a fit after any step and continue it exactly.
 
-A checkpoint is the complete training state after step ``step`` (``capture``): model and optimiser
-state, the minibatch sampler's generator state and permutation, torch's RNG states, the best-so-far
-metrics and weights, the evaluation history and timings. ``restore`` puts it back, so on the CPU a fit
+A checkpoint is the complete training state of one network after step ``step`` (``capture``): model
+and optimiser state, the minibatch sampler's generator state and permutation, torch's RNG states, the
+best-so-far metrics and weights, the evaluation history and timings. A batched group writes one per
+network (each run folder stays self-contained) and resumes from all of them at once. ``restore`` puts
+them back, so on the CPU a fit
 stopped at step k and resumed ends with the same weights as one that never stopped (tests/test_resume.py).
 It holds only tensors, numbers, strings, lists and dicts: it loads with ``torch.load(weights_only=True)``
 and a file from someone else cannot run code. ``runs.RunWriter`` writes it atomically into the run folder.
@@ -22,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import torch
-from torch import nn
 
 from kan_inr import KanInrError
 
 STATE_VERSION = 1
+REPEAT_S = 2.0  # a second SIGINT within this many seconds of the first is the same Ctrl-C
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.at = 0.0  # time.monotonic() of the request
 
     def __bool__(self) -> bool:
         return self.signum is not None
@@ -58,7 +61,8 @@ class StopRequest:
 @contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
     """Within the block, SIGINT and SIGTERM set the yielded StopRequest instead of killing the process;
-    a second SIGINT raises KeyboardInterrupt at once (the user insists). Handlers can only be installed
+    a second SIGINT at least ``REPEAT_S`` later raises KeyboardInterrupt at once (the user insists); one
+    sooner is the same Ctrl-C delivered twice (under torchrun by the terminal and by torchrun itself). Handlers can only be installed
     from the main thread: elsewhere the request is never set and signals behave as usual."""
     request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
@@ -66,9 +70,10 @@ def stop_on_signals() -> Iterator[StopRequest]:
         return
 
     def handle(signum: int, frame: Any) -> None:
-        if request and signum == signal.SIGINT:
+        if request and signum == signal.SIGINT and time.monotonic() - request.at >= REPEAT_S:
             raise KeyboardInterrupt
-        request.signum = signum
+        if not request:
+            request.signum, request.at = signum, time.monotonic()
 
     previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -79,71 +84,88 @@ def stop_on_signals() -> Iterator[StopRequest]:
 
 
 class Checkpointer:
-    """What ``fit`` needs to checkpoint: when (``due``), where (``save``, a callback that stores the
-    captured state), whether to stop after it, and the state to ``resume`` from (None = step 0)."""
+    """What the loop needs to checkpoint: when (``due``), where (``save``, a callback that stores one
+    captured state per network; None on a process that does not write, e.g. a DDP rank other than 0),
+    the stop request to honour, and the states to ``resume`` from (one per network; None = step 0)."""
 
-    def __init__(self, save: Callable[[dict[str, Any]], None], policy: CheckpointPolicy = CheckpointPolicy(),
-                 stop: StopRequest | None = None, resume: dict[str, Any] | None = None) -> None:
+    def __init__(self, save: Callable[[list[dict[str, Any]]], None] | None,
+                 policy: CheckpointPolicy = CheckpointPolicy(), stop: StopRequest | None = None,
+                 resume: list[dict[str, Any]] | None = None) -> None:
         self.save, self.policy, self.resume = save, policy, resume
         self.stop = stop if stop is not None else StopRequest()
         self.last = time.monotonic()
 
     def due(self, step: int) -> bool:
+        """Whether the policy asks for a checkpoint after ``step`` (a stop request is the loop's to agree on)."""
         every, minutes = self.policy.every_steps, self.policy.every_minutes
-        if self.stop or (every is not None and step % every == 0) or \
+        if (every is not None and step % every == 0) or \
                 (minutes is not None and time.monotonic() - self.last >= 60 * minutes):
             self.last = time.monotonic()
             return True
         return False
 
 
-def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
-
-
-def capture(step: int, model: nn.Module, optimizer: torch.optim.Optimizer, sampler: Any,
-            best: dict[str, Any], best_state: dict[str, torch.Tensor], history: list[dict[str, float]],
+def capture(step: int, trained: dict[str, Any], sampler: Any, batch: int, best: dict[str, Any],
+            best_state: dict[str, torch.Tensor], history: list[dict[str, float]], diverged_at: int | None,
             train_s: float, eval_s: float) -> dict[str, Any]:
-    """The training state after ``step`` as plain data (tensors on the CPU)."""
-    module = getattr(model, "module", model)  # DDP wraps the raw module
-    module = getattr(module, "_orig_mod", module)  # torch.compile too: store the raw module's keys
+    """One network's training state after ``step`` as plain data (tensors on the CPU): ``trained``
+    holds its weights and optimiser state (``state_dict`` of the loop's step), ``batch`` is the
+    coordinates per step of all processes together (what a resume on another world size must keep)."""
     rng = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     return {
-        "version": STATE_VERSION, "step": step,
-        "model": _cpu(module.state_dict()), "optimizer": optimizer.state_dict(),
-        "sampler": None if sampler is None else sampler.state_dict(), "rng": rng,
-        "best": dict(best), "best_model": _cpu(best_state), "history": list(history),
-        "train_s": train_s, "eval_s": eval_s,
+        "version": STATE_VERSION, "step": step, "model": trained["model"], "optimizer": trained["optimizer"],
+        "sampler": None if sampler is None else sampler.state_dict(), "batch": batch, "rng": rng,
+        "best": dict(best), "best_model": {k: v.detach().to("cpu", copy=True) for k, v in best_state.items()},
+        "history": list(history), "diverged_at": diverged_at, "train_s": train_s, "eval_s": eval_s,
     }
 
 
-def restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
-            sampler: Any) -> tuple[int, dict[str, Any], dict[str, torch.Tensor], list[dict[str, float]], float, float]:
-    """Load ``state`` into the model, optimiser and sampler and torch's RNGs; returns the loop's own
-    state: (step, best, best_state, history, train_s, eval_s). A state that does not fit (another
-    model, another sampler, a damaged file) is a KanInrError."""
-    module = getattr(getattr(model, "module", model), "_orig_mod", getattr(model, "module", model))
-    device = next(module.parameters()).device
+@dataclass
+class Restored:
+    """The loop's own state from checkpoints: shared (step, timings) and per network (lists of B)."""
+
+    step: int
+    train_s: float
+    eval_s: float
+    best: list[dict[str, Any]]
+    best_state: list[dict[str, torch.Tensor]]
+    history: list[list[dict[str, float]]]
+    diverged_at: list[int | None]
+
+
+def restore(states: list[dict[str, Any]], load: Callable[[list[dict[str, Any]]], None], sampler: Any,
+            batch: int, device: torch.device, keys: Any) -> Restored:
+    """Put checkpoints (one per network, all after the same step) back: ``load`` receives them for the
+    weights and optimiser state, then the sampler and torch's RNGs. ``keys`` are the state-dict keys of
+    one network. A state that does not fit (another model, batch or sampler, a damaged file) is a
+    KanInrError."""
     try:
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"checkpoint version {state.get('version')!r}, expected {STATE_VERSION}")
-        if (state["sampler"] is None) != (sampler is None):
-            raise ValueError("the checkpoint's batching (minibatch or full batch) differs from this fit's")
-        module.load_state_dict(state["model"], strict=True)
-        optimizer.load_state_dict(state["optimizer"])
+        first = states[0]
+        for state in states:
+            if state.get("version") != STATE_VERSION:
+                raise ValueError(f"checkpoint version {state.get('version')!r}, expected {STATE_VERSION}")
+            if state["step"] != first["step"]:
+                raise ValueError("the networks' checkpoints were taken after different steps")
+            if (state["sampler"] is None) != (sampler is None):
+                raise ValueError("the checkpoint's batching (minibatch or full batch) differs from this fit's")
+            if state.get("batch", batch) != batch:
+                raise ValueError(f"the checkpoint was taken with {state['batch']:,} coordinates per step, "
+                                 f"this fit takes {batch:,}")
+            if state["best_model"].keys() != keys:
+                raise ValueError("best weights do not match the model")
+        load(states)
         if sampler is not None:
-            sampler.load_state_dict(state["sampler"])
-        torch.set_rng_state(state["rng"]["cpu"])
-        if "cuda" in state["rng"] and torch.cuda.is_available() \
-                and len(state["rng"]["cuda"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        best_state = {k: v.to(device) for k, v in state["best_model"].items()}
-        if best_state.keys() != module.state_dict().keys():
-            raise ValueError("best weights do not match the model")
-        step, best, history = int(state["step"]), dict(state["best"]), list(state["history"])
-        return step, best, best_state, history, float(state["train_s"]), float(state["eval_s"])
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise KanInrError(f"checkpoint does not fit this run: {first[:200]}") from None
+            sampler.load_state_dict(first["sampler"])
+        torch.set_rng_state(first["rng"]["cpu"])
+        if "cuda" in first["rng"] and torch.cuda.is_available() \
+                and len(first["rng"]["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(first["rng"]["cuda"])
+        return Restored(int(first["step"]), float(first["train_s"]), float(first["eval_s"]),
+                        [dict(s["best"]) for s in states],
+                        [{k: v.to(device) for k, v in s["best_model"].items()} for s in states],
+                        [list(s["history"]) for s in states], [s.get("diverged_at") for s in states])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise KanInrError(f"checkpoint does not fit this run: {first_line[:200]}") from None

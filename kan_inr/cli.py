@@ -1,5 +1,8 @@
 """Command line: parses, validates and delegates. The only module that imports typer.
 
+Each command imports the torch-heavy modules it needs inside its function, so `kan-inr --help` and a
+mistyped option answer at once.
+
 Every user error ends as one line on stderr ("kan-inr: error: ...") and exit status 2.
 """
 
@@ -14,6 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from kan_inr import KanInrError
+from kan_inr.config import COMPILE_MODES, PRECISIONS, check_choice
 
 # Click's exception base: typer >= 0.25 vendors click, older typer re-exports it; BadParameter has it in both.
 ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -82,8 +86,6 @@ def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tupl
         raise KanInrError(f"--lr must be positive, got {options['lr']}")
     if options.get("batch") == 0:
         options["batch"] = 2**62  # any size >= the signal means full batch
-    from kan_inr.fit import COMPILE_MODES, PRECISIONS, check_choice
-
     if options.get("precision") is not None:
         check_choice("--precision", options["precision"], PRECISIONS)
     if options.get("compile") is not None:
@@ -125,18 +127,18 @@ def fit(
     """Fit a model to a signal file and write a run folder (config, weights, metrics, reconstruction, tb/).
     --model takes a preset or your own model, FILE.py:Class or package.module:Class.
     Ctrl-C or SIGTERM stops after the current step with a checkpoint; --resume continues exactly."""
-    import kan_inr
+    import kan_inr  # here, not at the top: start-up time (torch)
 
     checkpoints = dict(checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if resume is not None:
         fixed = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
                      resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
-                     config=config, name=name, overwrite=overwrite or None, distributed=distributed or None,
-                     precision=precision, compile=compile_)
+                     config=config, name=name, overwrite=overwrite or None, precision=precision, compile=compile_)
         if any(v is not None for v in fixed.values()):
             given = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
             raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
-        run = kan_inr.resume(resume, signal, device=device, progress=not quiet, allow_code=allow_code, **checkpoints)
+        run = kan_inr.resume(resume, signal, device=device, progress=not quiet, allow_code=allow_code,
+                             distributed=distributed, **checkpoints)
     elif signal is None:
         raise KanInrError("give a signal file to fit, or --resume RUN_FOLDER")
     else:
@@ -153,8 +155,8 @@ def fit(
         return  # a DDP rank other than 0: rank 0 writes the run and reports
     if run.status != "complete":
         print(f"kan-inr: interrupted after step {run.metrics.get('step')} (checkpoint saved); resume with: "
-              f"kan-inr fit --resume {run.run_dir}", file=sys.stderr)
-        sys.exit(130)
+              f"kan-inr fit --resume {run.run_dir}{' --distributed' if distributed else ''}", file=sys.stderr)
+        sys.exit(run.exit_code or 130)
     m = run.metrics
     if json_:
         typer.echo(json.dumps({"run_dir": str(run.run_dir), **m}, indent=2))
@@ -185,10 +187,13 @@ def fit_many(
                                            "together as a batch of independent networks (same result), or one "
                                            "after another [default: batched on CUDA, sequential on a CPU]."),
     group: int = typer.Option(64, help="At most this many networks fitted together."),
+    checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every run every N steps [default: by time only]."),
+    checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
     quiet: Quiet = False,
 ) -> None:
     """Fit every signal of folders or globs: a run folder each, summary.csv / summary.md (mean +- std).
     A re-run skips completed runs; under torchrun the signals are shared out over the processes."""
+    from kan_inr.checkpoint import CheckpointPolicy  # here, not at the top: start-up time (torch)
     from kan_inr.logging import RunLog
     from kan_inr.many import fit_many as run_many
 
@@ -196,7 +201,8 @@ def fit_many(
                                           eval_every=eval_every, seed=seed, device=device)
     result = run_many(sources, model, outputs=outputs, name=name, batched=batched, group=group,
                       model_overrides=model_fields, load_options={"resize_to": resize},
-                      log=RunLog(None, console=not quiet), **options)
+                      log=RunLog(None, console=not quiet),
+                      policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes), **options)
     if result.summary is not None:
         typer.echo(f"{result.summary.with_suffix('.md')}: {len(result.fitted)} fitted by this process, "
                    f"{len(result.skipped)} already complete, {len(result.missing)} missing")
@@ -230,7 +236,7 @@ def render(
                                    "first KAN layer over each output pixel instead of aliasing [default: on]."),
 ) -> None:
     """Render a fitted INR at the source size or any other resolution."""
-    import kan_inr
+    import kan_inr  # here, not at the top: start-up time (torch)
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
@@ -256,7 +262,7 @@ def list_models(
     json_: AsJson = False,
 ) -> None:
     """Table of model presets: family, paper, parameters, published recipe (plug-in presets included)."""
-    from rich.console import Console
+    from rich.console import Console  # here, not at the top: start-up time
     from rich.table import Table
 
     import kan_inr
@@ -305,7 +311,7 @@ def compare(
 ) -> None:
     """Fit several models to the same signals (same seed, same evaluation); write a table and figures.
     --models may name your own, FILE.py:Class. Re-running skips finished runs."""
-    import kan_inr
+    import kan_inr  # here, not at the top: start-up time (torch)
     from kan_inr.compare import make_budget
 
     budget = make_budget(budget_steps, budget_seconds, recipe, batch, protocol)

@@ -5,19 +5,23 @@ MASTER_PORT; ``session`` joins the process group from those ("env://"): NCCL whe
 a GPU (``cuda:LOCAL_RANK``), gloo on CPU. Without torchrun it is a single process of rank 0 and no
 process group, so every caller runs unchanged on one process.
 
-Two uses: ``fit-many`` shards whole signals over ranks (no collectives but barriers), and
-``fit_file_ddp`` trains one network data-parallel (DDP, Li et al. 2020, "PyTorch Distributed"): each
-rank draws its own random coordinates, gradients are averaged by all-reduce, rank 0 writes the run.
+Two uses: ``fit-many`` shards whole signals over ranks (no collectives but barriers), and ``fit_ddp``
+trains one network data-parallel (DDP, Li et al. 2020, "PyTorch Distributed") through the one loop
+(``fit.train``) with ``DDPStep``: every rank draws the same global batch of random coordinates (one
+sampler, one seed) and trains on its 1/W share, gradients are averaged by all-reduce, so the update is
+Adam on the mean loss over the global batch whatever W is; a checkpoint (rank 0) therefore resumes on
+any world size that divides the global batch. Decisions that end the loop (a stop request, a time
+budget) are agreed by all ranks at log steps, where the loop synchronises anyway.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, Iterator, Sequence, TypeVar
+from typing import Iterator, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -25,8 +29,13 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from kan_inr import KanInrError
-from kan_inr.fit import FitResult, fit, replace, resolve_device
-from kan_inr.jobs import finish_run, start_run
+from kan_inr.checkpoint import Checkpointer
+from kan_inr.config import TrainConfig
+from kan_inr.device import resolve_device
+from kan_inr.fit import FitResult, check_memory, check_train_config, fit, train
+from kan_inr.logging import NullLog
+from kan_inr.signals.base import Signal
+from kan_inr.step import ModelStep
 
 T = TypeVar("T")
 # A rank that finished its signals waits at a barrier for the slowest one: allow long fits.
@@ -104,33 +113,55 @@ def wrap_ddp(model: nn.Module, ctx: Context) -> nn.Module:
                                    broadcast_buffers=False)
 
 
-def fit_file_ddp(path: str | Path, model_name: str, *, outputs: str | Path = "outputs", name: str | None = None,
-                 overwrite: bool = False, model_overrides: dict[str, str] | None = None,
-                 load_options: dict[str, Any] | None = None, console: bool = True,
-                 **train_overrides: Any) -> tuple[Path | None, FitResult]:
-    """``jobs.fit_file`` data-parallel over the torchrun ranks: one network, ``batch`` coordinates per
-    rank per step (global batch W x batch), gradients averaged. Returns (run folder on rank 0 else None,
-    result); ``samples_per_s`` in the result counts all ranks."""
-    with session(train_overrides.get("device")) as ctx:
-        overrides = {**train_overrides, "device": ctx.device}
-        job = start_run(path, model_name, outputs=outputs, name=name, overwrite=overwrite,
-                        model_overrides=model_overrides, load_options=load_options,
-                        console=console and ctx.is_main, write=ctx.is_main, **overrides)
-        try:
-            n = job.signal.num_samples
-            if ctx.world_size > 1 and (job.train.batch is None or job.train.batch >= n):
-                raise KanInrError(f"--distributed splits random minibatches over ranks: give --batch smaller than "
-                                  f"the signal's {n:,} samples (the '{model_name}' recipe is full batch)")
-            # Each rank its own coordinates: the Sampler is seeded by seed + rank. The weights do not
-            # depend on it (DDP starts every rank from rank 0's), and rank 0's config keeps the user's seed.
-            model = wrap_ddp(job.model, ctx) if ctx.world_size > 1 else job.model
-            result = fit(model, job.signal, replace(job.train, seed=job.train.seed + ctx.rank), job.log)
-            result.metrics.update(world_size=ctx.world_size, global_batch=result.metrics["batch"] * ctx.world_size,
-                                  samples_per_s=result.metrics["samples_per_s"] * ctx.world_size)
-            run_dir = finish_run(job, job.model, result) if ctx.is_main else None
-        except BaseException:
-            if job.writer is not None:
-                job.writer.discard()
-            raise
-        ctx.barrier()
-        return run_dir, result
+class DDPStep(ModelStep):
+    """``ModelStep`` on a DDP-wrapped model: rank r trains on slice r of each global batch of indices."""
+
+    def __init__(self, model: nn.Module, signal: Signal, cfg: TrainConfig, device: torch.device, batch: int,
+                 ctx: Context) -> None:
+        self.rank, self.world_size = ctx.rank, ctx.world_size
+        super().__init__(model, signal, cfg, device, batch, train_model=wrap_ddp(model, ctx))
+
+    @property
+    def local_batch(self) -> int:
+        return self.batch // self.world_size
+
+    def shard(self, index: torch.Tensor) -> torch.Tensor:
+        return index[self.rank * self.local_batch:(self.rank + 1) * self.local_batch]  # (batch / W,)
+
+    def losses(self, losses: torch.Tensor) -> list[float]:
+        """The mean over ranks of their losses (B,): the global batch's loss, the same number on every rank."""
+        total = losses.detach().clone()
+        dist.all_reduce(total)
+        return (total / self.world_size).tolist()
+
+    def agree(self, flag: bool, scheduled: bool) -> bool:
+        """True on every rank at a scheduled (log) step if any rank's ``flag`` is set; else False."""
+        if not scheduled:
+            return False
+        votes = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(votes, op=dist.ReduceOp.MAX)
+        return bool(votes.item())
+
+
+def fit_ddp(model: nn.Module, signal: Signal, cfg: TrainConfig, ctx: Context, log: NullLog = NullLog(),
+            checkpoints: Checkpointer | None = None) -> FitResult:
+    """``fit.fit`` data-parallel over the ranks of ``ctx``: ``cfg.batch`` coordinates per step in all,
+    ``cfg.batch / W`` per rank. Every rank returns the same result; ``samples_per_s`` counts all ranks."""
+    if ctx.world_size == 1:
+        return fit(model, signal, cfg, log, checkpoints)
+    n = signal.num_samples
+    if cfg.batch is None or cfg.batch >= n:
+        raise KanInrError(f"--distributed splits random minibatches over ranks: give --batch smaller than the "
+                          f"signal's {n:,} samples (this fit is full batch)")
+    if cfg.batch % ctx.world_size:
+        raise KanInrError(f"a global batch of {cfg.batch:,} coordinates cannot be split evenly over "
+                          f"{ctx.world_size} processes: use a number of processes that divides it")
+    device, batch = check_train_config(cfg, n)
+    model.to(device).train()
+    check_memory(model, signal, batch // ctx.world_size, device)
+    tick = time.perf_counter()
+    step = DDPStep(model, signal, cfg, device, batch, ctx)
+    result = train(step, cfg, [log], checkpoints, compile_s=time.perf_counter() - tick)[0]
+    if result.metrics:
+        result.metrics.update(world_size=ctx.world_size, batch=batch // ctx.world_size, global_batch=batch)
+    return result

@@ -1,30 +1,36 @@
-"""One fit from a file to a finished run folder: the path shared by the CLI, compare and fit-many.
+"""Jobs: from a file to a finished run folder, and from a run folder to a render; the path shared by
+the CLI, compare and fit-many.
 
-signal file -> Signal -> preset (+ overrides) -> model (seeded) -> fit -> run folder.
+signal file -> Signal -> preset (+ overrides) -> model (seeded) -> fit -> run folder -> render.
 
-The run folder exists (valid, locked) from the start and receives periodic checkpoints; SIGINT or
+A run folder exists (valid, locked) from the start and receives periodic checkpoints; SIGINT or
 SIGTERM stops a fit after its current step with a checkpoint, and ``resume_run`` finishes it exactly.
+Every mode goes through ``run_jobs``: one network (``fit.fit``), a batched group (``batched.fit_batch``,
+one run folder per network) and DDP (``distributed.fit_ddp``, rank 0 writes).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, models, signals
-from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
-from kan_inr.fit import FitResult, TrainConfig, fit, replace
-from kan_inr.logging import NullLog, RunLog
-from kan_inr.render import reconstruct
+from kan_inr import KanInrError, models, plugins, signals
 from kan_inr.atomic import save_weights, write_json
-from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, make_config,
-                          signal_digest, train_config)
+from kan_inr.batched import fit_batch
+from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
+from kan_inr.config import TrainConfig, make_config, replace, to_plain, train_config
+from kan_inr.device import resolve_device
+from kan_inr.distributed import fit_ddp, session
+from kan_inr.fit import FitResult, fit
+from kan_inr.logging import NullLog, RunLog
+from kan_inr.render import DEFAULT_CHUNK, reconstruct
+from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
+                          signal_digest)
 from kan_inr.signals import Signal
 
 
@@ -53,7 +59,7 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
               load_options: dict[str, Any] | None = None, console: bool = True, signal: Signal | None = None,
               write: bool = True, **train_overrides: Any) -> Job:
     """Everything up to the training loop: load (unless ``signal`` is given), resolve the preset, build
-    the model after ``torch.manual_seed(seed)``, and stage ``config.json`` (when ``write``)."""
+    the model after ``torch.manual_seed(seed)``, and create the run folder (when ``write``)."""
     signal = signal if signal is not None else signals.load(path, **(load_options or {}))
     preset = models.preset(model_name, signal.kind)
     model_cfg = models.with_overrides(preset.config_for(signal.shape), model_overrides or {})
@@ -64,14 +70,20 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     except (TypeError, ValueError, RuntimeError, AssertionError, ArithmeticError) as exc:  # e.g. --set hidden_dim=0
         raise KanInrError(f"cannot build '{model_name}' with these settings: "
                           f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
-    config = make_config(model_name, preset.family, model_cfg, signal.in_dim, signal.out_dim,
-                         json.loads(json.dumps(dataclasses.asdict(train))), signal.describe(),
-                         load_options, signal_digest(signal.values))
-    if not write:
-        return Job(signal, train, model, config, None, NullLog())
-    writer = RunWriter(Path(outputs) / (name or f"{Path(path).stem}-{model_name}"), overwrite)
-    writer.create(config, model)
-    return Job(signal, train, model, config, writer, RunLog(writer.run_dir / "tb", console=console))
+    config = make_config(model_name, preset.family, model_cfg, signal.in_dim, signal.out_dim, train,
+                         signal.describe(), load_options, signal_digest(signal.values),
+                         plugins.spec_of(type(model_cfg)) if plugins.is_spec(preset.family) else None)
+    job = Job(signal, train, model, config, None, NullLog())
+    return open_run(job, Path(outputs) / (name or f"{Path(path).stem}-{model_name}"), overwrite, console) \
+        if write else job
+
+
+def open_run(job: Job, run_dir: Path, overwrite: bool = False, console: bool = True) -> Job:
+    """Create ``run_dir`` for ``job`` (config.json, initial weights; locked) and log into it."""
+    job.writer = RunWriter(run_dir, overwrite)
+    job.writer.create(job.config, job.model)
+    job.log = RunLog(job.writer.run_dir / "tb", console=console)
+    return job
 
 
 def finish_run(job: Job, model: nn.Module, result: FitResult) -> Path:
@@ -87,25 +99,41 @@ def finish_run(job: Job, model: nn.Module, result: FitResult) -> Path:
     return job.writer.commit({**result.metrics, "diverged_at": result.diverged_at})
 
 
-def run_job(job: Job, policy: CheckpointPolicy = CheckpointPolicy(), resume: dict[str, Any] | None = None
-            ) -> tuple[Path, FitResult]:
-    """Fit a started job with checkpoints into its run folder and finish it. SIGINT / SIGTERM stop it
-    after the current step with a checkpoint (``result.interrupted_at``, run marked interrupted); an
-    error leaves a resumable run, or none if it made no progress (``RunWriter.discard``)."""
-    assert job.writer is not None
+FitFn = Callable[[Checkpointer], list[FitResult]]
+
+
+def run_jobs(jobs: list[Job], train: FitFn, policy: CheckpointPolicy = CheckpointPolicy(),
+             resume: list[dict[str, Any]] | None = None) -> list[tuple[Path | None, FitResult]]:
+    """Fit started jobs with ``train`` (one FitResult per job), checkpointing into their run folders,
+    and finish them. SIGINT / SIGTERM stop it after the current step with a checkpoint
+    (``result.interrupted_at``, runs marked interrupted); an error leaves resumable runs, or none where
+    a fit failed before it made progress (``RunWriter.discard``). A job without a writer (a DDP rank
+    other than 0) only trains."""
+    writers = [job.writer for job in jobs if job.writer is not None]
+
+    def save(states: list[dict[str, Any]]) -> None:
+        for writer, state in zip(writers, states):
+            writer.checkpoint(state)
+
     try:
         with stop_on_signals() as stop:
-            checkpoints = Checkpointer(job.writer.checkpoint, policy, stop, resume)
             try:
-                result = fit(job.model, job.signal, job.train, job.log, checkpoints)
+                results = train(Checkpointer(save if writers else None, policy, stop, resume))
             except torch.cuda.OutOfMemoryError:
-                raise KanInrError(_oom_advice(job)) from None
-        if result.interrupted_at is not None:
-            job.writer.interrupt()
-            return job.writer.run_dir, result
-        return finish_run(job, job.model, result), result
-    except BaseException:
-        job.writer.discard()
+                raise KanInrError(_oom_advice(jobs[0])) from None
+        done = []
+        for job, result in zip(jobs, results):
+            if result.interrupted_at is not None:
+                result.exit_code = stop.exit_code
+                if job.writer is not None:
+                    job.writer.interrupt()
+            elif job.writer is not None:
+                finish_run(job, job.model, result)
+            done.append((None if job.writer is None else job.writer.run_dir, result))
+        return done
+    except BaseException as exc:
+        for writer in writers:
+            writer.discard(exc)
         raise
 
 
@@ -116,6 +144,22 @@ def _oom_advice(job: Job) -> str:
     else:
         lower = f"train on minibatches, e.g. --batch {min(2**16, max(1, n // 4)):,} (now the full {n:,} samples)"
     return f"out of device memory while training: {lower}, or shrink the signal with --resize"
+
+
+def fit_one(job: Job, policy: CheckpointPolicy = CheckpointPolicy(), resume: dict[str, Any] | None = None
+            ) -> tuple[Path | None, FitResult]:
+    """One job through ``fit.fit``."""
+    return run_jobs([job], lambda ck: [fit(job.model, job.signal, job.train, job.log, ck)], policy,
+                    None if resume is None else [resume])[0]
+
+
+def fit_group(jobs: list[Job], policy: CheckpointPolicy = CheckpointPolicy(),
+              resume: list[dict[str, Any]] | None = None) -> list[tuple[Path | None, FitResult]]:
+    """Jobs of one shape and one recipe fitted together (``batched.fit_batch``), resumed as a group."""
+    if len({job.train for job in jobs}) != 1:
+        raise KanInrError("a batched group needs one training recipe for all its signals")
+    return run_jobs(jobs, lambda ck: fit_batch([j.model for j in jobs], [j.signal for j in jobs], jobs[0].train,
+                                               [j.log for j in jobs], ck), policy, resume)
 
 
 def fit_file(path: str | Path, model_name: str, *, outputs: str | Path = "outputs", name: str | None = None,
@@ -129,30 +173,89 @@ def fit_file(path: str | Path, model_name: str, *, outputs: str | Path = "output
     """
     job = start_run(path, model_name, outputs=outputs, name=name, overwrite=overwrite,
                     model_overrides=model_overrides, load_options=load_options, console=console, **train_overrides)
-    return run_job(job, policy)
+    return fit_one(job, policy)
 
 
-def resume_run(run_dir: str | Path, signal_path: str | Path | None = None, *, console: bool = True,
-               policy: CheckpointPolicy = CheckpointPolicy(), device: str | None = None) -> tuple[Path, FitResult]:
-    """Continue an unfinished run from its last checkpoint (or from step 0 if it has none) with the
-    options it was started with; ``signal_path`` replaces the file named in its config (e.g. moved),
-    ``device`` its device. On the CPU the result equals the uninterrupted fit's."""
-    writer = RunWriter.reopen(Path(run_dir))
+def fit_file_ddp(path: str | Path, model_name: str, *, outputs: str | Path = "outputs", name: str | None = None,
+                 overwrite: bool = False, model_overrides: dict[str, str] | None = None,
+                 load_options: dict[str, Any] | None = None, console: bool = True,
+                 policy: CheckpointPolicy = CheckpointPolicy(), **train_overrides: Any) -> tuple[Path | None, FitResult]:
+    """``fit_file`` data-parallel over the torchrun ranks: one network, ``batch`` coordinates per rank per
+    step (the run's config holds the global batch, W x batch), gradients averaged; rank 0 writes and
+    checkpoints the run. Returns (run folder on rank 0 else None, result)."""
+    with session(train_overrides.get("device")) as ctx:
+        job = start_run(path, model_name, model_overrides=model_overrides, load_options=load_options,
+                        write=False, **{**train_overrides, "device": ctx.device})
+        if job.train.batch is not None and job.train.batch < job.signal.num_samples:
+            job.train = dataclasses.replace(job.train, batch=job.train.batch * ctx.world_size)
+            job.config["train"] = to_plain(job.train)
+        if ctx.is_main:
+            open_run(job, Path(outputs) / (name or f"{Path(path).stem}-{model_name}"), overwrite, console)
+        done = run_jobs([job], lambda ck: [fit_ddp(job.model, job.signal, job.train, ctx, job.log, ck)], policy)
+        ctx.barrier()
+        return done[0]
+
+
+def reopen_run(run_dir: str | Path, signal_path: str | Path | None = None, *, console: bool = True,
+               device: str | None = None, write: bool = True) -> tuple[Job, dict[str, Any] | None]:
+    """An unfinished run as a Job (locked when ``write``) and its last checkpoint (None: start again from
+    step 0, which the seed reproduces exactly); ``signal_path`` replaces the file named in its config
+    (e.g. moved), ``device`` its device."""
+    writer = RunWriter.reopen(Path(run_dir)) if write else None
     try:
-        config = load_config(writer.run_dir)
-        state = load_checkpoint(writer.run_dir)
+        config = load_config(Path(run_dir))
+        state = load_checkpoint(Path(run_dir))
         source = Path(signal_path) if signal_path is not None else Path(config["signal"]["meta"].get("source", ""))
         if signal_path is None and not source.is_file():
             raise KanInrError(f"the signal file this run was fitted on ({source}) is not there: give its path, "
-                              f"kan-inr fit FILE --resume {writer.run_dir}")
+                              f"kan-inr fit FILE --resume {run_dir}")
         signal = signals.load(source, **config["signal"]["load_options"])
         if config["signal"].get("digest") not in (None, signal_digest(signal.values)):
-            raise KanInrError(f"{source} is not the signal run {writer.run_dir} was fitted on (its values differ)")
+            raise KanInrError(f"{source} is not the signal run {run_dir} was fitted on (its values differ)")
         train = replace(train_config(config), device=device)
         torch.manual_seed(train.seed)
         model = build_model(config)
     except BaseException:
-        writer.close()
+        if writer is not None:
+            writer.close()
         raise
-    job = Job(signal, train, model, config, writer, RunLog(writer.run_dir / "tb", console=console))
-    return run_job(job, policy, state)
+    log = RunLog(writer.run_dir / "tb", console=console) if writer is not None else NullLog()
+    return Job(signal, train, model, config, writer, log), state
+
+
+def resume_run(run_dir: str | Path, signal_path: str | Path | None = None, *, console: bool = True,
+               policy: CheckpointPolicy = CheckpointPolicy(), device: str | None = None,
+               distributed: bool = False) -> tuple[Path | None, FitResult]:
+    """Continue an unfinished run from its last checkpoint with the options it was started with (see
+    ``reopen_run``). On the CPU the result equals the uninterrupted fit's. ``distributed``: over the
+    torchrun ranks (DDP), on any number of processes that divides the run's global batch."""
+    if not distributed:
+        job, state = reopen_run(run_dir, signal_path, console=console, device=device)
+        return fit_one(job, policy, state)
+    with session(device) as ctx:
+        job, state = reopen_run(run_dir, signal_path, console=console, device=ctx.device, write=ctx.is_main)
+        done = run_jobs([job], lambda ck: [fit_ddp(job.model, job.signal, job.train, ctx, job.log, ck)], policy,
+                        None if state is None else [state])
+        ctx.barrier()
+        return done[0]
+
+
+def render_run(run_dir: str | Path, out: str | Path | None = None, scale: float | None = None,
+               size: tuple[int, ...] | None = None, device: str = "auto", chunk: int = DEFAULT_CHUNK,
+               prefilter: bool = True, **kind_options: Any) -> Path:
+    """Render a run folder's INR on a new grid and write it with the signal kind's writer.
+    ``kind_options`` go to the kind's ``render_plan`` (audio: rate, duration, subtype); ``prefilter``
+    as in ``render.reconstruct``."""
+    todo = signals.render_plan(load_config(Path(run_dir))["signal"], scale, size, **kind_options)  # before the weights
+    dev = resolve_device(device)
+    run = load_run(run_dir, dev)
+    kind = signals.module(run.signal["kind"])
+    out = Path(out) if out else run.run_dir / f"render-{'x'.join(map(str, todo.shape))}{kind.RECONSTRUCTION_SUFFIX}"
+    return render_model(run.model, run.config, todo, out, dev, chunk, prefilter)
+
+
+def render_model(model: nn.Module, config: dict[str, Any], todo: signals.RenderPlan, out: str | Path,
+                 device: torch.device | str, chunk: int = DEFAULT_CHUNK, prefilter: bool = True) -> Path:
+    """Write ``model`` (on ``device``) rendered as ``todo`` plans to the file ``out`` with its kind's writer."""
+    values = reconstruct(model, config, todo.shape, device, chunk, todo.extent, prefilter)
+    return signals.module(config["signal"]["kind"]).save(values, todo.shape, todo.meta, out, **todo.save_options)

@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from kan_inr import signals
 
 
 class NullLog:
@@ -31,8 +35,6 @@ class RunLog(NullLog):
     """Rich progress bar (step, loss, headline metric, speed, ETA) + TensorBoard under ``tb_dir``."""
 
     def __init__(self, tb_dir: Path | None = None, console: bool = True) -> None:
-        from rich.console import Console
-
         self.console = Console(stderr=True, quiet=not console)
         self.tb_dir = tb_dir
         self.writer = None
@@ -41,10 +43,8 @@ class RunLog(NullLog):
         self.last: dict[str, str] = {"loss": "-", "metric": "-"}
 
     def start(self, total_steps: int, description: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         if self.tb_dir is not None:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # a heavy library (seconds): only when logging to a folder
 
             self.writer = SummaryWriter(str(self.tb_dir))
         self.progress = Progress(
@@ -64,8 +64,6 @@ class RunLog(NullLog):
             self.progress.update(self.task, completed=step, loss=f"{loss:.3g}", speed=f"{samples_per_s / 1e6:.2f}M samples/s")
 
     def evaluation(self, step: int, metrics: dict[str, float], pred: torch.Tensor, signal: Any) -> None:
-        from kan_inr import signals
-
         kind = signals.module(signal.kind)
         if self.writer is not None:
             for name, value in metrics.items():

@@ -5,34 +5,32 @@
     <outputs>/<name>/summary.md  the same as a Markdown table, with mean +- std
 
 Resumable: a re-run skips every signal whose run is complete (status in metrics.json, see ``runs``),
-continues a run stopped after a checkpoint (``jobs.resume_run``) and fits the rest. Batched (default
-on CUDA): pending signals of equal kind and shape are fitted together as a batch of independent
-networks (``batched.fit_batch``, identical to fitting each alone); a signal with no partner goes
-through ``jobs.fit_file``. Sharded: under torchrun, rank r fits pending signals r, r + W, ... and writes their
+continues runs stopped after a checkpoint and fits the rest. Batched (default on CUDA): pending
+signals of equal kind and shape are fitted together as a batch of independent networks
+(``jobs.fit_group``, identical to fitting each alone), checkpointed per run and resumed as a group
+(runs checkpointed after the same step); a signal with no partner goes through ``jobs.fit_one``. Sharded: under torchrun, rank r fits pending signals r, r + W, ... and writes their
 runs; rank 0 writes the summary after a barrier, from the run folders, so it equals the single-process
 summary. A rank that dies loses only its unfinished signals: a re-run completes them.
 """
 
 from __future__ import annotations
 
-import csv
 import glob
-import io
-import json
 import math
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kan_inr import KanInrError, signals
-from kan_inr.batched import fit_batch
+from kan_inr.checkpoint import CheckpointPolicy
+from kan_inr.compare.report import markdown_table, mean_std, rows_to_csv
+from kan_inr.device import resolve_device
 from kan_inr.distributed import session
-from kan_inr.fit import FitResult, resolve_device
-from kan_inr.jobs import Job, finish_run, fit_file, resume_run, start_run
+from kan_inr.fit import FitResult
+from kan_inr.jobs import Job, fit_group, fit_one, reopen_run, start_run
 from kan_inr.logging import NullLog
 from kan_inr.atomic import write_text
-from kan_inr.runs import CHECKPOINT, COMPLETE, read_status
+from kan_inr.runs import CHECKPOINT, COMPLETE, load_checkpoint, load_config, read_status
 from kan_inr.signals import Signal
 
 SUMMARY_CSV, SUMMARY_MD = "summary.csv", "summary.md"
@@ -90,13 +88,14 @@ def is_complete(run_dir: Path) -> bool:
 def fit_many(sources: list[str], model_name: str, *, outputs: str | Path = "outputs", name: str | None = None,
              batched: bool | None = None, group: int = DEFAULT_GROUP, model_overrides: dict[str, str] | None = None,
              load_options: dict[str, Any] | None = None, log: NullLog = NullLog(),
-             **train_overrides: Any) -> ManyResult:
+             policy: CheckpointPolicy = CheckpointPolicy(), **train_overrides: Any) -> ManyResult:
     """Fit ``model_name`` to every signal of ``sources`` (see the module docstring for the layout).
 
     ``train_overrides`` are TrainConfig fields, None meaning the preset's. ``batched`` None = batched on
     CUDA, sequential on a CPU (torch's CPU batched matmul is slower than one matmul per network: measured
     0.6x by scripts/bench_many.py, so batching only pays where kernel launches dominate, on a GPU);
-    ``group`` caps how many networks one batched fit trains together.
+    ``group`` caps how many networks one batched fit trains together; ``policy`` says when every run
+    checkpoints.
     """
     if group < 1:
         raise KanInrError(f"--group must be at least 1, got {group}")
@@ -112,18 +111,20 @@ def fit_many(sources: list[str], model_name: str, *, outputs: str | Path = "outp
         mine = ctx.shard(pending)
         if ctx.is_main and result.skipped:
             log.message(f"{len(result.skipped)} of {len(paths)} signals already fitted in {result.group_dir}: skipped")
-        # A run stopped after a checkpoint continues from it, exactly; any other unfinished run
-        # (stopped before its first checkpoint, or part of a batched fit) starts again from its seed.
+        # A run stopped after a checkpoint continues from it, exactly (a batched group as a group: its
+        # runs checkpointed after the same step); any other unfinished run starts again from its seed.
         resumable = [p for p in mine if (result.group_dir / p.stem / CHECKPOINT).is_file()]
         fresh = [p for p in mine if p not in resumable]
-        chunks: list[list[tuple[Path, Signal | None]]] = [[(p, None)] for p in resumable]
         if batched is None:
             batched = resolve_device(ctx.device).type == "cuda"
+        chunks = [("resume", members[i:i + group])
+                  for members in _group_resumable(resumable, result.group_dir, batched)
+                  for i in range(0, len(members), group)]
         for members in (_group_by_shape(fresh, load_options) if batched else [[(p, None)] for p in fresh]):
-            chunks += [members[i:i + group] for i in range(0, len(members), group)]
+            chunks += [("fresh", members[i:i + group]) for i in range(0, len(members), group)]
         options = dict(model_overrides=model_overrides, load_options=load_options, **overrides)
-        for chunk in chunks:
-            for run_dir, fit_result in _fit_chunk(chunk, model_name, result.group_dir, options):
+        for how, chunk in chunks:
+            for run_dir, fit_result in _fit_chunk(how, chunk, model_name, result.group_dir, options, policy):
                 if fit_result.interrupted_at is not None:
                     raise KanInrError(f"stopped: {run_dir} checkpointed at step {fit_result.interrupted_at}; "
                                       f"run the same command again to finish")
@@ -147,36 +148,43 @@ def _group_by_shape(paths: list[Path], load_options: dict[str, Any] | None) -> l
     return list(groups.values())
 
 
-def _fit_chunk(members: list[tuple[Path, Signal | None]], model_name: str, group_dir: Path,
-               options: dict[str, Any]) -> list[tuple[Path, FitResult]]:
-    """Fit one chunk: one signal through ``jobs.fit_file`` (or ``jobs.resume_run`` from its checkpoint),
-    several of one shape through ``batched.fit_batch``. An unfinished run of the same name is replaced."""
-    if len(members) == 1:
-        path = members[0][0]
+def _group_resumable(paths: list[Path], group_dir: Path, batched: bool) -> list[list[tuple[Path, Signal | None]]]:
+    """Resumable runs grouped by (kind, shape, checkpoint step) when ``batched``, else one by one."""
+    if not batched:
+        return [[(p, None)] for p in paths]
+    groups: dict[tuple, list[tuple[Path, Signal | None]]] = {}
+    for path in paths:
         run_dir = group_dir / path.stem
-        if (run_dir / CHECKPOINT).is_file():
-            return [resume_run(run_dir, path, console=False, device=options.get("device"))]
-        return [fit_file(path, model_name, outputs=group_dir, name=path.stem, overwrite=run_dir.exists(),
-                         console=False, **options)]
+        signal, state = load_config(run_dir)["signal"], load_checkpoint(run_dir)
+        key = (signal["kind"], tuple(signal["shape"]), state["step"] if isinstance(state, dict) else None)
+        groups.setdefault(key, []).append((path, None))
+    return list(groups.values())
+
+
+def _fit_chunk(how: str, members: list[tuple[Path, Signal | None]], model_name: str, group_dir: Path,
+               options: dict[str, Any], policy: CheckpointPolicy) -> list[tuple[Path, FitResult]]:
+    """Fit one chunk: runs stopped after a checkpoint continue (``jobs.reopen_run``), fresh ones start
+    (``jobs.start_run``; an unfinished run of the same name is replaced); one network through
+    ``jobs.fit_one``, several of one shape together through ``jobs.fit_group``."""
     jobs: list[Job] = []
+    states = []
     try:
         for path, signal in members:
-            jobs.append(start_run(path, model_name, outputs=group_dir, name=path.stem, console=False, signal=signal,
-                                  overwrite=(group_dir / path.stem).exists(), **options))
-        # one shape, hence one model config (a preset adapts to the shape only) and one recipe
-        assert len({json.dumps(job.config["model"]) for job in jobs}) == 1 and len({job.train for job in jobs}) == 1
-        fit_results = fit_batch([job.model for job in jobs], [job.signal for job in jobs], jobs[0].train,
-                                [job.log for job in jobs])
-        done = []
-        for job, fit_result in zip(jobs, fit_results):
-            done.append((finish_run(job, job.model, fit_result), fit_result))
-            job.writer = None  # complete: nothing left to discard
-        return done
-    except BaseException:
+            if how == "resume":
+                job, state = reopen_run(group_dir / path.stem, path, console=False, device=options.get("device"))
+                states.append(state)
+            else:
+                job = start_run(path, model_name, outputs=group_dir, name=path.stem, console=False, signal=signal,
+                                overwrite=(group_dir / path.stem).exists(), **options)
+            jobs.append(job)
+    except BaseException as exc:
         for job in jobs:
-            if job.writer is not None:
-                job.writer.discard()
+            job.writer.discard(exc)
         raise
+    resume = states if how == "resume" else None
+    if len(jobs) == 1:
+        return [fit_one(jobs[0], policy, resume[0] if resume else None)]
+    return fit_group(jobs, policy, resume)
 
 
 def _headline(result: FitResult) -> str:
@@ -201,14 +209,13 @@ def read_rows(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def _stats(rows: list[dict[str, Any]], columns: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Mean and sample standard deviation of each metric column (std 0 for a single run)."""
+    """Mean and standard deviation (``report.mean_std``) of each metric column."""
     mean: dict[str, Any] = {"signal": "mean"}
     std: dict[str, Any] = {"signal": "std"}
     for col in columns[1:]:
         values = [r[col] for r in rows if isinstance(r.get(col), (int, float)) and math.isfinite(r[col])]
         if values and col.startswith(("final_", "best_")) and col != "best_step":
-            mean[col] = statistics.fmean(values)
-            std[col] = statistics.stdev(values) if len(values) > 1 else 0.0
+            mean[col], std[col] = mean_std(values)
     return mean, std
 
 
@@ -219,12 +226,7 @@ def write_summary(group_dir: Path, run_dirs: list[Path]) -> Path:
     rows, missing = read_rows(run_dirs)
     columns = ["signal"] + [k for k in dict.fromkeys(k for r in rows for k in r) if k != "signal"]
     mean, std = _stats(rows, columns)
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in [*rows, *([mean, std] if rows else [])]:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
-    write_text(group_dir / SUMMARY_CSV, text.getvalue())
+    write_text(group_dir / SUMMARY_CSV, rows_to_csv([*rows, *([mean, std] if rows else [])], columns))
     write_text(group_dir / SUMMARY_MD, _markdown(group_dir.name, rows, columns, mean, std, missing))
     return group_dir / SUMMARY_CSV
 
@@ -236,14 +238,10 @@ def _markdown(title: str, rows: list[dict[str, Any]], columns: list[str], mean: 
             return ""
         return f"{value:.4f}" if isinstance(value, float) else str(value)
 
-    lines = [f"# {title}: {len(rows)} signals", "", "| " + " | ".join(columns) + " |",
-             "|" + "|".join("---" if c == "signal" else "---:" for c in columns) + "|"]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
     if rows:
-        lines.append("| **mean ± std** | " + " | ".join(
-            f"{mean[c]:.4f} ± {std[c]:.4f}" if c in mean else "" for c in columns[1:]) + " |")
+        cells.append(["**mean ± std**", *(f"{mean[c]:.4f} ± {std[c]:.4f}" if c in mean else "" for c in columns[1:])])
+    lines = [f"# {title}: {len(rows)} signals", "", *markdown_table(columns, cells, set(columns[1:]))]
     if missing:
         lines += ["", f"Missing (not fitted yet or failed; re-run to complete): {', '.join(missing)}"]
     return "\n".join(lines) + "\n"
-
-

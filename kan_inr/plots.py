@@ -1,19 +1,19 @@
 """Figures of a comparison: quality curves (mean over signals) and crops of reconstructions with errors.
 
 Drawn with matplotlib's object API on the Agg canvas (``Figure`` + ``savefig``), never pyplot, so no
-global backend is set and nothing opens a window. Inputs are plain numpy arrays; ``compare.py``
-decides what to draw. Every figure is written atomically (temporary file, then rename).
+global backend is set and nothing opens a window. Inputs are plain numpy arrays; ``compare.report``
+decides what to draw. Every figure is written atomically (``atomic.atomic_write``).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+
+from kan_inr.atomic import atomic_write
 
 Curve = tuple[np.ndarray, np.ndarray]  # (x (E,), y (E,)) one run's evaluations
 
@@ -143,12 +143,5 @@ def waveform_crops(path: Path, target: np.ndarray, preds: dict[str, tuple[np.nda
 def save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     return path

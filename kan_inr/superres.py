@@ -26,7 +26,7 @@ from torch import nn
 
 from kan_inr import KanInrError, plots, signals
 from kan_inr.atomic import write_json, write_text
-from kan_inr.fit import resolve_device
+from kan_inr.device import resolve_device
 from kan_inr.render import reconstruct
 from kan_inr.runs import load_run, read_status
 from kan_inr.signals.base import Signal

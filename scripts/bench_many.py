@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kan_inr import models, results as bench_results  # noqa: E402
 from kan_inr.atomic import write_json  # noqa: E402
 from kan_inr.batched import fit_batch  # noqa: E402
-from kan_inr.fit import _device_name, _sync, fit, resolve_device  # noqa: E402
+from kan_inr.device import device_name as _device_name, resolve_device, sync as _sync  # noqa: E402
+from kan_inr.fit import fit  # noqa: E402
 from kan_inr.jobs import train_config_for  # noqa: E402
 from kan_inr.signals.base import Signal, grid  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""compare.py and plots.py: a tiny two-model comparison writes its table and figures and resumes."""
+"""compare/ and plots.py: a tiny two-model comparison writes its table and figures and resumes."""
 
 from __future__ import annotations
 

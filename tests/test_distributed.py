@@ -1,17 +1,21 @@
-"""torchrun with 2 gloo processes: sharded fit-many equals one process; fit --distributed equals DDP's math."""
+"""torchrun with 2 gloo processes: sharded fit-many equals one process; fit --distributed equals DDP's math
+and resumes exactly after SIGINT."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from kan_inr import distributed, models, signals
+from kan_inr import distributed, jobs, models, signals
 from kan_inr.fit import Sampler, TrainConfig, lr_at
 from kan_inr.many import fit_many
 from kan_inr.signals.base import normalise
@@ -67,22 +71,24 @@ def test_fit_distributed_averages_gradients_over_ranks(tmp_path: Path) -> None:
     run = tmp_path / "out" / "img0-siren"
     metrics = json.loads((run / "metrics.json").read_text())
     assert (metrics["world_size"], metrics["batch"], metrics["global_batch"]) == (2, batch, 2 * batch)
-    assert json.loads((run / "config.json").read_text())["train"]["seed"] == 5
+    train = json.loads((run / "config.json").read_text())["train"]
+    assert (train["seed"], train["batch"]) == (5, 2 * batch)  # the run holds the global batch
 
-    # Reference: one process, rank r's minibatch drawn by a Sampler seeded 5 + r, Adam on the mean of
-    # the two ranks' losses (DDP averages the gradients), from the weights seed 5 builds.
+    # Reference: one process, one Sampler (seed 5) drawing the global batch of 2 x batch coordinates,
+    # rank r training on its half r, Adam on the mean of the two ranks' losses (DDP averages the
+    # gradients), from the weights seed 5 builds.
     signal = signals.load(path)
     preset = models.preset("siren")
     torch.manual_seed(5)
     model = models.build("siren", 2, 3, models.with_overrides(preset.config, TINY_SIREN))
     coords = signal.coords()  # (N, 2)
     target = normalise(signal.values, signal.value_range, preset.recipe.target_range)  # (N, 3)
-    samplers = [Sampler(signal.num_samples, batch, 5 + rank, torch.device("cpu")) for rank in range(2)]
+    sampler = Sampler(signal.num_samples, 2 * batch, 5, torch.device("cpu"))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     cfg = TrainConfig(steps=steps, lr=lr)
     for step in range(steps):
         optimizer.param_groups[0]["lr"] = lr_at(step, cfg)
-        indices = [sampler.next() for sampler in samplers]  # (batch,) per rank
+        indices = sampler.next().split(batch)  # (batch,) per rank
         loss = sum(torch.mean((model(coords[i]) - target[i]) ** 2) for i in indices) / 2
         optimizer.zero_grad()
         loss.backward()
@@ -90,3 +96,47 @@ def test_fit_distributed_averages_gradients_over_ranks(tmp_path: Path) -> None:
     weights = torch.load(run / "weights.pt", weights_only=True)
     for name, expected in model.state_dict().items():
         torch.testing.assert_close(weights[name], expected, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_fit_distributed_interrupted_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    """SIGINT to torchrun after a checkpoint: the ranks agree to stop at a log step, rank 0 checkpoints and
+    the run is kept (interrupted, never deleted); `fit --resume RUN --distributed` ends with the weights
+    of the uninterrupted fit."""
+    (path,) = write_images(tmp_path, [(16, 16)])
+    args = ["fit", path.name, "--model", "siren", "--steps", "600", "--batch", "32", "--lr", "1e-3",
+            "--eval-every", "300", "--checkpoint-every", "20", "--device", "cpu", "--outputs", "out",
+            "--distributed", "-q"] + [f"--set={k}={v}" for k, v in TINY_SIREN.items()]
+    torchrun(args + ["--name", "reference"], tmp_path)
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             "-m", "kan_inr.cli", *args, "--name", "stopped"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = tmp_path / "out" / "stopped"
+    try:
+        deadline = time.monotonic() + 200
+        while not (run / "checkpoint.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    status = json.loads((run / "metrics.json").read_text())
+    assert status["status"] == "interrupted", err
+    step = torch.load(run / "checkpoint.pt", weights_only=True)["step"]
+    assert step == status["step"] and step % 10 == 0 and 20 <= step < 600  # stopped at a log step
+    assert f"interrupted after step {step} (checkpoint saved); resume with: kan-inr fit --resume out/stopped " \
+           f"--distributed" in err
+
+    alone = shutil.copytree(run, tmp_path / "out" / "alone")
+    torchrun(["fit", "--resume", "out/stopped", "--distributed", "--device", "cpu", "-q"], tmp_path)
+    assert json.loads((run / "metrics.json").read_text())["status"] == "complete"
+    a = torch.load(tmp_path / "out" / "reference" / "weights.pt", weights_only=True)
+    b = torch.load(run / "weights.pt", weights_only=True)
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+    # one process, no torchrun: the same global batch in one piece, equal up to the sums' rounding
+    _, result = jobs.resume_run(alone, path, console=False)
+    assert result.metrics["batch"] == 64 and "world_size" not in result.metrics
+    c = torch.load(alone / "weights.pt", weights_only=True)
+    assert max((a[k] - c[k]).abs().max().item() for k in a) <= 1e-5

@@ -7,6 +7,7 @@ import torch
 
 from kan_inr import KanInrError, signals
 from kan_inr.fit import Sampler, TrainConfig, fit, lr_at
+from kan_inr.logging import NullLog
 from kan_inr.models import build
 from kan_inr.models.siren import SirenConfig
 from conftest import constant_psnr
@@ -67,15 +68,32 @@ def test_same_seed_same_weights_on_cpu(image_file):
     assert not torch.equal(m1.head.weight, m3.head.weight)
 
 
-def test_nan_guard_stops_and_restores_best_weights(image_file):
+class PoisonAfter(NullLog):
+    """Copies ``model``'s weights at every evaluation (the loop evaluates the model it trains), and at
+    evaluation ``step`` turns one weight into NaN: the next step's loss is not finite."""
+
+    def __init__(self, model: torch.nn.Module, step: int) -> None:
+        self.model, self.step, self.weights = model, step, {}
+
+    def evaluation(self, step, metrics, pred, signal) -> None:
+        self.weights[step] = {k: v.clone() for k, v in self.model.state_dict().items()}
+        if step == self.step:
+            with torch.no_grad():
+                next(self.model.parameters()).view(-1)[0] = math.nan
+
+
+def test_nan_guard_stops_and_restores_best_weights_exactly(image_file):
     torch.manual_seed(0)
     signal = signals.load(image_file)
     model = build("siren", 2, 3, TINY)
-    cfg = TrainConfig(steps=400, lr=1e30, eval_every=1, log_every=1, device="cpu")
-    result = fit(model, signal, cfg)
-    assert result.diverged_at is not None and result.diverged_at < 400
-    assert all(torch.isfinite(p).all() for p in model.parameters())
-    assert math.isfinite(result.metrics["final_psnr"])
+    log = PoisonAfter(model, step=30)
+    result = fit(model, signal, TrainConfig(steps=100, lr=1e-3, eval_every=5, log_every=1, device="cpu"), log)
+    assert result.diverged_at == 31 and result.metrics["steps"] == 30
+    best_step = result.metrics["best_step"]
+    assert best_step in (5, 10, 15, 20, 25, 30) and sorted(log.weights) == [5, 10, 15, 20, 25, 30]
+    restored = model.state_dict()
+    assert all(torch.equal(restored[k], log.weights[best_step][k]) for k in restored)
+    assert result.metrics["final_psnr"] == result.metrics["best_psnr"]
 
 
 def test_invalid_train_options(image_file):

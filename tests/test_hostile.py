@@ -16,7 +16,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kan_inr import KanInrError, cli, jobs, models, runs, signals
+from kan_inr import KanInrError, cli, jobs, models, runs, signals, step
 from kan_inr.logging import NullLog
 from kan_inr.render import predict_grid
 from conftest import run_cli
@@ -150,7 +150,7 @@ def full_disk_after(monkeypatch, writes_ok: int) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(obj, f, *args, **kwargs)
 
-    monkeypatch.setattr(runs.torch, "save", save)
+    monkeypatch.setattr(torch, "save", save)
 
 
 def test_full_disk_at_start_leaves_nothing(image_file, tmp_path, capsys, monkeypatch):
@@ -210,7 +210,7 @@ def test_training_oom_names_the_option(image_file, tmp_path, capsys, monkeypatch
     def out_of_memory(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(fit, "train_step", out_of_memory)
+    monkeypatch.setattr(step, "train_step", out_of_memory)
     outputs = tmp_path / "o"
     code, _, err = run_cli(["fit", image_file, *TINY, "--steps", "2", "--batch", "64", "--outputs", outputs],
                            capsys, monkeypatch)

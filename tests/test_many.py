@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shutil
+import signal
 import statistics
 from pathlib import Path
 
@@ -14,10 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from kan_inr import KanInrError, models, signals
+from kan_inr import KanInrError, jobs, models, runs, signals
 from kan_inr.batched import fit_batch
+from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.cli import main
 from kan_inr.fit import TrainConfig, fit
+from kan_inr.logging import NullLog
 from kan_inr.many import fit_many, find_signals
 
 TINY_FKAN = {"grid_size": "8", "hidden_dim": "16", "block_dims": "32,32"}
@@ -153,6 +157,45 @@ def test_fit_many_runs_summary_and_resume(tmp_path: Path) -> None:
     for n in ("img0", "img1", "img2"):
         config = json.loads((first.group_dir / n / "config.json").read_text())
         assert json.loads((sequential.group_dir / n / "config.json").read_text()) == config
+
+
+class SignalAtStep(NullLog):
+    """A run's log that sends this process SIGINT while step ``at`` runs (every run of a batched group
+    does: the duplicates are one Ctrl-C, as under torchrun)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def train(self, step: int, loss: float, lr: float, samples_per_s: float) -> None:
+        if step == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_batched_group_interrupted_resumes_as_a_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_images(tmp_path / "data", [(16, 16)] * 4)
+    options = dict(outputs=tmp_path / "out", model_overrides=TINY_FKAN, steps=30, batch=64, lr=1e-3, eval_every=10, log_every=1,
+                   device="cpu", batched=True, policy=CheckpointPolicy(every_steps=5))
+    monkeypatch.setattr(jobs, "RunLog", lambda *a, **k: NullLog())
+    reference = fit_many([str(tmp_path / "data")], "fkan", name="reference", **options)
+
+    monkeypatch.setattr(jobs, "RunLog", lambda *a, **k: SignalAtStep(17))
+    with pytest.raises(KanInrError, match="checkpointed at step 17; run the same command again"):
+        fit_many([str(tmp_path / "data")], "fkan", name="stopped", **options)
+    group_dir = tmp_path / "out" / "stopped"
+    for n in ("img0", "img1", "img2", "img3"):  # every run of the group stopped after the same step
+        assert runs.read_status(group_dir / n)["status"] == "interrupted"
+        assert runs.load_checkpoint(group_dir / n)["step"] == 17
+
+    monkeypatch.setattr(jobs, "RunLog", lambda *a, **k: NullLog())
+    resumed = fit_many([str(tmp_path / "data")], "fkan", name="stopped", **options)
+    assert sorted(p.name for p in resumed.fitted) == ["img0", "img1", "img2", "img3"]
+    for n in ("img0", "img1", "img2", "img3"):
+        metrics = runs.read_status(group_dir / n)
+        assert metrics["status"] == "complete" and metrics["fitted_together"] == 4
+        a = torch.load(reference.group_dir / n / runs.WEIGHTS, weights_only=True)
+        b = torch.load(group_dir / n / runs.WEIGHTS, weights_only=True)
+        assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+    assert_summaries_close(read_summary(resumed.summary), read_summary(reference.summary), rel=1e-6)
 
 
 def test_find_signals_errors(tmp_path: Path) -> None:

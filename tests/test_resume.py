@@ -17,7 +17,7 @@ import torch
 from kan_inr import KanInrError, jobs, runs
 from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, StopRequest
 from kan_inr.logging import NullLog
-from kan_inr.render import render_run
+from kan_inr.jobs import render_run
 
 TINY = {"hidden_dim": "16", "hidden_layers": "1"}
 REPO = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def test_checkpoint_policy_steps_minutes_and_stop(monkeypatch):
     saves = Checkpointer(lambda state: None, CheckpointPolicy(every_steps=None, every_minutes=None), stop)
     assert not saves.due(1)
     stop.signum = signal.SIGTERM
-    assert saves.due(2) and stop.exit_code == 143
+    assert not saves.due(2) and stop.exit_code == 143  # the loop, not the policy, honours a stop request
     with pytest.raises(KanInrError, match="--checkpoint-every"):
         CheckpointPolicy(every_steps=0)
     with pytest.raises(KanInrError, match="--checkpoint-minutes"):
@@ -154,7 +154,7 @@ def test_checkpoint_policy_steps_minutes_and_stop(monkeypatch):
 
 
 def test_cli_sigterm_prints_how_to_resume(image_file, tmp_path):
-    """The real thing: a `kan-inr fit` process stopped by SIGTERM exits 130 with one line naming --resume."""
+    """The real thing: a `kan-inr fit` process stopped by SIGTERM exits 143 (128 + 15) with one line naming --resume."""
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "kan_inr.cli", "fit", str(image_file), "--model", "siren", "--set", "hidden_dim=16",
@@ -169,7 +169,7 @@ def test_cli_sigterm_prints_how_to_resume(image_file, tmp_path):
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1].endswith(f"resume with: kan-inr fit --resume {run_dir}")
     status = json.loads((run_dir / runs.METRICS).read_text())
     assert status["status"] == "interrupted" and runs.load_checkpoint(run_dir)["step"] == status["step"] >= 1

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from kan_inr import KanInrError, jobs, runs
 from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.logging import NullLog
-from kan_inr.render import render_run
+from kan_inr.jobs import render_run
 
 
 class Payload:

@@ -23,9 +23,12 @@ from kan_inr.codec import quant, sizing
 from kan_inr.codec.fileformat import Container, pack, read, unpack
 from kan_inr.codec.quant import QuantConfig
 from kan_inr.codec.weights import decode_weights, encode_weights
-from kan_inr.fit import TrainConfig, fit, replace, resolve_device
+from kan_inr.config import TrainConfig, replace
+from kan_inr.device import resolve_device
+from kan_inr.fit import fit
 from kan_inr.logging import NullLog, RunLog, write_scalars
-from kan_inr.render import predict_grid, target_shape
+from kan_inr.render import predict_grid
+from kan_inr.signals.plan import target_shape
 from kan_inr.signals import Signal, image
 from kan_inr.signals.base import denormalise, grid
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from torch import nn
 
 from kan_inr import KanInrError, plugins
+from kan_inr.config import check_fields, parse_field
 from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_pe_for_shape
 from kan_inr.models.finer import Finer, FinerConfig
 from kan_inr.models.fkan import FKAN, FKANConfig
@@ -226,55 +225,13 @@ def num_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _parse_value(text: str, hint: Any, key: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        (item, *_) = typing.get_args(hint)
-        return tuple(_parse_value(part.strip(), item, key) for part in text.strip("()[] ").split(",") if part.strip())
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if text.lower() in ("none", "null"):
-            return None
-        return _parse_value(text, args[0], key)
-    try:
-        if hint is bool:
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(text)
-        if hint is int:
-            return int(text)
-        if hint is float:
-            return float(text)
-        return str(text)
-    except ValueError:
-        raise KanInrError(f"--set {key}={text}: expected a value of type {getattr(hint, '__name__', hint)}") from None
-
-
 def with_overrides(cfg: Any, assignments: dict[str, str]) -> Any:
     """``cfg`` with fields replaced from ``{"key": "text"}`` strings, each parsed by the field's type."""
-    hints = typing.get_type_hints(type(cfg))
-    names = [f.name for f in dataclasses.fields(cfg)]
-    changes = {}
-    for key, text in assignments.items():
-        if key not in names:
-            raise KanInrError(f"unknown model field '{key}' for {type(cfg).__name__} (valid: {', '.join(names)})")
-        changes[key] = _parse_value(text, hints[key], key)
-    return dataclasses.replace(cfg, **changes)
+    return dataclasses.replace(cfg, **{k: parse_field(type(cfg), k, text) for k, text in assignments.items()})
 
 
 def config_from_dict(family: str, data: dict[str, Any]) -> Any:
-    """Rebuild a family's config from the plain data stored in a run's config.json."""
+    """Rebuild a family's config (a plug-in's only with consent, ``resolve_family``) from the plain data
+    stored in a run's config.json (checked field by field)."""
     config_cls = resolve_family(family)[0]
-    hints = typing.get_type_hints(config_cls)
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise KanInrError(f"config for '{family}' has unknown fields: {', '.join(sorted(unknown))}")
-    values = {k: tuple(v) if typing.get_origin(hints[k]) is tuple else v for k, v in data.items()}
-    return config_cls(**values)
-
-
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+    return config_cls(**check_fields(config_cls, data, f"config for '{family}'"))

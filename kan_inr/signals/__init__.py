@@ -3,7 +3,7 @@
 Each kind module provides ``EXTENSIONS``, ``VALUE_RANGE``, ``HEADLINE`` (the metric shown first),
 ``load(path, ...) -> Signal``, ``save(values, shape, meta, path)``, ``evaluate(pred, target, shape)``
 and ``log_tensorboard(writer, pred, signal, step)`` (the reconstruction in TensorBoard); optionally
-``render_plan(signal_dict, scale, size, **options) -> render.RenderPlan`` when rendering needs more
+``render_plan(signal_dict, scale, size, **options) -> plan.RenderPlan`` when rendering needs more
 than a scaled grid (audio: a new sample rate, a duration, an encoding). ``load`` rejects options its
 kind's loader does not take with one clear error (an image given ``--start``).
 """
@@ -22,6 +22,7 @@ import torch
 from kan_inr import KanInrError
 from kan_inr.signals import audio, image
 from kan_inr.signals.base import Signal, denormalise, grid, grid_chunk, normalise
+from kan_inr.signals.plan import RenderPlan, target_shape
 
 KINDS: dict[str, ModuleType] = {"image": image, "audio": audio}
 _FLAGS = {"resize_to": "--resize"}  # loader option -> the CLI flag that sets it, where the names differ
@@ -87,4 +88,20 @@ def module(kind: str) -> ModuleType:
     return KINDS[kind]
 
 
-__all__ = ["KINDS", "Signal", "denormalise", "from_array", "grid", "grid_chunk", "kind_of", "load", "module", "normalise"]
+def render_plan(signal: dict[str, Any], scale: float | None = None, size: tuple[int, ...] | None = None,
+                **kind_options: Any) -> RenderPlan:
+    """What to render for a run's ``signal`` (config.json): the kind's ``render_plan`` when it has one
+    (audio: --rate, --duration, --subtype), else the source grid scaled or resized; options a kind
+    does not take are one clear error."""
+    kind = module(signal["kind"])
+    kind_options = {k: v for k, v in kind_options.items() if v is not None}
+    if hasattr(kind, "render_plan"):
+        return kind.render_plan(signal, scale=scale, size=size, **kind_options)
+    if kind_options:
+        flags = ", ".join(f"--{k}" for k in kind_options)
+        raise KanInrError(f"{flags}: not an option for {signal['kind']} runs")
+    return RenderPlan(target_shape(signal, scale, size), signal["meta"])
+
+
+__all__ = ["KINDS", "RenderPlan", "Signal", "denormalise", "from_array", "grid", "grid_chunk", "kind_of", "load", "module", "normalise",
+           "render_plan"]

@@ -19,14 +19,17 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from kan_inr import KanInrError
 from kan_inr import metrics
+from kan_inr.atomic import atomic_write
 from kan_inr.signals.base import Signal
+from kan_inr.signals.plan import RenderPlan
 
 EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 VALUE_RANGE = (-1.0, 1.0)
@@ -39,7 +42,7 @@ _PLOT_COLUMNS = 400  # waveform columns (min/max each) and spectrogram frames dr
 
 def _info(path: Path) -> Any:
     """soundfile's header info (rate, frames, channels, format, subtype), or one clear error."""
-    return _decoding(path, lambda sf: sf.info(str(path)))
+    return _decoding(path, lambda: sf.info(str(path)))
 
 
 def _read(path: Path, subtype: str, start: int = 0, frames: int = -1) -> np.ndarray:
@@ -49,35 +52,31 @@ def _read(path: Path, subtype: str, start: int = 0, frames: int = -1) -> np.ndar
     stored. Anything else libsndfile decodes (DOUBLE, u-law, ADPCM, Vorbis ...): its float64 output.
     """
     if subtype in PCM_BITS:
-        raw = _decoding(path, lambda sf: sf.read(str(path), start=start, frames=frames, dtype="int32", always_2d=True)[0])
+        raw = _decoding(path, lambda: sf.read(str(path), start=start, frames=frames, dtype="int32", always_2d=True)[0])
         return raw.astype(np.float64) / 2.0**31  # (T, C)
     dtype = "float32" if subtype == "FLOAT" else "float64"
-    return _decoding(path, lambda sf: sf.read(str(path), start=start, frames=frames, dtype=dtype, always_2d=True)[0])
+    return _decoding(path, lambda: sf.read(str(path), start=start, frames=frames, dtype=dtype, always_2d=True)[0])
 
 
-def _decoding(path: Path, action: Any) -> Any:
-    """``action(soundfile)``, with libsndfile's errors turned into one line."""
-    import soundfile as sf
-
+def _decoding(path: Path, action: Callable[[], Any]) -> Any:
+    """``action()`` (a soundfile call), with libsndfile's errors turned into one line."""
     try:
-        return action(sf)
+        return action()
     except (sf.LibsndfileError, RuntimeError) as exc:
         reason = str(exc).split(": ", 1)[-1].strip() or type(exc).__name__
         raise KanInrError(f"cannot read audio {path}: unsupported or corrupt encoding ({reason})") from None
 
 
-def _write(path: Path, array: np.ndarray, rate: int, subtype: str, container: str) -> None:
+def _write(f: IO[bytes], array: np.ndarray, rate: int, subtype: str, container: str) -> None:
     """Write float samples (T, C) with ``subtype``: PCM by our own rounding, k = round(x 2^(n-1))
     clipped to the n-bit range (the exact inverse of ``_read``); float subtypes as given."""
-    import soundfile as sf
-
     if subtype in PCM_BITS:
         bits = PCM_BITS[subtype]
         k = np.clip(np.round(array.astype(np.float64) * 2.0 ** (bits - 1)), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
         array = k.astype(np.int32) << (32 - bits)  # left-aligned: libsndfile keeps the top n bits exactly
     elif subtype == "FLOAT":
         array = array.astype(np.float32)
-    sf.write(str(path), array, rate, subtype=subtype, format=container)
+    sf.write(f, array, rate, subtype=subtype, format=container)
 
 
 def load(path: str | os.PathLike, channels: str | None = None, start: float | None = None,
@@ -89,8 +88,6 @@ def load(path: str | os.PathLike, channels: str | None = None, start: float | No
         raise KanInrError(f"{path}: empty file")
     if channels not in (None, "all", "mono"):
         raise KanInrError(f"--channels must be 'mono' or 'all', got '{channels}'")
-    import soundfile as sf
-
     info = _info(path)
     rate, total = int(info.samplerate), int(info.frames)
     if total == 0:
@@ -147,11 +144,9 @@ def _frames(seconds: float, rate: int, option: str) -> int:
 
 def save(values: torch.Tensor, shape: tuple[int, ...], meta: dict[str, Any], path: str | os.PathLike,
          subtype: str | None = None) -> Path:
-    """Write values (T, C) as an audio file at ``meta["sample_rate"]``, atomically (temporary file,
-    then rename). Encoding: ``subtype`` if given (an error if the container cannot hold it), else the
-    source's (``meta["subtype"]``) when the container holds it, else the container's default."""
-    import soundfile as sf
-
+    """Write values (T, C) as an audio file at ``meta["sample_rate"]``, atomically (``atomic.atomic_write``).
+    Encoding: ``subtype`` if given (an error if the container cannot hold it), else the source's
+    (``meta["subtype"]``) when the container holds it, else the container's default."""
     path = Path(path)
     container = _CONTAINER.get(path.suffix.lower())
     if container is None:
@@ -166,19 +161,16 @@ def save(values: torch.Tensor, shape: tuple[int, ...], meta: dict[str, Any], pat
         if not sf.check_format(container, subtype):
             subtype = sf.default_subtype(container)
     array = values.detach().double().cpu().reshape(shape[0], -1).numpy()  # (T, C)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
-        _write(tmp, array, int(meta["sample_rate"]), subtype, container)
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise KanInrError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        atomic_write(path, lambda f: _write(f, array, int(meta["sample_rate"]), subtype, container))
+    except RuntimeError as exc:  # libsndfile's errors
+        raise KanInrError(f"cannot write {path}: {exc}") from None
     return path
 
 
 def render_plan(signal: dict[str, Any], scale: float | None = None, size: tuple[int, ...] | None = None,
-                rate: float | None = None, duration: float | None = None, subtype: str | None = None) -> Any:
-    """Where to sample a fitted clip (a ``render.RenderPlan``): the INR is continuous in time.
+                rate: float | None = None, duration: float | None = None, subtype: str | None = None) -> RenderPlan:
+    """Where to sample a fitted clip (a ``RenderPlan``): the INR is continuous in time.
 
     Output sample i sits at time i / R from the clip's start, i.e. at coordinate
     -1 + 2 (i / R) rate / (T - 1), so a render at R = 2 rate reproduces every source sample at its even
@@ -186,8 +178,6 @@ def render_plan(signal: dict[str, Any], scale: float | None = None, size: tuple[
     to one source sample past +1. ``scale`` s means R = s rate; ``size`` (N,) means N samples over
     the clip (R = N rate / T). The file's header rate is R rounded to whole hertz.
     """
-    from kan_inr.render import RenderPlan
-
     t, src_rate = int(signal["shape"][0]), float(signal["meta"]["sample_rate"])
     given = [name for name, v in (("--scale", scale), ("--size", size), ("--rate", rate)) if v is not None]
     if len(given) > 1:
@@ -210,8 +200,6 @@ def render_plan(signal: dict[str, Any], scale: float | None = None, size: tuple[
     if n > n_clip:
         raise KanInrError(f"--duration {duration} s is longer than the fitted clip ({t / src_rate:.4g} s)")
     if subtype is not None:
-        import soundfile as sf
-
         if subtype.upper() not in sf.available_subtypes():
             raise KanInrError(f"unknown --subtype '{subtype}' (e.g. {', '.join(sf.available_subtypes('WAV'))})")
     last = 0.0 if t == 1 else -1.0 + 2.0 * ((n - 1) / rate) * src_rate / (t - 1)  # coordinate of sample n-1
@@ -240,7 +228,7 @@ def figure(target: torch.Tensor, pred: torch.Tensor, rate: int) -> Any:
     """Matplotlib figure: 3 rows (target, reconstruction, error) x (waveform envelope, log spectrogram)
     of two waveforms (T,). The waveform is drawn as a min/max envelope over at most ``_PLOT_COLUMNS``
     columns and the spectrogram from at most about as many frames, so its cost does not grow with the clip."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # a heavy library (1.6 s to import): loaded when a figure is drawn
 
     rows = {"target": target.double(), "reconstruction": pred.double(), "error": (pred - target).double()}
     fig = Figure(figsize=(10, 6), dpi=80)  # fixed margins: constrained layout costs 10x the drawing

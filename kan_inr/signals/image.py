@@ -9,15 +9,20 @@ reproduce code that samples so (the FKAN and SL2A protocols).
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import imageio.v3 as iio
 import numpy as np
+import png
+import tifffile
 import torch
 
 from kan_inr import KanInrError
 from kan_inr import metrics
+from kan_inr.atomic import atomic_write
 from kan_inr.signals.base import CENTERS, Signal, check_convention
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -28,12 +33,8 @@ _SCALE = {np.dtype(np.uint8): (8, 255.0), np.dtype(np.uint16): (16, 65535.0)}
 
 def read_array(path: Path) -> np.ndarray:
     """Decode an image file to (H, W, C) as stored (uint8, uint16 or float)."""
-    import imageio.v3 as iio
-
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
-
             array = tifffile.imread(path)
         elif _png_bit_depth(path) == 16:
             array = _read_png16(path)
@@ -118,13 +119,11 @@ def to_array(values: torch.Tensor, shape: tuple[int, ...], bit_depth: Any) -> np
 
 
 def save(values: torch.Tensor, shape: tuple[int, ...], meta: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write values (N, C) as an image file, atomically (temporary file, then rename).
+    """Write values (N, C) as an image file, atomically (``atomic.atomic_write``).
 
     PNG and TIFF keep 16-bit samples; JPEG and BMP are 8-bit. A float source is written as 16-bit
     unless the target is TIFF.
     """
-    import imageio.v3 as iio
-
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in EXTENSIONS:
@@ -137,21 +136,19 @@ def save(values: torch.Tensor, shape: tuple[int, ...], meta: dict[str, Any], pat
     array = to_array(values, shape, bit_depth)
     if array.shape[2] == 1:
         array = array[:, :, 0]
-    tmp = path.with_name(f".{path.name}.tmp{suffix}")
-    try:
-        if suffix in (".tif", ".tiff"):
-            import tifffile
 
+    def write(f: IO[bytes]) -> None:
+        if suffix in (".tif", ".tiff"):
             photometric = "rgb" if array.ndim == 3 and array.shape[2] in (3, 4) else "minisblack"
-            tifffile.imwrite(tmp, array, photometric=photometric)
+            buffer = io.BytesIO()  # tifffile wants a named file, and ours is an anonymous descriptor
+            tifffile.imwrite(buffer, array, photometric=photometric)
+            f.write(buffer.getvalue())
         elif suffix == ".png" and array.dtype == np.uint16:
-            _write_png16(tmp, array)
+            _write_png16(f, array)
         else:
-            iio.imwrite(tmp, array)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise KanInrError(f"cannot write {path}: {exc.strerror or exc}") from None
+            iio.imwrite(f, array, extension=suffix)
+
+    atomic_write(path, write)
     return path
 
 
@@ -164,21 +161,17 @@ def _png_bit_depth(path: Path) -> int | None:
 
 def _read_png16(path: Path) -> np.ndarray:
     """16-bit PNG of any channel count: Pillow would silently reduce RGB(A) to 8 bits."""
-    import png
-
     width, height, rows, info = png.Reader(filename=str(path)).asDirect()
     array = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])  # (H, W * C)
     return array.reshape(height, width, info["planes"])
 
 
-def _write_png16(path: Path, array: np.ndarray) -> None:
+def _write_png16(f: IO[bytes], array: np.ndarray) -> None:
     """16-bit PNG of any channel count (Pillow writes only 16-bit grayscale)."""
-    import png
-
     h, w = array.shape[:2]
     planes = 1 if array.ndim == 2 else array.shape[2]
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[planes] + ";16"
-    png.from_array(array.reshape(h, w * planes), mode).save(str(path))
+    png.from_array(array.reshape(h, w * planes), mode).write(f)
 
 
 def evaluate(pred: torch.Tensor, target: torch.Tensor, shape: tuple[int, ...]) -> dict[str, float]:

@@ -1,0 +1,245 @@
+"""Comparison protocols as plain data: budgets, the papers' recipes and published numbers.
+
+Budgets (one per comparison):
+1. steps: every model takes the same number of steps of the same batch (default ``DEFAULT_BATCH``);
+   each keeps its own learning rate and schedule (its protocol recipe's, else its preset's);
+2. seconds: every model trains for the same wall-clock time (``TrainConfig.max_seconds``);
+3. recipe: every model under its own published recipe: the protocol's, else its preset's.
+
+Named protocols (``PROTOCOLS``) are those of ``shared/docs/benchmarks.md``: their signals, models,
+per-model recipes as the papers' code ran them (defined here and nowhere else) and the published
+numbers printed beside ours. Published PSNR/SSIM of the SL2A and FKAN code come from reconstructions
+stitched from training batches and SSIM after min-max rescaling; ours are a clean full-grid pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kan_inr import KanInrError, models
+from kan_inr.signals import Signal
+
+DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)
+SECONDS_STEP_CAP = 10**7  # step limit of a seconds budget: the clock stops it first
+CURVE_POINTS = 20  # evaluations per run, for the PSNR-vs-step and -vs-time curves
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a paper's code trained one model: Adam at ``lr``, ``schedule`` decaying to lr * 0.1, and
+    either ``epochs`` passes of random minibatches (steps = epochs * (N // batch)) or ``steps``."""
+
+    lr: float
+    batch: int | None = None  # coordinates per step; None = full batch
+    epochs: int | None = None
+    steps: int | None = None
+    schedule: str = "exp"
+
+    def train_options(self, num_samples: int) -> dict[str, Any]:
+        batch = num_samples if self.batch is None else min(self.batch, num_samples)
+        steps = self.steps if self.epochs is None else self.epochs * (num_samples // batch)
+        return {"lr": self.lr, "batch": batch, "steps": steps, "schedule": self.schedule}
+
+
+@dataclass(frozen=True)
+class Published:
+    """A paper's number for one model: metric -> mean over the protocol's signals, and per signal."""
+
+    values: dict[str, float]
+    params: int | None = None
+    per_signal: dict[str, dict[str, float]] = field(default_factory=dict)  # signal stem -> metric -> value
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every model of a comparison gets: ``steps``, ``seconds`` or its own ``recipe``."""
+
+    steps: int | None = None
+    seconds: float | None = None
+    recipe: bool = False
+    batch: int | None = None  # shared batch of a steps/seconds budget; 0 = full batch; None = DEFAULT_BATCH
+
+    def __post_init__(self) -> None:
+        given = sum([self.seconds is not None, self.recipe, self.steps is not None and self.seconds is None])
+        if given != 1:
+            raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe")
+        if self.steps is not None and self.steps < 1:
+            raise KanInrError(f"--budget-steps must be at least 1, got {self.steps}")
+        if self.seconds is not None and not self.seconds > 0:
+            raise KanInrError(f"--budget-seconds must be positive, got {self.seconds}")
+        if self.batch is not None and self.batch < 0:
+            raise KanInrError(f"--batch must be 0 (full batch) or positive, got {self.batch}")
+        if self.recipe and self.batch is not None:
+            raise KanInrError("--batch sets the shared batch of a steps or seconds budget, not of --recipe")
+
+    def describe(self) -> str:
+        if self.recipe:
+            return "each model under its own published recipe"
+        batch = "full batch" if self.batch == 0 else f"batch {self.batch or DEFAULT_BATCH:,}"
+        if self.seconds is not None:
+            return f"{self.seconds:g} s of training per model, {batch}"
+        return f"{self.steps:,} steps per model, {batch}"
+
+    def slug(self) -> str:
+        if self.recipe:
+            return "recipe"
+        return f"seconds{self.seconds:g}" if self.seconds is not None else f"steps{self.steps}"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    description: str
+    signals: tuple[str, ...]  # relative to the data folder
+    models: tuple[str, ...]  # () = every registered preset
+    budget: Budget
+    recipes: dict[str, Recipe] = field(default_factory=dict)  # model -> the protocol's recipe
+    model_overrides: dict[str, dict[str, str]] = field(default_factory=dict)  # model -> {field: value}
+    published: dict[str, Published] = field(default_factory=dict)
+    resize: int | None = None
+    kind: str = "image"
+    downsample: int | None = None  # superres: fit the signals reduced by this factor (superres.py)
+    convention: str | None = None  # image grid convention (signals.base); None = the loader's default
+    load_options: dict[str, Any] = field(default_factory=dict)  # more loader options (audio: duration)
+
+
+_SL2A_PER_IMAGE = {"00": {"psnr": 33.40}, "05": {"psnr": 34.02}, "10": {"psnr": 41.04}, "15": {"psnr": 36.70}}
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
+    Protocol(
+        "div2k-sl2a",
+        "Image quality vs the SL2A paper's table (Heidari et al. 2024, arXiv 2409.10836): DIV2K 00, 05, 10, "
+        "15 at 512x512, each model with the lr and batch the SL2A code used for it, 501 epochs of random "
+        "minibatches, lr x 0.1^(epoch/501) (the same epochs and decay for every model are assumed).",
+        tuple(f"div2k/{i:02d}.png" for i in (0, 5, 10, 15)),
+        ("sl2a", "finer", "relu-pe", "gauss", "siren", "wire"),
+        Budget(recipe=True),
+        recipes={"sl2a": Recipe(1e-3, 16_384, epochs=501), "finer": Recipe(1e-4, 16_384, epochs=501),
+                 "relu-pe": Recipe(1e-3, 1_024, epochs=501), "gauss": Recipe(1e-4, 1_024, epochs=501),
+                 "siren": Recipe(1e-3, 65_536, epochs=501), "wire": Recipe(1e-3, 65_536, epochs=501)},
+        published={"sl2a": Published({"psnr": 36.88, "ssim": 0.933}, 330_200, _SL2A_PER_IMAGE),
+                   "finer": Published({"psnr": 36.35, "ssim": 0.924}, 198_900),
+                   "relu-pe": Published({"psnr": 35.27, "ssim": 0.916}, 204_000),
+                   "gauss": Published({"psnr": 34.96, "ssim": 0.914}, 198_900),
+                   "siren": Published({"psnr": 33.47, "ssim": 0.896}, 198_900),
+                   "wire": Published({"psnr": 30.63, "ssim": 0.818}, 91_600)},
+        convention="endpoints",  # the SL2A code samples linspace(-1, 1)
+    ),
+    Protocol(
+        "div2k-16",
+        "All 16 DIV2K crops (512x512), every registered model under one equal budget (same steps, same "
+        "batch); mean +- std and per-image values.",
+        tuple(f"div2k/{i:02d}.png" for i in range(16)),
+        (),
+        Budget(steps=2000, batch=16_384),
+    ),
+    Protocol(
+        "fkan-recipe",
+        "The FKAN paper's public recipe (Mehrabian et al. 2024, arXiv 2409.09323): Adam lr 1e-4 x "
+        "0.1^(epoch/500), 500 epochs of 4,096-pixel minibatches, on Kodak kodim03 (768x512; not shipped: "
+        "put it at <data>/kodak/kodim03.png). The published 43.86 dB is PSNR on stitched training batches.",
+        ("kodak/kodim03.png",),
+        ("fkan",),
+        Budget(recipe=True),
+        recipes={"fkan": Recipe(1e-4, 4_096, epochs=500)},
+        published={"fkan": Published({"psnr": 43.86}, 436_367)},
+        model_overrides={"fkan": {"grid_size": "270"}},  # the paper's K, above the 768x512 grid's Nyquist cap
+        convention="endpoints",  # the FKAN notebook samples linspace(-1, 1)
+    ),
+    Protocol(
+        "superres",
+        "Super-resolution (benchmarks.md, protocol 6): DIV2K 00, 05, 10, 15 shrunk to 256x256 (area), "
+        "area-downsampled 2x to 128x128, fitted, rendered at 256x256 and scored against the 256x256 image, "
+        "beside Pillow bicubic and Lanczos of the same 128x128 input.",
+        tuple(f"div2k/{i:02d}.png" for i in (0, 5, 10, 15)),
+        ("fkan", "sl2a", "siren"),
+        Budget(steps=1000, batch=0),
+        resize=256,
+        downsample=2,
+    ),
+    Protocol(
+        "bach-superres",
+        "Audio super-resolution (benchmarks.md, protocol 6): the first 0.5 s of the SIREN Bach clip, every "
+        "other sample kept (22.05 kHz, plain decimation), fitted, rendered at 44.1 kHz and scored against the "
+        "original, beside linear interpolation and a windowed-sinc resampler of the same samples.",
+        ("audio/bach.wav",),
+        ("siren", "fkan", "sl2a"),
+        Budget(steps=1000, batch=0),
+        kind="audio",
+        downsample=2,
+        load_options={"duration": 0.5},
+    ),
+    Protocol(
+        "bach",
+        "Audio: the SIREN Bach clip (44.1 kHz, 308,207 samples). Published SNR from the NeAF benchmark "
+        "(1,000 epochs of 8,192-sample batches): SIREN 36.2 dB, SIREN with first-layer w0 = 3000 37.3 dB "
+        "(the 'siren' row: our audio preset), Fourier-KAN 36.3 dB (the 'fkan' row). Recipe: Adam lr 1e-4, "
+        "constant, 1,000 epochs of 8,192 samples.",
+        ("audio/bach.wav",),
+        ("siren", "fkan"),
+        Budget(recipe=True),
+        recipes={"siren": Recipe(1e-4, 8_192, epochs=1000, schedule="constant"),
+                 "fkan": Recipe(1e-4, 8_192, epochs=1000, schedule="constant")},
+        published={"siren": Published({"snr": 37.3}), "fkan": Published({"snr": 36.3})},
+        kind="audio",
+    ),
+)}
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    signal_path: Path
+    signal_name: str
+    model: str
+    run_dir: Path
+    train: dict[str, Any]  # TrainConfig fields for fit_file
+    model_overrides: dict[str, str]
+
+
+def resolve_protocol(name: str | None) -> Protocol | None:
+    if name is None:
+        return None
+    if name not in PROTOCOLS:
+        raise KanInrError(f"unknown protocol '{name}' (available: {', '.join(PROTOCOLS)})")
+    return PROTOCOLS[name]
+
+
+def make_budget(steps: int | None, seconds: float | None, recipe: bool, batch: int | None,
+                protocol: str | None) -> Budget | None:
+    """The budget the options give; None (the protocol's own) when none is given. ``batch`` alone
+    changes the shared batch of the protocol's budget."""
+    if steps is not None or seconds is not None or recipe:
+        return Budget(steps=steps, seconds=seconds, recipe=recipe, batch=batch)
+    proto = resolve_protocol(protocol)
+    if batch is None:
+        return None
+    if proto is None:
+        raise KanInrError("--batch needs a budget: --budget-steps N or --budget-seconds S")
+    return dataclasses.replace(proto.budget, batch=batch)
+
+
+def train_options(model: str, signal: Signal, budget: Budget, protocol: Protocol | None, seed: int,
+                  device: str | None, eval_every: int | None) -> dict[str, Any]:
+    """The TrainConfig fields of one run: the budget's, the protocol's recipe, else the preset's."""
+    recipe = protocol.recipes.get(model) if protocol else None
+    n = signal.num_samples
+    options: dict[str, Any] = {"seed": seed, "device": device}
+    if budget.recipe:
+        if recipe is not None:
+            options |= recipe.train_options(n)
+        steps = options.get("steps") or models.preset(model, signal.kind).recipe.steps
+    else:
+        if recipe is not None:  # the model's own lr and schedule; steps and batch are the budget's
+            options |= {"lr": recipe.lr, "schedule": recipe.schedule}
+        batch = budget.batch if budget.batch is not None else DEFAULT_BATCH
+        options["batch"] = n if batch == 0 else min(batch, n)
+        if budget.seconds is not None:
+            options |= {"max_seconds": budget.seconds, "steps": budget.steps or SECONDS_STEP_CAP}
+        else:
+            options["steps"] = budget.steps
+        steps = options["steps"]
+    options["eval_every"] = eval_every or (100 if budget.seconds is not None else max(1, steps // CURVE_POINTS))
+    return options

@@ -1,0 +1,201 @@
+"""Configuration: the training options (``TrainConfig``) and the run-config schema (config.json).
+
+One validator for every typed field that arrives as data: ``check_fields`` for JSON values read
+from a run's config.json, ``parse_field`` for the text of a ``--set key=value``; both follow the
+dataclass's type hints. ``upgrade_config`` brings an old config.json to ``FORMAT_VERSION``, one
+version at a time (the big_vision / nanochat pattern: one named function per added field).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from kan_inr import KanInrError, __version__
+
+SCHEDULES = ("exp", "cosine", "constant")
+PRECISIONS = ("fp32", "tf32", "bf16")
+COMPILE_MODES = ("auto", "off", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+FORMAT_VERSION = 3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 2000
+    lr: float = 1e-4
+    batch: int | None = None  # coordinates per step (all processes together); None (or >= signal size) = full batch
+    schedule: str = "exp"  # one of SCHEDULES
+    lr_decay: float = 0.1  # final lr = lr * lr_decay (exp and cosine)
+    eval_every: int = 250
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+    target_range: tuple[float, float] | None = None  # range the model is trained on; None = signal's
+    max_seconds: float | None = None  # wall-clock training budget (evaluation excluded); None = steps only
+    precision: str = "fp32"  # PRECISIONS: fp32; tf32 matmuls (CUDA); bf16 autocast forward (+ tf32)
+    compile: str = "auto"  # COMPILE_MODES: a torch.compile mode, off, or auto (default on CUDA, off on CPU)
+    jitter: float = 0.0  # sub-pixel jitter: positions drawn within this fraction of each cell (sampling.py)
+    freq_penalty: float = 0.0  # weight of the first KAN layer's frequency penalty (spectral.frequency_penalty)
+    freq_alpha: float = 2.0  # its exponent: coefficient k weighs (k / Nyquist)^alpha
+
+
+def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
+    """``dataclasses.replace`` that ignores None values (options the user did not give)."""
+    return dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
+
+
+def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a user error naming them."""
+    if value not in choices:
+        raise KanInrError(f"unknown {what} '{value}' (choose from {', '.join(choices)})")
+    return value
+
+
+def matches(value: Any, hint: Any) -> bool:
+    """Whether JSON data ``value`` fits the dataclass field type ``hint`` (tuples are JSON lists)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(matches(value, a) for a in args)
+    if origin is tuple:
+        items = args[:1] if len(args) == 2 and args[1] is Ellipsis else args
+        return isinstance(value, list) and (len(args) == 2 and args[1] is Ellipsis or len(value) == len(args)) \
+            and all(matches(v, items[min(i, len(items) - 1)]) for i, v in enumerate(value))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True  # a type JSON cannot hold: leave it to the class
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def check_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """``data`` (JSON) as keyword arguments for dataclass ``cls``: known fields of the right types,
+    lists turned back into tuples; anything else is a KanInrError naming ``where``."""
+    if not isinstance(data, dict):
+        raise KanInrError(f"{where}: expected a table of fields, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(data) - set(_field_names(cls)))
+    if unknown:
+        raise KanInrError(f"{where}: unknown field(s) {', '.join(unknown)} (written by a newer kan-inr?)")
+    for key, value in data.items():
+        if not matches(value, hints[key]):
+            raise KanInrError(f"{where}: field '{key}' should be {hints[key]}, got {value!r}"[:300])
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+
+
+def parse_field(cls: type, key: str, text: str) -> Any:
+    """The value of field ``key`` of dataclass ``cls`` from the text of ``--set key=text``."""
+    names = _field_names(cls)
+    if key not in names:
+        raise KanInrError(f"unknown model field '{key}' for {cls.__name__} (valid: {', '.join(names)})")
+    return _parse(text, typing.get_type_hints(cls)[key], key)
+
+
+def _parse(text: str, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item, *_) = typing.get_args(hint)
+        return tuple(_parse(part.strip(), item, key) for part in text.strip("()[] ").split(",") if part.strip())
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if text.lower() in ("none", "null"):
+            return None
+        return _parse(text, args[0], key)
+    try:
+        if hint is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if hint is int:
+            return int(text)
+        if hint is float:
+            return float(text)
+        return str(text)
+    except ValueError:
+        raise KanInrError(f"--set {key}={text}: expected a value of type {getattr(hint, '__name__', hint)}") from None
+
+
+def to_plain(cfg: Any) -> dict[str, Any]:
+    """A frozen config dataclass as JSON data (tuples as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+
+
+def upgrade_config(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a config.json of any earlier format to FORMAT_VERSION, one version at a time.
+
+    1 -> 2: ``signal.load_options`` (how the file was read, e.g. resize_to) added, empty for old runs.
+    2 -> 3: ``signal.convention`` (where samples sit, ``signals.base.CONVENTIONS``) added: "endpoints"
+    (``signals.base.ENDPOINTS``), the only geometry before, so an old run renders as it was fitted.
+    """
+    version = data.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise KanInrError("config.json has no valid format_version")
+    if version > FORMAT_VERSION:
+        raise KanInrError(f"this run was written by a newer kan-inr (format {version}; this one reads up to "
+                          f"{FORMAT_VERSION}): upgrade kan-inr")
+    if version == 1:
+        signal = data.get("signal")
+        data = {**data, "format_version": 2,
+                "signal": {**signal, "load_options": {}} if isinstance(signal, dict) else signal}
+    if data["format_version"] == 2:
+        signal = data.get("signal")
+        data = {**data, "format_version": 3,
+                "signal": {**signal, "convention": "endpoints"} if isinstance(signal, dict) else signal}
+    return data
+
+
+def make_config(model_name: str, family: str, model_cfg: Any, in_dim: int, out_dim: int,
+                train: TrainConfig, signal: dict[str, Any], load_options: dict[str, Any] | None = None,
+                digest: str | None = None, config_class: str | None = None) -> dict[str, Any]:
+    """config.json: ``signal`` is ``Signal.describe()``, plus the loader options that reproduce it from
+    its file and its values' digest (both used by ``--resume``). ``config_class``: a plug-in model's
+    config dataclass import path (its family is the model's import path)."""
+    signal = {**signal, "load_options": {k: v for k, v in (load_options or {}).items() if v is not None}}
+    if digest is not None:
+        signal["digest"] = digest
+    model = {"name": model_name, "family": family, "config": to_plain(model_cfg), "in_dim": in_dim, "out_dim": out_dim}
+    if config_class is not None:
+        model["config_class"] = config_class
+    return {"format_version": FORMAT_VERSION, "kan_inr_version": __version__, "model": model,
+            "train": to_plain(train), "signal": signal}
+
+
+def check_config(data: Any, where: str) -> dict[str, Any]:
+    """A config.json's data, upgraded and checked field by field (the model family's own fields are
+    checked where the registry is known, ``runs.load``)."""
+    if not isinstance(data, dict):
+        raise KanInrError(f"{where} does not hold a run configuration")
+    data = upgrade_config(data)
+    try:
+        model, signal = data["model"], data["signal"]
+        if not (isinstance(model["family"], str) and isinstance(model["config"], dict)
+                and matches(model["in_dim"], int) and matches(model["out_dim"], int)
+                and model["in_dim"] >= 1 and model["out_dim"] >= 1
+                and matches(signal["shape"], tuple[int, ...]) and min(signal["shape"], default=0) >= 1
+                and isinstance(signal["kind"], str) and matches(signal["value_range"], tuple[float, float])
+                and isinstance(signal.get("meta", {}), dict) and isinstance(signal["load_options"], dict)
+                and isinstance(signal["convention"], str) and isinstance(data["train"], dict)):
+            raise TypeError
+    except (KeyError, TypeError):
+        raise KanInrError(f"{where} is missing fields or has fields of the wrong type") from None
+    train_config(data)
+    return data
+
+
+def train_config(config: dict[str, Any], where: str = "config.json") -> TrainConfig:
+    """The TrainConfig a run was fitted with (validated)."""
+    return TrainConfig(**check_fields(TrainConfig, config["train"], f"{where} train"))

@@ -1,0 +1,187 @@
+"""One training step, injected into the loop (``fit.train``): forward, loss, backward, optimiser.
+
+``ModelStep`` trains one network on one signal; ``batched.BatchedStep`` B networks at once and
+``distributed.DDPStep`` one network data-parallel. Each offers the same small interface to the loop:
+``train(index, lr) -> losses (B,)``, ``losses`` (to host numbers), ``agree`` (a decision all processes
+share), ``evaluate(b)``, ``member_state(b)`` / ``load_member(b, state)`` (best weights), and
+``state_dict(b)`` / ``load_state_dicts(states)`` (checkpoints), then ``finish()``.
+
+Speed levers (``train_step``, ``make_optimizer``, ``compile_model``; scripts/bench.py times them):
+TF32 matmuls or a bfloat16 autocast forward (``precision``), ``torch.compile`` of the model
+(``compile``; CUDA graphs with mode reduce-overhead), the fused CUDA Adam, sampling on the device and
+no host sync between log steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+
+from kan_inr import sampling, signals, spectral
+from kan_inr.config import COMPILE_MODES, PRECISIONS, TrainConfig, check_choice
+from kan_inr.render import predict_grid
+from kan_inr.signals.base import Signal, denormalise, normalise
+
+
+@contextlib.contextmanager
+def matmul_precision(precision: str) -> Iterator[None]:
+    """fp32 matmuls as IEEE fp32 ("highest"), or on TF32 tensor cores ("high") for tf32 and bf16; a
+    CPU computes fp32 either way. Restores the process's previous setting on exit."""
+    check_choice("precision", precision, PRECISIONS)
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest" if precision == "fp32" else "high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def mse_loss(model: nn.Module, coords: torch.Tensor, target: torch.Tensor, precision: str) -> torch.Tensor:
+    """MSE of ``model(coords)`` (B, d) against ``target`` (B, C), always taken in fp32. bf16: the forward
+    runs under bfloat16 autocast (matmuls in bf16, reductions such as LayerNorm in fp32)."""
+    with torch.autocast(coords.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        pred = model(coords)  # (B, C)
+    return torch.mean((pred.float() - target) ** 2)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, coords: torch.Tensor,
+               target: torch.Tensor, precision: str = "fp32",
+               penalty: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
+    """One Adam step (forward, MSE + ``penalty()``, backward, update); returns the loss as a device
+    tensor (no host sync)."""
+    with matmul_precision(precision):
+        loss = mse_loss(model, coords, target, precision)
+        if penalty is not None:
+            loss = loss + penalty()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return loss
+
+
+def make_optimizer(model: nn.Module, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam; on CUDA its fused kernel (one launch for all parameters) when every parameter is real."""
+    params = list(model.parameters())
+    fused = device.type == "cuda" and all(p.is_floating_point() for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
+def compile_model(model: nn.Module, mode: str, device: torch.device, coords: torch.Tensor,
+                  target: torch.Tensor, precision: str) -> tuple[nn.Module, str]:
+    """``torch.compile(model)`` (sharing its parameters) and what was done, or the model itself.
+
+    auto = mode "default" on CUDA (fuses each layer's elementwise work into few kernels) and off on a
+    CPU (compiling takes longer there than it saves in a short fit). One forward and backward on
+    ``coords`` (B, d) / ``target`` (B, C) compiles it up front, at the step's fixed shapes (no
+    recompiles: minibatches drop their remainder), and a compiler failure falls back to eager.
+    """
+    if check_choice("compile mode", mode, COMPILE_MODES) == "auto":
+        mode = "default" if device.type == "cuda" else "off"
+    if mode == "off":
+        return model, "eager"
+    compiled = torch.compile(model, mode=mode, dynamic=False)
+    try:
+        with matmul_precision(precision):
+            mse_loss(compiled, coords, target, precision).backward()
+    except Exception as exc:  # the compiler stack raises many types; any of them means "run eager"
+        model.zero_grad(set_to_none=True)
+        first_line = (str(exc).splitlines() or [""])[0][:200]
+        return model, f"eager (torch.compile failed: {type(exc).__name__}: {first_line})"
+    model.zero_grad(set_to_none=True)
+    return compiled, f"compiled ({mode})"
+
+
+def evaluate(model: nn.Module, signal: Signal, target_range: tuple[float, float],
+             device: torch.device) -> tuple[dict[str, float], torch.Tensor]:
+    """Full-grid pass of the current weights: (metrics, prediction (N, C) in the signal's range)."""
+    pred = denormalise(predict_grid(model, signal.shape, device, convention=signal.convention),
+                       signal.value_range, target_range)
+    metrics = signals.module(signal.kind).evaluate(pred, signal.values.to(device), signal.shape)
+    return metrics, pred
+
+
+def raw_module(model: nn.Module) -> nn.Module:
+    """The module whose weights are saved: inside DDP (``.module``) and torch.compile (``._orig_mod``)."""
+    module = getattr(model, "module", model)
+    return getattr(module, "_orig_mod", module)
+
+
+def cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict's tensors copied to the CPU (checkpoints are device independent)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+class ModelStep:
+    """One network ``model`` on one ``signal`` (B = 1). ``train_model`` is what the step runs (the
+    model itself, or a DDP wrapper of it); the weights are always read from and written to ``model``."""
+
+    members = 1
+
+    def __init__(self, model: nn.Module, signal: Signal, cfg: TrainConfig, device: torch.device, batch: int,
+                 train_model: nn.Module | None = None) -> None:
+        self.model, self.signals, self.cfg, self.device, self.batch = model, [signal], cfg, device, batch
+        self.target_range = cfg.target_range or signal.value_range
+        self.coords = signal.coords(device)  # (N, d)
+        self.target = normalise(signal.values, signal.value_range, self.target_range).to(device)  # (N, C)
+        self.optimizer = make_optimizer(model, cfg.lr, device)
+        self.num_params = sum(p.numel() for p in model.parameters())
+        self.penalty = spectral.frequency_penalty(model, cfg.freq_penalty, cfg.freq_alpha,
+                                                  min(spectral.nyquist(n, signal.convention) for n in signal.shape))
+        probe = slice(0, self.local_batch)
+        self.net, self.compiled = compile_model(train_model or model, cfg.compile, device, self.coords[probe],
+                                                self.target[probe], cfg.precision)
+
+    @property
+    def local_batch(self) -> int:
+        """Coordinates this process trains on per step."""
+        return self.batch
+
+    def shard(self, index: torch.Tensor) -> torch.Tensor:
+        """This process's part of a step's indices (batch,) (all of them: one process)."""
+        return index
+
+    def train(self, index: torch.Tensor | None, lr: float) -> torch.Tensor:
+        """One step on the coordinates ``index`` (batch,) (None = all); returns the loss (1,) on the device."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if index is None:
+            x, goal = self.coords, self.target  # (N, d), (N, C)
+        else:
+            index = self.shard(index)  # (local batch,)
+            x, goal = self.coords[index], self.target[index]  # (b, d), (b, C)
+        if self.cfg.jitter:
+            signal = self.signals[0]
+            x = sampling.jitter(x, signal.shape, signal.convention, self.cfg.jitter)  # (b, d) inside the cells
+        return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty).reshape(1)
+
+    def losses(self, losses: torch.Tensor) -> list[float]:
+        """The losses (B,) as numbers: a host sync, done at log steps only."""
+        return losses.tolist()
+
+    def agree(self, flag: bool, scheduled: bool) -> bool:
+        """A decision (stop, out of time) every process takes at the same step; one process: at once."""
+        return flag
+
+    def evaluate(self, b: int) -> tuple[dict[str, float], torch.Tensor]:
+        return evaluate(self.model, self.signals[b], self.target_range, self.device)
+
+    def member_state(self, b: int) -> dict[str, torch.Tensor]:
+        return copy.deepcopy(self.model.state_dict())
+
+    def load_member(self, b: int, state: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(state)
+
+    def state_dict(self, b: int) -> dict[str, Any]:
+        """Network ``b``'s weights and optimiser state, on the CPU."""
+        return {"model": cpu_copy(self.model.state_dict()), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dicts(self, states: list[dict[str, Any]]) -> None:
+        self.model.load_state_dict(states[0]["model"], strict=True)
+        self.optimizer.load_state_dict(states[0]["optimizer"])
+
+    def finish(self) -> None:
+        """Leave the final weights in the model(s) (here they already are)."""

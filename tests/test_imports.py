@@ -1,0 +1,127 @@
+"""Imports flow one way: no cycle between kan_inr's modules and no import that climbs the layer order
+written in the package docstring (function-level imports included)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import kan_inr
+
+PACKAGE = Path(kan_inr.__file__).parent
+
+
+def layer_order() -> dict[str, int]:
+    """Top-level module or subpackage name -> its layer, from kan_inr's docstring ("    3. models, plots")."""
+    layers = {}
+    for number, names in re.findall(r"^\s+(\d+)\. ([a-z_, ]+?)(?:\s{2,}|\s*$)", kan_inr.__doc__, re.MULTILINE):
+        layers.update({name.strip(): int(number) for name in names.split(",")})
+    return layers
+
+
+def modules(root: Path = PACKAGE) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package (a package is its __init__.py)."""
+    found = {}
+    for path in root.rglob("*.py"):
+        parts = ["kan_inr", *path.relative_to(root).with_suffix("").parts]
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def import_edges(mods: dict[str, Path]) -> dict[str, dict[str, int]]:
+    """module -> {imported kan_inr module: line}, from every import statement anywhere in the file.
+    An import of an enclosing package (``from kan_inr import KanInrError``) is not an edge."""
+    def resolve(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    edges: dict[str, dict[str, int]] = {m: {} for m in mods}
+    for module, path in mods.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from . import x, from ..y import z
+                    base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + [base] * bool(base))
+                names = [base, *(f"{base}.{a.name}" for a in node.names)]
+            else:
+                continue
+            for name in names:
+                target = resolve(name) if name.split(".")[0] == "kan_inr" else None
+                if target and target != module and not module.startswith(target + "."):
+                    edges[module].setdefault(target, node.lineno)
+    return edges
+
+
+def find_cycle(edges: dict[str, dict[str, int]]) -> list[str] | None:
+    """One import cycle as [a, b, ..., a], or None."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def top(module: str) -> str:
+    """kan_inr.runs.load -> runs."""
+    return module.split(".")[1]
+
+
+def test_layer_order_names_every_module() -> None:
+    layers = layer_order()
+    assert len(layers) >= 9, layers
+    assert {top(m) for m in modules() if m != "kan_inr"} == set(layers)
+
+
+def test_no_import_cycle() -> None:
+    cycle = find_cycle(import_edges(modules()))
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_imports_flow_down_the_layers() -> None:
+    layers, mods = layer_order(), modules()
+    climbs = [f"{mods[m].relative_to(PACKAGE.parent)}:{line} imports {target} (layer {layers[top(target)]} is above "
+              f"{top(m)}'s {layers[top(m)]})"
+              for m, targets in import_edges(mods).items() if m != "kan_inr"
+              for target, line in targets.items() if layers[top(target)] > layers[top(m)]]
+    assert not climbs, "\n".join(climbs)
+
+
+def test_function_level_imports_say_why() -> None:
+    """An import inside a function is for start-up time or a heavy optional library, and says so."""
+    silent = []
+    for module, path in modules().items():
+        lines = path.read_text().splitlines()
+        for func in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            imports = [n for n in ast.walk(func) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            if imports and not any("#" in lines[n.lineno - 1] for n in imports):
+                silent.append(f"{path.relative_to(PACKAGE.parent)}:{imports[0].lineno}")
+    assert not silent, "function-level imports without a comment saying why: " + ", ".join(silent)
+
+
+def test_the_checker_sees_a_cycle_and_a_climb(tmp_path: Path) -> None:
+    """The walk itself: a function-level import that closes a loop is a cycle and a climb."""
+    (tmp_path / "a.py").write_text("import kan_inr.b\n")
+    (tmp_path / "b.py").write_text("def f():\n    from kan_inr import a  # hidden in a function\n")
+    mods = {"kan_inr.a": tmp_path / "a.py", "kan_inr.b": tmp_path / "b.py"}
+    assert find_cycle(import_edges(mods)) == ["kan_inr.a", "kan_inr.b", "kan_inr.a"]
