@@ -26,8 +26,6 @@ presets; the KAN layers ``FourierKAN``, ``ChebyshevKAN``, ``BSplineKAN`` ((..., 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -39,7 +37,7 @@ class KanInrError(Exception):
 
 _EXPORTS = {
     "kan_inr.api": ("Run", "compare", "export", "fit", "load", "load_signal", "presets", "resume"),
-    "kan_inr.compare": ("Budget",),
+    "kan_inr.comparison": ("Budget",),
     "kan_inr.models": ("Recipe",),
     "kan_inr.models.layers": ("BSplineKAN", "ChebyshevKAN", "FourierKAN", "edge_functions"),
     "kan_inr.plugins": ("register_model",),
@@ -50,7 +48,7 @@ __all__ = ["KanInrError", "__version__", *sorted(_WHERE)]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
     from kan_inr.api import Run, compare, export, fit, load, load_signal, presets, resume
-    from kan_inr.compare import Budget
+    from kan_inr.comparison import Budget
     from kan_inr.models import Recipe
     from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, edge_functions
     from kan_inr.plugins import register_model
@@ -62,16 +60,3 @@ def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'kan_inr' has no attribute '{name}'")
     return getattr(importlib.import_module(_WHERE[name]), name)
-
-
-class _Package(types.ModuleType):
-    """``kan_inr.fit`` and ``kan_inr.compare`` are the API functions although modules of those names
-    exist: importing such a module would set the package attribute to it, so that is not stored (the
-    module stays importable as ``from kan_inr.fit import ...``)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if not (name in _WHERE and isinstance(value, types.ModuleType)):
-            super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

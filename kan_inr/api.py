@@ -28,9 +28,9 @@ from kan_inr import models as registry
 from kan_inr import signals as signal_kinds
 from kan_inr.atomic import write_json
 from kan_inr.checkpoint import CheckpointPolicy
-from kan_inr.compare import Budget, Comparison, run_comparison, update_readme
+from kan_inr.comparison import Budget, Comparison, run_comparison, update_readme
 from kan_inr.device import resolve_device
-from kan_inr.fit import fit as fit_loop
+from kan_inr.training import fit as fit_loop
 from kan_inr.jobs import fit_file, fit_file_ddp, fit_one, render_model, render_run, resume_run, start_run
 from kan_inr.logging import RunLog
 from kan_inr.render import reconstruct

@@ -8,10 +8,10 @@ stays busy even on 32x32 signals. Nothing couples the signals:
 - Adam is elementwise (m, v and the update of each entry depend on that entry's gradient only), so
   one Adam over the stacked tensors is exactly B independent Adams.
 
-``BatchedStep`` is the step ``fit.train`` injects: with each network built after
+``BatchedStep`` is the step ``training.train`` injects: with each network built after
 ``torch.manual_seed(seed)`` (as ``jobs.start_run`` does), the same minibatch indices (equal shapes and
 seeds give every signal the same index sequence) and the same ``lr_at`` schedule, the result equals B
-separate ``fit.fit`` calls to floating-point tolerance (batched matmuls may sum in another order),
+separate ``training.fit`` calls to floating-point tolerance (batched matmuls may sum in another order),
 unless a wall-clock budget (``max_seconds``) ends or bends the schedule, which no two runs share.
 Each network's checkpoint is its own slice (weights, Adam moments), so a group stopped after a
 checkpoint resumes as a group, and each of its runs could also resume alone.
@@ -31,7 +31,7 @@ from kan_inr import KanInrError, sampling
 from kan_inr.checkpoint import Checkpointer
 from kan_inr.config import TrainConfig
 from kan_inr.device import format_bytes, free_memory
-from kan_inr.fit import FitResult, check_train_config, memory_needed, train
+from kan_inr.training import FitResult, check_train_config, memory_needed, train
 from kan_inr.logging import NullLog
 from kan_inr.signals.base import Signal, normalise
 from kan_inr.step import cpu_copy, evaluate, matmul_precision
@@ -152,9 +152,9 @@ def check_batch_memory(model: nn.Module, signal: Signal, size: int, batch: int, 
 
 def fit_batch(models: list[nn.Module], batch_signals: list[Signal], cfg: TrainConfig,
               logs: list[NullLog] | None = None, checkpoints: Checkpointer | None = None) -> list[FitResult]:
-    """Train ``models[b]`` on ``batch_signals[b]`` for every b at once through ``fit.train``; each model
-    ends with the weights ``fit.fit`` would have left it with, on the training device. ``checkpoints``
-    as for ``fit.fit``, with one state per network."""
+    """Train ``models[b]`` on ``batch_signals[b]`` for every b at once through ``training.train``; each model
+    ends with the weights ``training.fit`` would have left it with, on the training device. ``checkpoints``
+    as for ``training.fit``, with one state per network."""
     if len(models) != len(batch_signals) or not models:
         raise ValueError("fit_batch needs one model per signal")
     first = batch_signals[0]

@@ -312,7 +312,7 @@ def compare(
     """Fit several models to the same signals (same seed, same evaluation); write a table and figures.
     --models may name your own, FILE.py:Class. Re-running skips finished runs."""
     import kan_inr  # here, not at the top: start-up time (torch)
-    from kan_inr.compare import make_budget
+    from kan_inr.comparison import make_budget
 
     budget = make_budget(budget_steps, budget_seconds, recipe, batch, protocol)
     if eval_every is not None and eval_every < 1:

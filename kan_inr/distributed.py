@@ -7,7 +7,7 @@ process group, so every caller runs unchanged on one process.
 
 Two uses: ``fit-many`` shards whole signals over ranks (no collectives but barriers), and ``fit_ddp``
 trains one network data-parallel (DDP, Li et al. 2020, "PyTorch Distributed") through the one loop
-(``fit.train``) with ``DDPStep``: every rank draws the same global batch of random coordinates (one
+(``training.train``) with ``DDPStep``: every rank draws the same global batch of random coordinates (one
 sampler, one seed) and trains on its 1/W share, gradients are averaged by all-reduce, so the update is
 Adam on the mean loss over the global batch whatever W is; a checkpoint (rank 0) therefore resumes on
 any world size that divides the global batch. Decisions that end the loop (a stop request, a time
@@ -32,7 +32,7 @@ from kan_inr import KanInrError
 from kan_inr.checkpoint import Checkpointer
 from kan_inr.config import TrainConfig
 from kan_inr.device import resolve_device
-from kan_inr.fit import FitResult, check_memory, check_train_config, fit, train
+from kan_inr.training import FitResult, check_memory, check_train_config, fit, train
 from kan_inr.logging import NullLog
 from kan_inr.signals.base import Signal
 from kan_inr.step import ModelStep
@@ -145,7 +145,7 @@ class DDPStep(ModelStep):
 
 def fit_ddp(model: nn.Module, signal: Signal, cfg: TrainConfig, ctx: Context, log: NullLog = NullLog(),
             checkpoints: Checkpointer | None = None) -> FitResult:
-    """``fit.fit`` data-parallel over the ranks of ``ctx``: ``cfg.batch`` coordinates per step in all,
+    """``training.fit`` data-parallel over the ranks of ``ctx``: ``cfg.batch`` coordinates per step in all,
     ``cfg.batch / W`` per rank. Every rank returns the same result; ``samples_per_s`` counts all ranks."""
     if ctx.world_size == 1:
         return fit(model, signal, cfg, log, checkpoints)

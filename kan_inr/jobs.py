@@ -5,7 +5,7 @@ signal file -> Signal -> preset (+ overrides) -> model (seeded) -> fit -> run fo
 
 A run folder exists (valid, locked) from the start and receives periodic checkpoints; SIGINT or
 SIGTERM stops a fit after its current step with a checkpoint, and ``resume_run`` finishes it exactly.
-Every mode goes through ``run_jobs``: one network (``fit.fit``), a batched group (``batched.fit_batch``,
+Every mode goes through ``run_jobs``: one network (``training.fit``), a batched group (``batched.fit_batch``,
 one run folder per network) and DDP (``distributed.fit_ddp``, rank 0 writes).
 """
 
@@ -26,7 +26,7 @@ from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
 from kan_inr.config import TrainConfig, make_config, replace, to_plain, train_config
 from kan_inr.device import resolve_device
 from kan_inr.distributed import fit_ddp, session
-from kan_inr.fit import FitResult, fit
+from kan_inr.training import FitResult, fit
 from kan_inr.logging import NullLog, RunLog
 from kan_inr.render import DEFAULT_CHUNK, reconstruct
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
@@ -148,7 +148,7 @@ def _oom_advice(job: Job) -> str:
 
 def fit_one(job: Job, policy: CheckpointPolicy = CheckpointPolicy(), resume: dict[str, Any] | None = None
             ) -> tuple[Path | None, FitResult]:
-    """One job through ``fit.fit``."""
+    """One job through ``training.fit``."""
     return run_jobs([job], lambda ck: [fit(job.model, job.signal, job.train, job.log, ck)], policy,
                     None if resume is None else [resume])[0]
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from kan_inr import KanInrError, signals
 from kan_inr.checkpoint import CheckpointPolicy
-from kan_inr.compare.report import markdown_table, mean_std, rows_to_csv
+from kan_inr.comparison.report import markdown_table, mean_std, rows_to_csv
 from kan_inr.device import resolve_device
 from kan_inr.distributed import session
-from kan_inr.fit import FitResult
+from kan_inr.training import FitResult
 from kan_inr.jobs import Job, fit_group, fit_one, reopen_run, start_run
 from kan_inr.logging import NullLog
 from kan_inr.atomic import write_text

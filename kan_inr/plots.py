@@ -1,7 +1,7 @@
 """Figures of a comparison: quality curves (mean over signals) and crops of reconstructions with errors.
 
 Drawn with matplotlib's object API on the Agg canvas (``Figure`` + ``savefig``), never pyplot, so no
-global backend is set and nothing opens a window. Inputs are plain numpy arrays; ``compare.report``
+global backend is set and nothing opens a window. Inputs are plain numpy arrays; ``comparison.report``
 decides what to draw. Every figure is written atomically (``atomic.atomic_write``).
 """
 

@@ -1,4 +1,4 @@
-"""One training step, injected into the loop (``fit.train``): forward, loss, backward, optimiser.
+"""One training step, injected into the loop (``training.train``): forward, loss, backward, optimiser.
 
 ``ModelStep`` trains one network on one signal; ``batched.BatchedStep`` B networks at once and
 ``distributed.DDPStep`` one network data-parallel. Each offers the same small interface to the loop:

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without installing
 
 from kan_inr import models, results, signals  # noqa: E402
-from kan_inr.fit import fit  # noqa: E402
+from kan_inr.training import fit  # noqa: E402
 from kan_inr.jobs import train_config_for  # noqa: E402
 from kan_inr.signals.base import Signal  # noqa: E402
 

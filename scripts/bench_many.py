@@ -1,4 +1,4 @@
-"""Signals per second: many small signals fitted one after another (``fit.fit``) vs together as a batch
+"""Signals per second: many small signals fitted one after another (``training.fit``) vs together as a batch
 of independent networks (``batched.fit_batch``, torch.func.stack_module_state + vmap), in one process.
 
     python scripts/bench_many.py                      # CPU: quick sizes; CUDA: 64 signals x 200 steps
@@ -31,7 +31,7 @@ from kan_inr import models, results as bench_results  # noqa: E402
 from kan_inr.atomic import write_json  # noqa: E402
 from kan_inr.batched import fit_batch  # noqa: E402
 from kan_inr.device import device_name as _device_name, resolve_device, sync as _sync  # noqa: E402
-from kan_inr.fit import fit  # noqa: E402
+from kan_inr.training import fit  # noqa: E402
 from kan_inr.jobs import train_config_for  # noqa: E402
 from kan_inr.signals.base import Signal, grid  # noqa: E402
 

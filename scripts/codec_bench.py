@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from kan_inr import metrics, results, signals
+from kan_inr import results, signals
 from kan_inr.atomic import write_bytes, write_json
 from kan_inr.codec import jobs, rd
 from kan_inr.plots import curves

@@ -1,6 +1,6 @@
 """Compare models on the same signals: `python scripts/compare.py SIGNALS... --models ... --budget-steps N`.
 
-A thin wrapper around `kan-inr compare` (kan_inr/cli.py, kan_inr/compare/), so the script and the
+A thin wrapper around `kan-inr compare` (kan_inr/cli.py, kan_inr/comparison/), so the script and the
 CLI share one implementation; see `--help` for the options and the named protocols.
 """
 

@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from kan_inr import fit, results, signals, superres
+from kan_inr import results, signals, superres, training
 from kan_inr.jobs import start_run
 
 # name -> (first-layer basis: None = the preset's (capped at Nyquist), a fraction of Nyquist, or
@@ -74,7 +74,7 @@ def main() -> None:
             job = start_run(args.image, model, signal=low, write=False, model_overrides=fields,
                             steps=args.steps, batch=batch, eval_every=args.steps, device="cpu", **options)
             tick = time.perf_counter()
-            result = fit.fit(job.model, job.signal, job.train)
+            result = training.fit(job.model, job.signal, job.train)
             seconds = time.perf_counter() - tick
             up = superres.score(superres.model_upsampled(job.model, job.config, low, original.shape, args.factor, "cpu"), original)
             row = {"model": model, "variant": variant, "fields": fields, "options": options,

@@ -3,11 +3,9 @@ exact round trip through the CLI, and hostile .kinr files (one error line, exit 
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from kan_inr import KanInrError, models
-from kan_inr.compare import PROTOCOLS, Budget, Recipe, make_budget, run_comparison, update_readme
+from kan_inr.comparison import PROTOCOLS, Budget, Recipe, make_budget, run_comparison, update_readme
 from kan_inr.logging import NullLog
 from kan_inr.plots import mean_curve
 from conftest import constant_psnr

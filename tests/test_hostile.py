@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import importlib
 import json
 import os
 from pathlib import Path
@@ -21,7 +20,7 @@ from kan_inr.logging import NullLog
 from kan_inr.render import predict_grid
 from conftest import run_cli
 
-fit = importlib.import_module("kan_inr.fit")  # the module; the attribute kan_inr.fit is the public fit()
+from kan_inr import training as fit
 
 TINY = ["--model", "siren", "--set", "hidden_dim=8", "--set", "hidden_layers=1", "--device", "cpu", "-q"]
 

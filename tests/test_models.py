@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from kan_inr import models, signals
-from kan_inr.fit import fit
+from kan_inr.training import fit
 from kan_inr.jobs import train_config_for
 from kan_inr.atomic import save_weights
 from kan_inr.signals.base import Signal, grid, normalise

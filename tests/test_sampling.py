@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from kan_inr import signals
-from kan_inr.fit import TrainConfig, fit
+from kan_inr.training import TrainConfig, fit
 from kan_inr.models import build
 from kan_inr.models.siren import SirenConfig
 from kan_inr.sampling import jitter

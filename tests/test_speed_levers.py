@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from kan_inr import KanInrError, models, signals
-from kan_inr.fit import (TrainConfig, compile_model, fit, make_optimizer, matmul_precision, resolve_device,
+from kan_inr.training import (TrainConfig, compile_model, fit, make_optimizer, matmul_precision, resolve_device,
                          train_step)
 from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.layers import FourierKAN, harmonics, harmonics_direct, harmonics_powers

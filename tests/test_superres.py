@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from kan_inr import signals, superres
-from kan_inr.compare import Budget, run_comparison
+from kan_inr.comparison import Budget, run_comparison
 from kan_inr.signals.base import Signal
 
 

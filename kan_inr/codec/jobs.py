@@ -25,7 +25,7 @@ from kan_inr.codec.quant import QuantConfig
 from kan_inr.codec.weights import decode_weights, encode_weights
 from kan_inr.config import TrainConfig, replace
 from kan_inr.device import resolve_device
-from kan_inr.fit import fit
+from kan_inr.training import fit
 from kan_inr.logging import NullLog, RunLog, write_scalars
 from kan_inr.render import predict_grid
 from kan_inr.signals.plan import target_shape

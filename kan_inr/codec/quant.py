@@ -92,7 +92,7 @@ def parameter_slots(model: nn.Module) -> list[tuple[nn.Module, str]]:
 
 def attach(model: nn.Module, cfg: QuantConfig) -> nn.Module:
     """Make every parameter of ``model`` read through ``FakeQuant`` (in place); returns the model.
-    ``kan_inr.fit.fit`` then trains it unchanged: quantisation-aware fine-tuning."""
+    ``kan_inr.training.fit`` then trains it unchanged: quantisation-aware fine-tuning."""
     for module, name in parameter_slots(model):
         parametrize.register_parametrization(module, name, FakeQuant(cfg))
     return model

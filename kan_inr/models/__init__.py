@@ -51,7 +51,7 @@ class Recipe:
     lr: float
     batch: int | None = None  # coordinates per step; None = full batch
     steps: int = 2000
-    schedule: str = "exp"  # see fit.lr_at
+    schedule: str = "exp"  # see training.lr_at
     target_range: tuple[float, float] | None = None  # range models are trained on; None = signal's own
 
 

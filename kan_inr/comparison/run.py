@@ -19,8 +19,8 @@ from typing import Any
 
 from kan_inr import KanInrError, models, plugins, signals, superres
 from kan_inr.atomic import write_text
-from kan_inr.compare.protocols import Budget, PlannedRun, Protocol, resolve_protocol, train_options
-from kan_inr.compare.report import (load_result, results_figures, results_header, results_markdown, rows_to_csv,
+from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol, resolve_protocol, train_options
+from kan_inr.comparison.report import (load_result, results_figures, results_header, results_markdown, rows_to_csv,
                                     table_rows)
 from kan_inr.jobs import fit_file, resume_run, start_run
 from kan_inr.logging import NullLog

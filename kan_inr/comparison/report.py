@@ -17,7 +17,7 @@ import torch
 
 from kan_inr import KanInrError, __version__, models, plots, signals
 from kan_inr.atomic import write_text
-from kan_inr.compare.protocols import Budget, PlannedRun, Protocol
+from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol
 from kan_inr.runs import CONFIG, HISTORY, METRICS
 from kan_inr.signals import Signal
 
