@@ -251,7 +251,7 @@ def inspect(
 ) -> None:
     """Plot the first KAN layer: its learned 1-D functions and its energy per frequency / degree
     against the grid's Nyquist limit (PNG + TensorBoard figure)."""
-    from kan_inr.inspection import inspect_run
+    from kan_inr.inspection import inspect_run  # here, not at the top: start-up time (torch)
 
     typer.echo(str(inspect_run(run, out)))
 
@@ -345,7 +345,7 @@ def compress(
     quiet: Quiet = False,
 ) -> None:
     """Store an image as a small INR's quantised, entropy-coded weights at a bit budget."""
-    from kan_inr.codec.jobs import compress as run
+    from kan_inr.codec.jobs import compress as run  # here, not at the top: start-up time (torch)
 
     out = out or image.with_suffix(".kinr")
     r = run(image, bpp, model, out, resize=resize, seed=seed, device=device, steps=steps,
@@ -363,7 +363,7 @@ def decompress(
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
 ) -> None:
     """Render a .kinr file at its own size or any other."""
-    from kan_inr.codec.jobs import decompress as run
+    from kan_inr.codec.jobs import decompress as run  # here, not at the top: start-up time (torch)
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")

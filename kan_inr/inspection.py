@@ -102,7 +102,7 @@ def inspect_run(run_dir: str | Path, out: str | Path | None = None, device: str 
 
 
 def _to_tensorboard(tb_dir: Path, fig: Figure, run: Any) -> None:
-    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard import SummaryWriter  # optional heavy library, loaded only when a figure is logged
 
     writer = SummaryWriter(str(tb_dir))
     try:

@@ -88,7 +88,7 @@ class RunLog(NullLog):
 
 def write_scalars(tb_dir: Path, scalars: dict[str, float], step: int) -> None:
     """Write a few scalars to TensorBoard under ``tb_dir`` once (a result, not a training curve)."""
-    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard import SummaryWriter  # optional heavy library, loaded only when scalars are logged
 
     writer = SummaryWriter(str(tb_dir))
     for name, value in scalars.items():

@@ -74,7 +74,7 @@ def model_upsampled(model: nn.Module, config: dict[str, Any], low: Signal, shape
 def pillow_upsampled(low: Signal, shape: tuple[int, ...], method: str) -> torch.Tensor:
     """Pillow's ``method`` ("bicubic", "lanczos") resize of the reduced image to ``shape``, each
     channel as a float image (no 8-bit rounding): (prod(shape), C)."""
-    from PIL import Image
+    from PIL import Image  # Pillow: only for the classical baselines
 
     resample = {"bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS}[method]
     h, w = low.shape
