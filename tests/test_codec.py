@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kan_inr import KanInrError, metrics, models, signals
+from kan_inr.config import to_plain
 from kan_inr.codec import entropy, fileformat, jobs, quant, rd, sizing
 from kan_inr.codec.fileformat import Container, pack, unpack
 from kan_inr.codec.weights import encode_weights
@@ -30,7 +31,7 @@ def small_file(config: dict | None = None, **header: object) -> bytes:
     model = models.build("siren", 2, 3, SMALL)
     q = quant.QuantConfig()
     table, payload = encode_weights(model, q)
-    fields = {"family": "siren", "config": config or models.config_to_dict(SMALL), "shape": [12, 10], "channels": 3,
+    fields = {"family": "siren", "config": config or to_plain(SMALL), "shape": [12, 10], "channels": 3,
               "bit_depth": 8, "target_range": [-1.0, 1.0], "coords": jobs.coordinate_convention(),
               "quant": {"bits": 8, "vector_bits": 12, "per_channel": False}, **header}
     return pack(Container(fields, table, payload))

@@ -23,7 +23,7 @@ from kan_inr.codec import quant, sizing
 from kan_inr.codec.fileformat import Container, pack, read, unpack
 from kan_inr.codec.quant import QuantConfig
 from kan_inr.codec.weights import decode_weights, encode_weights
-from kan_inr.config import TrainConfig, replace
+from kan_inr.config import TrainConfig, replace, to_plain
 from kan_inr.device import resolve_device
 from kan_inr.training import fit
 from kan_inr.logging import NullLog, RunLog, write_scalars
@@ -83,7 +83,7 @@ def compress(path: str | Path, bpp: float, model_name: str, out: str | Path, *, 
     second = fit(quant.attach(model, recipe.quant), signal, qat, log("quantised"))
     quant.detach(model)
 
-    header = {"family": family, "config": models.config_to_dict(cfg), "shape": list(signal.shape),
+    header = {"family": family, "config": to_plain(cfg), "shape": list(signal.shape),
               "channels": signal.out_dim, "bit_depth": _bit_depth(signal),
               "target_range": list(recipe.target_range) if recipe.target_range else None,
               "coords": coordinate_convention(), "quant": asdict(recipe.quant)}
