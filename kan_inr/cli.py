@@ -1,9 +1,7 @@
 """Command line: parses, validates and delegates. The only module that imports typer.
 
 Each command imports the torch-heavy modules it needs inside its function, so `kan-inr --help` and a
-mistyped option answer at once.
-
-Every user error ends as one line on stderr ("kan-inr: error: ...") and exit status 2.
+mistyped option answer at once. Every user error ends as one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
