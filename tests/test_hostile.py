@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kan_inr import KanInrError, cli, jobs, models, runs, signals
-from kan_inr.fit import memory_needed
 from kan_inr.logging import NullLog
 from kan_inr.render import predict_grid
 from conftest import run_cli
@@ -191,10 +190,10 @@ def test_memory_estimate_grows_with_batch_and_signal():
     model = models.build("siren", 2, 3, models.SirenConfig(hidden_dim=32, hidden_layers=2))
     small = signals.Signal(torch.zeros(64 * 64, 3), (64, 64), "image", (0.0, 1.0))
     large = signals.Signal(torch.zeros(256 * 256, 3), (256, 256), "image", (0.0, 1.0))
-    need_small, per_sample = memory_needed(model, small, 64 * 64)
+    need_small, per_sample = fit.memory_needed(model, small, 64 * 64)
     # SIREN keeps its inputs and sine arguments for backward: about 32 * 2 floats per layer and coordinate
     assert 3 * 2 * 32 * 4 <= per_sample <= 3 * 6 * 32 * 4
-    assert memory_needed(model, small, 256)[0] < need_small < memory_needed(model, large, 64 * 64)[0]
+    assert fit.memory_needed(model, small, 256)[0] < need_small < fit.memory_needed(model, large, 64 * 64)[0]
 
 
 def test_run_locked_by_another_writer(image_file, tmp_path, capsys, monkeypatch):
