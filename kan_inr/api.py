@@ -229,17 +229,16 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
         return Run(job.model.eval(), job.config, metrics, result.history)
     stem = (path if path is not None else Path(str(loaded.meta.get("source", "array")))).stem
     name = name or f"{stem}-{plugins.label(chosen)}"
+    policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
     common = dict(outputs=outputs, name=name, overwrite=overwrite, console=progress, **options)
     if distributed:
-        run_dir, result = fit_file_ddp(path, chosen, **common)
+        run_dir, result = fit_file_ddp(path, chosen, policy=policy, **common)
         if run_dir is None:
             return None
+    elif path is not None:
+        run_dir, result = fit_file(path, chosen, policy=policy, **common)
     else:
-        policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
-        if path is not None:
-            run_dir, result = fit_file(path, chosen, policy=policy, **common)
-        else:
-            run_dir, result = fit_one(start_run(stem, chosen, signal=loaded, **common), policy)
+        run_dir, result = fit_one(start_run(stem, chosen, signal=loaded, **common), policy)
     return _loaded(run_dir, result)
 
 

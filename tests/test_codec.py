@@ -116,7 +116,7 @@ def test_bjontegaard_deltas():
 def test_compress_decompress_round_trip_reproduces_the_printed_psnr(image_file, tmp_path, capsys, monkeypatch):
     """The PSNR compress prints is that of the image decompress writes, exactly; the file is the rate."""
     out = tmp_path / "tiny.kinr"
-    code, stdout, err = run_cli(["compress", image_file, "--bpp", "40", "--model", "sl2a", "--steps", "60", "-o", out,
+    code, stdout, err = run_cli(["compress", image_file, "--bpp", "40", "--model", "sl2a", "--steps", "150", "-o", out,
                                  "--device", "cpu", "--logdir", tmp_path / "tb", "-q"], capsys, monkeypatch)
     assert code == 0, err
     size = out.stat().st_size
