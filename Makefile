@@ -15,8 +15,9 @@ $(BIN)/kan-inr: pyproject.toml constraints.txt
 setup: $(BIN)/kan-inr
 
 demo: setup
-	$(BIN)/kan-inr fit data/astronaut.png --model siren --steps 150 --overwrite
-	$(BIN)/kan-inr render outputs/astronaut-siren --scale 2 -o outputs/astronaut-siren/render-2x.png
+	$(BIN)/kan-inr fit data/astronaut.png --model fkan --steps 1200 --overwrite
+	$(BIN)/kan-inr render outputs/astronaut-fkan --scale 2 -o outputs/astronaut-fkan/render-2x.png
+	$(BIN)/kan-inr inspect outputs/astronaut-fkan
 
 test: setup
 	$(BIN)/python -m pytest

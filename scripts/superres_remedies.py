@@ -4,8 +4,8 @@
 
 The image is shrunk to --size pixels (area), area-downsampled by 2, each (model, variant) fitted to the
 reduced image with the same steps, batch and seed, rendered at the original size and scored against
-it. Variants are model fields (--set) and fit options (TrainConfig); "preset" is the model as
-registered. Writes benchmarks/superres-remedies[-TAG].json (``kan_inr.results.record``).
+it. Variants are the first layer's basis size (a fraction of the grid's Nyquist limit, or the paper's)
+and fit options (TrainConfig); "preset" is the model as registered when the sweep ran. Writes benchmarks/superres-remedies[-TAG].json (``kan_inr.results.record``).
 """
 
 from __future__ import annotations
@@ -82,6 +82,11 @@ def main() -> None:
                    "params": result.metrics["params"], "steps": args.steps, "wall_s": seconds}
             print(json.dumps(row), flush=True)
             rows.append(row)
+            write(rows, original, low, args)  # after every row: a stopped sweep keeps what it measured
+
+
+def write(rows: list[dict], original: signals.Signal, low: signals.Signal, args: argparse.Namespace) -> None:
+    """benchmarks/superres-remedies[-TAG].json: the rows so far and their table."""
     lines = [f"{original.shape[0]} -> {low.shape[0]} px by area, fitted {args.steps} steps "
              f"({'full batch' if args.batch == 0 else f'batch {args.batch}'}), rendered at {original.shape[0]} px:", "",
              "| model | variant | grid PSNR (dB) | 2x PSNR (dB) | 2x SSIM |", "|---|---|---|---|---|"]
@@ -89,7 +94,7 @@ def main() -> None:
         grid = f"{r['grid_psnr']:.2f}" if "grid_psnr" in r else "-"
         lines.append(f"| {r['model']} | {r['variant']} | {grid} | {r['upsampled_psnr']:.2f} | {r['upsampled_ssim']:.3f} |")
     name = "superres-remedies" + (f"-{args.tag}" if args.tag else "")
-    print(results.record(name, rows, "\n".join(lines), device=torch.device("cpu")))
+    print(results.record(name, rows, "\n".join(lines), device=torch.device("cpu")), flush=True)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
     return dataclasses.replace(cfg, degree=audio_frequencies(shape, 1 / 4))
 
 
-IMAGE_NYQUIST_FRACTION = 1.0  # image presets cap their first layer's basis at this fraction of Nyquist
+IMAGE_NYQUIST_FRACTION = 0.5  # image presets cap their first layer's basis at this fraction of Nyquist (measured: scripts/superres_remedies.py)
 
 
 def nyquist_capped(field_name: str, spline: bool = False,
