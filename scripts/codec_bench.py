@@ -93,7 +93,7 @@ def summarise(points: list[dict], images: list[str], inr: list[str]) -> tuple[di
                     "bd_psnr": rd.bd_psnr(curve(img, "jpeg"), curve(img, c))} for img in images}
           for c in [*inr, "webp"]}
     matched = []
-    for p in points:
+    for p in sorted(points, key=lambda p: (p["image"], p["codec"], p.get("target_bpp", 0))):
         if p["codec"] in inr:
             jpeg = rd.psnr_at(curve(p["image"], "jpeg"), p["bpp"])
             matched.append({**{k: p[k] for k in ("image", "codec", "target_bpp", "bpp", "psnr")}, "jpeg_psnr": jpeg})
@@ -113,7 +113,7 @@ def summarise(points: list[dict], images: list[str], inr: list[str]) -> tuple[di
     for c in [*inr, "webp"]:
         rates = [v["bd_rate"] for v in bd[c].values() if v["bd_rate"] is not None]
         gains = [v["bd_psnr"] for v in bd[c].values() if v["bd_psnr"] is not None]
-        lines.append(f"| **{c}** (mean over images) | " + " | ".join(
+        lines.append(f"| **{c}** vs JPEG (last two: mean) | " + " | ".join(
             f"{fmt(bd[c][img]['bd_rate'], '+.1f')} % / {fmt(bd[c][img]['bd_psnr'], '+.2f')} dB" for img in images)
             + f" | {fmt(np.mean(rates) if rates else None, '+.1f')} % | {fmt(np.mean(gains) if gains else None, '+.2f')} dB |")
     lines += ["", "PSNR (dB) of each INR file and of JPEG at the same rate (interpolated in log rate; n/a: outside "
