@@ -101,6 +101,7 @@ def test_protocol_recipe_steps_follow_the_papers_epochs() -> None:
     assert sl2a.recipes["siren"].train_options(512 * 512)["steps"] == 501 * 4
     assert Recipe(1e-4, 4096, epochs=500).train_options(768 * 512)["steps"] == 500 * 96
     assert set(PROTOCOLS) == {"div2k-sl2a", "div2k-16", "fkan-recipe", "bach", "superres", "bach-superres"}
+    assert sl2a.convention == PROTOCOLS["fkan-recipe"].convention == "endpoints"  # as the papers' code samples
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
