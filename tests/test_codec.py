@@ -32,7 +32,7 @@ def small_file(config: dict | None = None, **header: object) -> bytes:
     q = quant.QuantConfig()
     table, payload = encode_weights(model, q)
     fields = {"family": "siren", "config": config or to_plain(SMALL), "shape": [12, 10], "channels": 3,
-              "bit_depth": 8, "target_range": [-1.0, 1.0], "coords": jobs.coordinate_convention(),
+              "bit_depth": 8, "target_range": [-1.0, 1.0], "coords": "centers",
               "quant": {"bits": 8, "vector_bits": 12, "per_channel": False}, **header}
     return pack(Container(fields, table, payload))
 

@@ -30,15 +30,7 @@ from kan_inr.logging import NullLog, RunLog, write_scalars
 from kan_inr.render import predict_grid
 from kan_inr.signals.plan import target_shape
 from kan_inr.signals import Signal, image
-from kan_inr.signals.base import denormalise, grid
-
-
-def coordinate_convention() -> str:
-    """The name of ``base.grid``'s sample positions, stored in every file so that a kan-inr with
-    another convention refuses the file instead of rendering it shifted: an axis of 2 samples sits at
-    -1, 1 ("endpoints", linspace) or at -0.5, 0.5 ("centres", pixel cells)."""
-    first = float(grid((2,))[0, 0])
-    return {-1.0: "endpoints", -0.5: "centres"}.get(first, f"first of two at {first:g}")
+from kan_inr.signals.base import CONVENTIONS, denormalise
 
 
 @dataclass
@@ -86,7 +78,7 @@ def compress(path: str | Path, bpp: float, model_name: str, out: str | Path, *, 
     header = {"family": family, "config": to_plain(cfg), "shape": list(signal.shape),
               "channels": signal.out_dim, "bit_depth": _bit_depth(signal),
               "target_range": list(recipe.target_range) if recipe.target_range else None,
-              "coords": coordinate_convention(), "quant": asdict(recipe.quant)}
+              "coords": signal.convention, "quant": asdict(recipe.quant)}
     table, payload = encode_weights(model.cpu(), recipe.quant)
     data = pack(Container(header, table, payload))
     decoded, header = decode(data, str(out))
@@ -115,9 +107,9 @@ def decode(data: bytes, name: str = "file") -> tuple[nn.Module, dict[str, Any]]:
 
 def _model(container: Container, name: str) -> nn.Module:
     header = container.header
-    if header["coords"] != coordinate_convention():
-        raise KanInrError(f"{name}: made with '{header['coords']}' coordinates, this kan-inr uses "
-                          f"'{coordinate_convention()}'")
+    if header["coords"] not in CONVENTIONS:  # where the pixels sit on [-1, 1], as the image was fitted
+        raise KanInrError(f"{name}: unknown coordinates '{header['coords']}' (this kan-inr knows: "
+                          f"{', '.join(CONVENTIONS)})")
     try:
         quant_cfg = QuantConfig(**header["quant"])
     except ValueError as exc:
@@ -127,10 +119,10 @@ def _model(container: Container, name: str) -> nn.Module:
 
 
 def render_values(model: nn.Module, header: dict[str, Any], shape: tuple[int, ...], device: str = "auto") -> torch.Tensor:
-    """The network on ``grid(shape)`` as the decoded image's values: (N, C) in [0, 1] on the CPU,
+    """The network on ``grid(shape)`` (the file's coordinate convention) as the decoded image's values: (N, C) in [0, 1] on the CPU,
     rounded to the file's bit depth (exactly what ``decompress`` writes)."""
     dev = resolve_device(device)
-    pred = predict_grid(model.to(dev), shape, dev, out_device="cpu")  # (N, C)
+    pred = predict_grid(model.to(dev), shape, dev, out_device="cpu", convention=header["coords"])  # (N, C)
     rng = tuple(header["target_range"]) if header["target_range"] else image.VALUE_RANGE
     values = denormalise(pred, image.VALUE_RANGE, rng)
     samples = image.to_array(values, shape, header["bit_depth"])  # (H, W, C) integers
