@@ -32,8 +32,8 @@ from kan_inr.atomic import write_json, write_text
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "benchmarks"
 BLOCK = re.compile(r"<!-- benchmark:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /benchmark:(?P=name) -->", re.S)
-# the markers kan-inr compare --readme writes between (compare.README_START / README_END)
-RESULTS_SECTION = re.compile(r"<!-- results:start -->\n(?P<body>.*?)\n<!-- results:end -->", re.S)
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"  # compare --readme writes between
+RESULTS_SECTION = re.compile(f"{re.escape(README_START)}\n(?P<body>.*?)\n{re.escape(README_END)}", re.S)
 COMPARISON = re.compile(r"^### Comparison `(?P<name>[\w.-]+)`$", re.M)
 
 

@@ -18,10 +18,10 @@ import torch
 from kan_inr import KanInrError, __version__, models, plots, signals
 from kan_inr.atomic import write_text
 from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol
+from kan_inr.results import README_END, README_START
 from kan_inr.runs import CONFIG, HISTORY, METRICS
 from kan_inr.signals import Signal
 
-README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 @dataclass
