@@ -22,17 +22,13 @@ from torch import nn
 
 from kan_inr import KanInrError, checkpoint, signals
 from kan_inr.checkpoint import Checkpointer
-from kan_inr.config import COMPILE_MODES, PRECISIONS, SCHEDULES, TrainConfig, check_choice, replace
+from kan_inr.config import PRECISIONS, SCHEDULES, TrainConfig, check_choice
 from kan_inr.device import device_name, format_bytes, free_memory, resolve_device, sync
 from kan_inr.logging import NullLog
 from kan_inr.render import DEFAULT_CHUNK
 from kan_inr.signals.base import Signal
-from kan_inr.step import ModelStep, compile_model, make_optimizer, matmul_precision, train_step
+from kan_inr.step import ModelStep
 
-# Also importable from here (scripts/bench.py and older callers): the step's speed levers and the config.
-__all__ = ["COMPILE_MODES", "FitResult", "PRECISIONS", "Sampler", "Step", "TrainConfig", "check_memory", "compile_model",
-           "fit", "lr_at", "make_optimizer", "matmul_precision", "memory_needed", "replace", "resolve_device", "train",
-           "train_step"]
 
 
 def lr_at(step: int, cfg: TrainConfig, elapsed_s: float = 0.0) -> float:

@@ -3,7 +3,7 @@
 registered model, beside the naive reference formulations of the papers' public code, in one process.
 
 Model rows: each preset built for a 512x512 RGB image; per batch size, steps/s and coordinate samples/s
-of the training step ``fit()`` runs (``kan_inr.training.train_step``: minibatch indices drawn on the device
+of the training step ``fit()`` runs (``kan_inr.step.train_step``: minibatch indices drawn on the device
 and gathered, forward, MSE, backward, Adam), and peak memory. ``full`` is the whole 512x512 grid as one
 batch (no sampling). Precision and torch.compile mode as given (``--precision``, ``--compile``, lists).
 
@@ -52,8 +52,10 @@ from torch import nn  # noqa: E402
 
 from kan_inr import models, results  # noqa: E402
 from kan_inr.atomic import write_json  # noqa: E402
-from kan_inr.training import (COMPILE_MODES, PRECISIONS, Sampler, check_choice, compile_model, make_optimizer,  # noqa: E402
-                         resolve_device, train_step)
+from kan_inr.config import COMPILE_MODES, PRECISIONS, check_choice  # noqa: E402
+from kan_inr.device import resolve_device  # noqa: E402
+from kan_inr.step import compile_model, make_optimizer, train_step  # noqa: E402
+from kan_inr.training import Sampler  # noqa: E402
 from kan_inr.models import reference  # noqa: E402
 from kan_inr.models.layers import FourierKAN, harmonics_direct, harmonics_powers  # noqa: E402
 from kan_inr.signals.base import grid  # noqa: E402

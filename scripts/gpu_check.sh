@@ -61,7 +61,7 @@ else
 # pytest is not installed here: the same checks, inline.
 import os, torch
 from kan_inr import models
-from kan_inr.training import compile_model
+from kan_inr.step import compile_model
 from kan_inr.models.layers import FourierKAN, harmonics_direct, harmonics_powers
 from kan_inr.models.reference import fourier_kan_coefficients, fourier_kan_naive
 dev = torch.device(os.environ["DEVICE"])
@@ -96,7 +96,8 @@ import json, os, time
 from pathlib import Path
 import torch
 from kan_inr import models, signals
-from kan_inr.training import TrainConfig, fit
+from kan_inr.config import TrainConfig
+from kan_inr.training import fit
 from kan_inr.jobs import train_config_for
 
 out, dry = Path(os.environ["OUT"]), os.environ["DRY"] == "1"
@@ -131,7 +132,7 @@ import os
 import torch
 from torch.profiler import ProfilerActivity, profile
 from kan_inr import models
-from kan_inr.training import make_optimizer, train_step
+from kan_inr.step import make_optimizer, train_step
 
 dev = torch.device(os.environ["DEVICE"])
 activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from kan_inr import distributed, jobs, models, signals
-from kan_inr.training import Sampler, TrainConfig, lr_at
+from kan_inr.config import TrainConfig
+from kan_inr.training import Sampler, lr_at
 from kan_inr.many import fit_many
 from kan_inr.signals.base import normalise
 from test_many import TINY_FKAN, TINY_SIREN, assert_summaries_close, read_summary, write_images

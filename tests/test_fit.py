@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from kan_inr import KanInrError, signals
-from kan_inr.training import Sampler, TrainConfig, fit, lr_at
+from kan_inr.config import TrainConfig
+from kan_inr.training import Sampler, fit, lr_at
 from kan_inr.logging import NullLog
 from kan_inr.models import build
 from kan_inr.models.siren import SirenConfig

@@ -20,7 +20,8 @@ from kan_inr import KanInrError, jobs, models, runs, signals
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.cli import main
-from kan_inr.training import TrainConfig, fit
+from kan_inr.config import TrainConfig
+from kan_inr.training import fit
 from kan_inr.logging import NullLog
 from kan_inr.many import fit_many, find_signals
 

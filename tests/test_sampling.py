@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from kan_inr import signals
-from kan_inr.training import TrainConfig, fit
+from kan_inr.config import TrainConfig
+from kan_inr.training import fit
 from kan_inr.models import build
 from kan_inr.models.siren import SirenConfig
 from kan_inr.sampling import jitter

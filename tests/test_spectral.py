@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from kan_inr import KanInrError, models, signals, spectral
-from kan_inr.training import TrainConfig, fit
+from kan_inr.config import TrainConfig
+from kan_inr.training import fit
 from kan_inr.jobs import start_run
 from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.layers import ChebyshevKAN, FourierKAN

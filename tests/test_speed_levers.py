@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from kan_inr import KanInrError, models, signals
-from kan_inr.training import (TrainConfig, compile_model, fit, make_optimizer, matmul_precision, resolve_device,
-                         train_step)
+from kan_inr.config import TrainConfig
+from kan_inr.device import resolve_device
+from kan_inr.step import compile_model, make_optimizer, matmul_precision, train_step
+from kan_inr.training import fit
 from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.layers import FourierKAN, harmonics, harmonics_direct, harmonics_powers
 from kan_inr.models.reference import fourier_kan_coefficients, fourier_kan_naive
