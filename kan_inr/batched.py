@@ -40,12 +40,14 @@ from kan_inr.step import cpu_copy, evaluate, matmul_precision
 def batched_step(forward: Callable[..., torch.Tensor], params: dict[str, torch.Tensor],
                  buffers: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer, coords: torch.Tensor,
                  target: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
-    """``step.train_step`` for B stacked networks: coords (M, d) shared, target (B, M, C); returns the
+    """``step.train_step`` for B stacked networks: coords (S * M, d) shared (S positions per target, as in
+    ``step.mse_loss``), target (B, M, C); returns the
     B losses as a device tensor (B,). Each loss is that network's MSE, in fp32, as in ``step.mse_loss``."""
     with matmul_precision(precision):
         with torch.autocast(coords.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            pred = forward(params, buffers, coords)  # (B, M, C)
-        losses = torch.mean((pred.float() - target) ** 2, dim=(1, 2))  # (B,)
+            pred = forward(params, buffers, coords)  # (B, S * M, C)
+        pred = pred.float().reshape(target.shape[0], -1, *target.shape[1:]).mean(1)  # (B, S, M, C) -> (B, M, C): box pixels
+        losses = torch.mean((pred - target) ** 2, dim=(1, 2))  # (B,)
         optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()  # d(sum)/d(network b) = d(loss b)/d(network b): nothing couples them
         optimizer.step()
@@ -62,6 +64,7 @@ class BatchedStep:
         self.models, self.signals, self.cfg, self.device, self.batch = models, batch_signals, cfg, device, batch
         self.members = len(models)
         first = batch_signals[0]
+        sampling.check_options(cfg.jitter, cfg.box, first.convention)
         self.target_range = cfg.target_range or first.value_range
         self.coords = first.coords(device)  # (N, d), shared: equal shapes
         self.target = torch.stack([normalise(s.values, s.value_range, self.target_range)
@@ -90,9 +93,8 @@ class BatchedStep:
             x, goal = self.coords, self.target  # (N, d), (B, N, C)
         else:
             x, goal = self.coords[index], self.target[:, index]  # (batch, d), (B, batch, C)
-        if self.cfg.jitter:
-            first = self.signals[0]
-            x = sampling.jitter(x, first.shape, first.convention, self.cfg.jitter)  # (batch, d), shared by the B networks
+        first = self.signals[0]
+        x = sampling.training_positions(x, first.shape, first.convention, self.cfg.jitter, self.cfg.box)  # (S * batch, d), shared by the B networks
         return batched_step(self.forward, self.params, self.buffers, self.optimizer, x, goal, self.cfg.precision)
 
     def losses(self, losses: torch.Tensor) -> list[float]:
@@ -109,7 +111,7 @@ class BatchedStep:
 
     def evaluate(self, b: int) -> tuple[dict[str, float], torch.Tensor]:
         self._copy_out(b)
-        return evaluate(self.models[b], self.signals[b], self.target_range, self.device)
+        return evaluate(self.models[b], self.signals[b], self.target_range, self.device, self.cfg.box)
 
     def member_state(self, b: int) -> dict[str, torch.Tensor]:
         return {k: self.stacked[k][b].detach().clone() for k in self.keys}

@@ -29,6 +29,8 @@ ModelName = Annotated[str, typer.Option("--model", "-m", help="Model preset (see
 Steps = Annotated[Optional[int], typer.Option(help="Training steps [default: the preset's recipe].")]
 Lr = Annotated[Optional[float], typer.Option(help="Adam learning rate [default: the preset's recipe].")]
 Batch = Annotated[Optional[int], typer.Option(help="Coordinates per step; 0 = full batch [default: recipe].")]
+Box = Annotated[Optional[int], typer.Option(help="Box pixels: a pixel is the INR's mean over its cell, from KxK "
+                                                 "samples; 0 = its centre value [default: recipe].")]
 Schedule = Annotated[Optional[str], typer.Option(help="lr schedule: exp (0.1^(t/T)), cosine or constant.")]
 EvalEvery = Annotated[Optional[int], typer.Option(help="Steps between full-grid evaluations.")]
 Seed = Annotated[Optional[int], typer.Option(help="Random seed (same seed, same result on CPU).")]
@@ -101,6 +103,7 @@ def fit(
     steps: Steps = None,
     lr: Lr = None,
     batch: Batch = None,
+    box: Box = None,
     schedule: Schedule = None,
     eval_every: EvalEvery = None,
     seed: Seed = None,
@@ -129,7 +132,7 @@ def fit(
 
     checkpoints = dict(checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if resume is not None:
-        fixed = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
+        fixed = dict(steps=steps, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
                      resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
                      config=config, name=name, overwrite=overwrite or None, precision=precision, compile=compile_)
         if any(v is not None for v in fixed.values()):
@@ -141,11 +144,9 @@ def fit(
         raise KanInrError("give a signal file to fit, or --resume RUN_FOLDER")
     else:
         if allow_code:
-            raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is "
-                              "imported anyway")
-        model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, schedule=schedule,
-                                              eval_every=eval_every, seed=seed, device=device,
-                                              precision=precision, compile=compile_)
+            raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is imported anyway")
+        model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every,
+                                              seed=seed, device=device, precision=precision, compile=compile_)
         run = kan_inr.fit(signal, model, model_config=model_fields, resize=resize, channels=channels, start=start,
                           duration=duration, outputs=outputs, name=name, overwrite=overwrite, progress=not quiet,
                           distributed=distributed, **checkpoints, **options)
@@ -172,6 +173,7 @@ def fit_many(
     steps: Steps = None,
     lr: Lr = None,
     batch: Batch = None,
+    box: Box = None,
     schedule: Schedule = None,
     eval_every: EvalEvery = None,
     seed: Seed = None,
@@ -195,7 +197,7 @@ def fit_many(
     from kan_inr.logging import RunLog
     from kan_inr.many import fit_many as run_many
 
-    model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, schedule=schedule,
+    model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, box=box, schedule=schedule,
                                           eval_every=eval_every, seed=seed, device=device)
     result = run_many(sources, model, outputs=outputs, name=name, batched=batched, group=group,
                       model_overrides=model_fields, load_options={"resize_to": resize},
@@ -271,8 +273,7 @@ def list_models(
         typer.echo(json.dumps(rows, indent=2))
         return
     first = rows[0]
-    table = Table(title=f"model presets for a {first['kind']} of shape {'x'.join(map(str, first['shape']))} "
-                        f"with {first['channels']} channels")
+    table = Table(title=f"model presets for a {first['kind']} of shape {'x'.join(map(str, first['shape']))} with {first['channels']} channels")
     for col in ("name", "family", "paper", "params", "lr", "batch", "steps"):
         # a preset name is never cut or wrapped (scripts grep it); the paper column wraps instead
         table.add_column(col, justify="right" if col in ("params", "lr", "batch", "steps") else "left",

@@ -40,6 +40,7 @@ class TrainConfig:
     jitter: float = 0.0  # sub-pixel jitter: positions drawn within this fraction of each cell (sampling.py)
     freq_penalty: float = 0.0  # weight of the first KAN layer's frequency penalty (spectral.frequency_penalty)
     freq_alpha: float = 2.0  # its exponent: coefficient k weighs (k / Nyquist)^alpha
+    box: int = 0  # box pixel model: a pixel is the INR's mean over its cell from box^d samples; 0 = its centre value (sampling.py)
 
 
 def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:

@@ -37,7 +37,8 @@ from kan_inr.signals import Signal
 def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
     """The preset's published recipe, with the options the user gave (None = not given)."""
     r = preset.recipe
-    base = TrainConfig(steps=r.steps, lr=r.lr, batch=r.batch, schedule=r.schedule, target_range=r.target_range)
+    base = TrainConfig(steps=r.steps, lr=r.lr, batch=r.batch, schedule=r.schedule, target_range=r.target_range,
+                       box=r.box)
     return replace(base, **overrides)
 
 

@@ -41,11 +41,14 @@ def matmul_precision(precision: str) -> Iterator[None]:
 
 
 def mse_loss(model: nn.Module, coords: torch.Tensor, target: torch.Tensor, precision: str) -> torch.Tensor:
-    """MSE of ``model(coords)`` (B, d) against ``target`` (B, C), always taken in fp32. bf16: the forward
-    runs under bfloat16 autocast (matmuls in bf16, reductions such as LayerNorm in fp32)."""
+    """MSE of ``model(coords)`` against ``target`` (B, C), always taken in fp32. ``coords`` is (S * B, d),
+    sample-major: each target's prediction is the mean of its S positions' (the box pixel model,
+    ``sampling.training_positions``; S = 1: a point). bf16: the forward runs under bfloat16 autocast
+    (matmuls in bf16, reductions such as LayerNorm in fp32)."""
     with torch.autocast(coords.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-        pred = model(coords)  # (B, C)
-    return torch.mean((pred.float() - target) ** 2)
+        pred = model(coords)  # (S * B, C)
+    pred = pred.float().reshape(-1, *target.shape).mean(0)  # (S, B, C) -> (B, C)
+    return torch.mean((pred - target) ** 2)
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, coords: torch.Tensor,
@@ -96,9 +99,10 @@ def compile_model(model: nn.Module, mode: str, device: torch.device, coords: tor
 
 
 def evaluate(model: nn.Module, signal: Signal, target_range: tuple[float, float],
-             device: torch.device) -> tuple[dict[str, float], torch.Tensor]:
-    """Full-grid pass of the current weights: (metrics, prediction (N, C) in the signal's range)."""
-    pred = denormalise(predict_grid(model, signal.shape, device, convention=signal.convention),
+             device: torch.device, box: int = 0) -> tuple[dict[str, float], torch.Tensor]:
+    """Full-grid pass of the current weights, each sample rendered as the fit models it (``box``:
+    the cell mean of the box pixel model): (metrics, prediction (N, C) in the signal's range)."""
+    pred = denormalise(predict_grid(model, signal.shape, device, convention=signal.convention, box=box),
                        signal.value_range, target_range)
     metrics = signals.module(signal.kind).evaluate(pred, signal.values.to(device), signal.shape)
     return metrics, pred
@@ -129,10 +133,12 @@ class ModelStep:
         self.target = normalise(signal.values, signal.value_range, self.target_range).to(device)  # (N, C)
         self.optimizer = make_optimizer(model, cfg.lr, device)
         self.num_params = sum(p.numel() for p in model.parameters())
+        sampling.check_options(cfg.jitter, cfg.box, signal.convention)
         self.penalty = spectral.frequency_penalty(model, cfg.freq_penalty, cfg.freq_alpha,
                                                   min(spectral.nyquist(n, signal.convention) for n in signal.shape))
         probe = slice(0, self.local_batch)
-        self.net, self.compiled = compile_model(train_model or model, cfg.compile, device, self.coords[probe],
+        probe_x = sampling.training_positions(self.coords[probe], signal.shape, signal.convention, cfg.jitter, cfg.box)  # (S * b, d): the step's shape
+        self.net, self.compiled = compile_model(train_model or model, cfg.compile, device, probe_x,
                                                 self.target[probe], cfg.precision)
 
     @property
@@ -153,9 +159,8 @@ class ModelStep:
         else:
             index = self.shard(index)  # (local batch,)
             x, goal = self.coords[index], self.target[index]  # (b, d), (b, C)
-        if self.cfg.jitter:
-            signal = self.signals[0]
-            x = sampling.jitter(x, signal.shape, signal.convention, self.cfg.jitter)  # (b, d) inside the cells
+        signal = self.signals[0]
+        x = sampling.training_positions(x, signal.shape, signal.convention, self.cfg.jitter, self.cfg.box)  # (S * b, d)
         return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty).reshape(1)
 
     def losses(self, losses: torch.Tensor) -> list[float]:
@@ -167,7 +172,7 @@ class ModelStep:
         return flag
 
     def evaluate(self, b: int) -> tuple[dict[str, float], torch.Tensor]:
-        return evaluate(self.model, self.signals[b], self.target_range, self.device)
+        return evaluate(self.model, self.signals[b], self.target_range, self.device, self.cfg.box)
 
     def member_state(self, b: int) -> dict[str, torch.Tensor]:
         return copy.deepcopy(self.model.state_dict())

@@ -1,17 +1,22 @@
-"""sampling.py: sub-pixel jitter draws positions inside the pixel cells, in training only."""
+"""sampling.py: sub-pixel jitter draws positions inside the pixel cells, in training only; the box
+pixel model trains and renders each pixel as its cell's mean."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from kan_inr import signals
+import pytest
+
+from kan_inr import KanInrError, signals
 from kan_inr.config import TrainConfig
 from kan_inr.training import fit
 from kan_inr.models import build
 from kan_inr.models.siren import SirenConfig
-from kan_inr.sampling import jitter
+from kan_inr.render import predict_grid
+from kan_inr.sampling import box_positions, cell_offsets, jitter
 from kan_inr.signals.base import grid
+from kan_inr.step import mse_loss
 
 
 def test_jitter_stays_in_the_cell_and_covers_it():
@@ -56,3 +61,79 @@ def test_fit_with_jitter_trains_off_the_centres_and_evaluates_on_them(image_file
     assert (torch.cdist(train, centres, p=float("inf")).min(dim=1).values <= cell / 2 + 1e-6).all()  # ... in a cell
     evaluated = torch.cat(model.seen[False])
     assert torch.equal(evaluated[: centres.shape[0]], centres)  # evaluation: exactly the centres
+
+
+def test_box_positions_put_one_sample_in_every_sub_cell():
+    torch.manual_seed(0)
+    shape, k = (6, 10), 3
+    centres = grid(shape, convention="centers")  # (60, 2)
+    points = box_positions(centres, shape, "centers", k)  # (9, 60, 2)
+    cell = torch.tensor([2 / 6, 2 / 10])
+    rel = (points - centres) / cell + 0.5  # position inside the cell, in [0, 1)
+    assert ((rel >= 0) & (rel <= 1)).all()
+    sub = (rel * k).floor().clamp(max=k - 1)  # (9, 60, 2) sub-cell index per axis
+    expected = ((cell_offsets(k, 2) + 0.5) * k - 0.5).round()  # (9, 2): 0..k-1 row-major
+    assert torch.equal(sub, expected[:, None].expand_as(sub))
+    assert not torch.equal(points, box_positions(centres, shape, "centers", k))  # random inside each sub-cell
+
+
+class Analytic(nn.Module):
+    """f(x, y) = (sin 5x cos 3y, x y^2): a smooth scene with curvature, so a cell's mean is not its centre."""
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        x, y = coords[:, 0], coords[:, 1]
+        return torch.stack([torch.sin(5 * x) * torch.cos(3 * y), x * y**2], dim=1)
+
+
+def test_box_render_is_the_mean_over_each_pixels_sub_cell_centres():
+    model, shape, k = Analytic(), (7, 5), 4
+    centres = grid(shape, convention="centers")  # (35, 2)
+    cell = torch.tensor([2 / 7, 2 / 5])
+    naive = torch.stack([model(centres + torch.tensor([(i + 0.5) / k - 0.5, (j + 0.5) / k - 0.5]) * cell)
+                         for i in range(k) for j in range(k)]).mean(0)  # (35, 2)
+    boxed = predict_grid(model, shape, "cpu", chunk=8, convention="centers", box=k)
+    torch.testing.assert_close(boxed, naive)
+    assert (boxed - model(centres)).abs().max() > 1e-2  # not the centre values
+    # as k grows the render tends to the cell's exact mean (a product of 1-D integrals for x y^2)
+    fine = predict_grid(model, shape, "cpu", convention="centers", box=32)[:, 1]  # (35,)
+    lo, hi = centres - cell / 2, centres + cell / 2
+    exact = (hi[:, 0] ** 2 - lo[:, 0] ** 2) / 2 * (hi[:, 1] ** 3 - lo[:, 1] ** 3) / 3 / (cell[0] * cell[1])
+    torch.testing.assert_close(fine, exact, atol=1e-4, rtol=0)
+
+
+def test_box_loss_compares_each_targets_sample_mean():
+    coords = torch.tensor([[0.0], [1.0], [2.0], [3.0]])  # (S * B, 1), S = 2 samples of B = 2 targets
+    target = torch.tensor([[1.0], [2.0]])  # means of the samples: (0 + 2) / 2 = 1 and (1 + 3) / 2 = 2
+    assert mse_loss(nn.Identity(), coords, target, "fp32").item() == 0.0
+
+
+def test_fit_with_box_pixels_trains_inside_the_cells_and_evaluates_cell_means(image_file):
+    signal = signals.load(image_file)  # 24 x 24, pixel centres
+    torch.manual_seed(0)
+    model = Recorder(build("siren", 2, 3, SirenConfig(hidden_dim=32, hidden_layers=1)))
+    psnr = signals.module("image").evaluate
+    before = psnr(predict_grid(model.model, signal.shape, "cpu", convention="centers", box=2), signal.values, signal.shape)
+    result = fit(model, signal, TrainConfig(steps=60, lr=1e-3, batch=144, eval_every=60, device="cpu", box=2))
+    steps = [x for x in model.seen[True] if x.shape[0] == 4 * 144]
+    assert len(steps) == 60
+    train = steps[0].reshape(4, 144, 2)  # (S, batch, d): the 4 sub-cells of 144 pixels
+    pixel = ((train + 1) / (2 / 24)).floor()  # (4, 144, 2) the cell each position lies in
+    assert (pixel == pixel[0]).all()  # the 4 samples of a target share its pixel ...
+    assert len({tuple(p) for p in (train - train[0]).reshape(-1, 2)[144:].round(decimals=6).tolist()}) > 100  # ... at different places
+    evaluated = torch.cat(model.seen[False])
+    assert evaluated.shape[0] == 4 * 24 * 24  # evaluation: 2 x 2 sub-cell centres per pixel
+    cell_means = predict_grid(model.model, signal.shape, "cpu", convention="centers", box=2)
+    expected = psnr(cell_means, signal.values, signal.shape)["psnr"]
+    assert result.metrics["final_psnr"] == pytest.approx(expected, abs=1e-4)
+    assert result.metrics["final_psnr"] > before["psnr"] + 3  # and it learns
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"box": 1}, "box must be 0"),
+    ({"box": 2, "jitter": 1.0}, "choose one of jitter and box"),
+])
+def test_box_options_are_checked(image_file, options, message):
+    signal = signals.load(image_file)
+    with pytest.raises(KanInrError, match=message):
+        fit(build("siren", 2, 3, SirenConfig(hidden_dim=8, hidden_layers=1)), signal,
+            TrainConfig(steps=1, device="cpu", **options))

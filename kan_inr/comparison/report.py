@@ -174,6 +174,7 @@ def recipe_notes(results: list[RunResult], proto: Protocol | None, budget: Budge
         batch = "full batch" if full else f"batch {train['batch']:,}"
         ran = f"lr {train['lr']:g}, {batch}, {train['schedule']} schedule"
         ran += f", {train['max_seconds']:g} s" if train.get("max_seconds") else f", {train['steps']:,} steps"
+        ran += f", box pixels ({train['box']}x{train['box']} samples per pixel)" if train.get("box") else ""
         preset_batch = "full batch" if recipe.batch is None else f"batch {recipe.batch:,}"
         differs = [v for v, mine in ((f"lr {recipe.lr:g}", f"lr {train['lr']:g}"), (preset_batch, batch),
                                      (f"{recipe.schedule} schedule", f"{train['schedule']} schedule")) if v != mine]

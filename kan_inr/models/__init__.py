@@ -53,6 +53,7 @@ class Recipe:
     steps: int = 2000
     schedule: str = "exp"  # see training.lr_at
     target_range: tuple[float, float] | None = None  # range models are trained on; None = signal's own
+    box: int = 0  # box pixel model (TrainConfig.box): samples per axis of each pixel's cell; 0 = centre values
 
 
 @dataclass(frozen=True)
