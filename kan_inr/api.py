@@ -188,7 +188,7 @@ def _as_text(value: Any) -> str:
 
 
 def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = None, lr: float | None = None,
-        batch: int | None = None, schedule: str | None = None, eval_every: int | None = None,
+        batch: int | None = None, box: int | None = None, schedule: str | None = None, eval_every: int | None = None,
         seed: int | None = None, device: str | None = None, precision: str | None = None,
         compile: str | None = None, max_seconds: float | None = None, model_config: dict[str, Any] | None = None,
         resize: int | None = None, channels: str | None = None, start: float | None = None,
@@ -199,7 +199,8 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
     ``duration``) or a Signal from ``load_signal`` (arrays and tensors go through it first).
 
     Training options left None come from the preset's published recipe (``kan-inr models``);
-    ``batch`` at least the signal's size is full batch; ``model_config`` replaces model fields
+    ``batch`` at least the signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's mean
+    over its cell (k x k samples, ``sampling``; 0: its centre value); ``model_config`` replaces model fields
     (e.g. ``{"hidden_dim": 64}``). ``outputs`` None: in memory; else a run folder
     ``<outputs>/<name>`` (default name ``<file stem>-<model>``) with checkpoints, TensorBoard logs and
     the reconstruction; a stopped fit (Ctrl-C) returns with ``status == "interrupted"``, and
@@ -216,7 +217,7 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
         given = [k for k, v in load_options.items() if v is not None]
         if given or distributed:
             raise KanInrError(f"{', '.join(given) or 'distributed'}: for a file path (a Signal is already loaded)")
-    train = dict(steps=steps, lr=lr, batch=batch, schedule=schedule, eval_every=eval_every, seed=seed,
+    train = dict(steps=steps, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
                  device=device, precision=precision, compile=compile, max_seconds=max_seconds)
     overrides = {k: _as_text(v) for k, v in (model_config or {}).items()}
     options = dict(model_overrides=overrides, load_options=load_options if path is not None else None, **train)

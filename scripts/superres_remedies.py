@@ -5,7 +5,9 @@
 The image is shrunk to --size pixels (area), area-downsampled by 2, each (model, variant) fitted to the
 reduced image with the same steps, batch and seed, rendered at the original size and scored against
 it. Variants are the first layer's basis size (a fraction of the grid's Nyquist limit, or the paper's)
-and fit options (TrainConfig); "preset" is the model as registered when the sweep ran. Writes benchmarks/superres-remedies[-TAG].json (``kan_inr.results.record``).
+and fit options (TrainConfig); "preset" is the model as registered when the sweep ran. Grid PSNR is the
+run's own rendering of the fitted grid (with the box pixel model: each pixel its cell's mean), beside
+the PSNR of the INR's values at the pixel centres. Writes benchmarks/superres-remedies[-TAG].json (``kan_inr.results.record``).
 """
 
 from __future__ import annotations
@@ -19,20 +21,25 @@ import torch
 
 from kan_inr import results, signals, superres, training
 from kan_inr.jobs import start_run
+from kan_inr.render import predict_grid
+from kan_inr.signals.base import denormalise
 
 # name -> (first-layer basis: None = the preset's (capped at Nyquist), a fraction of Nyquist, or
 # "published" = the paper's size; TrainConfig options)
 VARIANTS: dict[str, tuple[float | str | None, dict[str, object]]] = {
     "preset": (None, {}),
+    "point": (None, {"box": 0}),  # pixels as the INR's values at their centres (the default before the box model)
+    "box": (None, {"box": 2}),
+    "box3": (None, {"box": 3}),
     "published": ("published", {}),
     "half-nyquist": (0.5, {}),
     "quarter-nyquist": (0.25, {}),
-    "jitter": (None, {"jitter": 1.0}),
-    "jitter-half": (None, {"jitter": 0.5}),
+    "jitter": (None, {"jitter": 1.0, "box": 0}),
+    "jitter-half": (None, {"jitter": 0.5, "box": 0}),
     "penalty": (None, {"freq_penalty": 1e-4}),
     "penalty-strong": (None, {"freq_penalty": 1e-3}),
-    "half-nyquist+jitter-half": (0.5, {"jitter": 0.5}),
-    "half-nyquist+jitter": (0.5, {"jitter": 1.0}),
+    "half-nyquist+jitter-half": (0.5, {"jitter": 0.5, "box": 0}),
+    "half-nyquist+jitter": (0.5, {"jitter": 1.0, "box": 0}),
     "half-nyquist+penalty": (0.5, {"freq_penalty": 1e-3}),
 }
 BASIS = {"fkan": "grid_size", "sl2a": "degree", "cheby-kan": "first_degree"}  # the capped field
@@ -48,6 +55,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch", type=int, default=0, help="0 = full batch")
+    parser.add_argument("--lr", type=float, default=None, help="every fit's lr [default: each preset's]")
     parser.add_argument("--set", action="append", default=[], help="model=variant:key=value extra variants")
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
@@ -72,14 +80,20 @@ def main() -> None:
                 continue
             batch = 2**62 if args.batch == 0 else args.batch
             job = start_run(args.image, model, signal=low, write=False, model_overrides=fields,
-                            steps=args.steps, batch=batch, eval_every=args.steps, device="cpu", **options)
+                            steps=args.steps, batch=batch, eval_every=args.steps, device="cpu", lr=args.lr, **options)
             tick = time.perf_counter()
             result = training.fit(job.model, job.signal, job.train)
             seconds = time.perf_counter() - tick
             up = superres.score(superres.model_upsampled(job.model, job.config, low, original.shape, args.factor, "cpu"), original)
+            # the grid PSNR of the run's own rendering (box pixels: cell means) and of its centre values
+            centres = denormalise(predict_grid(job.model, low.shape, "cpu", convention=low.convention),
+                                  low.value_range, job.train.target_range or low.value_range)
             row = {"model": model, "variant": variant, "fields": fields, "options": options,
-                   "grid_psnr": result.metrics["final_psnr"], **{f"upsampled_{k}": v for k, v in up.items()},
-                   "params": result.metrics["params"], "steps": args.steps, "wall_s": seconds}
+                   "grid_psnr": result.metrics["final_psnr"],
+                   "centre_psnr": signals.module("image").evaluate(centres, low.values, low.shape)["psnr"],
+                   **{f"upsampled_{k}": v for k, v in up.items()},
+                   "params": result.metrics["params"], "steps": args.steps, "lr": job.train.lr,
+                   "box": job.train.box, "wall_s": seconds}
             print(json.dumps(row), flush=True)
             rows.append(row)
             write(rows, original, low, args)  # after every row: a stopped sweep keeps what it measured
@@ -89,10 +103,10 @@ def write(rows: list[dict], original: signals.Signal, low: signals.Signal, args:
     """benchmarks/superres-remedies[-TAG].json: the rows so far and their table."""
     lines = [f"{original.shape[0]} -> {low.shape[0]} px by area, fitted {args.steps} steps "
              f"({'full batch' if args.batch == 0 else f'batch {args.batch}'}), rendered at {original.shape[0]} px:", "",
-             "| model | variant | grid PSNR (dB) | 2x PSNR (dB) | 2x SSIM |", "|---|---|---|---|---|"]
+             "| model | variant | grid PSNR (dB) | at pixel centres | 2x PSNR (dB) | 2x SSIM |", "|---|---|---|---|---|---|"]
     for r in rows:
-        grid = f"{r['grid_psnr']:.2f}" if "grid_psnr" in r else "-"
-        lines.append(f"| {r['model']} | {r['variant']} | {grid} | {r['upsampled_psnr']:.2f} | {r['upsampled_ssim']:.3f} |")
+        grid, centre = (f"{r[k]:.2f}" if k in r else "-" for k in ("grid_psnr", "centre_psnr"))
+        lines.append(f"| {r['model']} | {r['variant']} | {grid} | {centre} | {r['upsampled_psnr']:.2f} | {r['upsampled_ssim']:.3f} |")
     name = "superres-remedies" + (f"-{args.tag}" if args.tag else "")
     print(results.record(name, rows, "\n".join(lines), device=torch.device("cpu")), flush=True)
 

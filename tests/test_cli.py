@@ -84,6 +84,7 @@ def _corrupt_run(tmp_path, image_file, capsys, monkeypatch):
     (["fit", "{img}", "--steps", "ten"], "Invalid value for '--steps'"),
     (["fit", "{img}", "--resize", "0"], "--resize must be a positive"),
     (["fit", "{img}", "--schedule", "linear"], "unknown lr schedule"),
+    (["fit", "{img}", "--box", "1"], "box must be 0"),
     (["render", "{tmp}"], "not a kan-inr run folder"),
     (["render", "{tmp}/nowhere"], "no such run folder"),
     (["render", "{corrupt}"], "cannot load"),

@@ -14,7 +14,7 @@ from kan_inr.training import fit
 from kan_inr.models import build
 from kan_inr.models.siren import SirenConfig
 from kan_inr.render import predict_grid
-from kan_inr.sampling import box_positions, cell_offsets, jitter
+from kan_inr.sampling import box_positions, cell_offsets, check_options, jitter
 from kan_inr.signals.base import grid
 from kan_inr.step import mse_loss
 
@@ -137,3 +137,10 @@ def test_box_options_are_checked(image_file, options, message):
     with pytest.raises(KanInrError, match=message):
         fit(build("siren", 2, 3, SirenConfig(hidden_dim=8, hidden_layers=1)), signal,
             TrainConfig(steps=1, device="cpu", **options))
+
+
+def test_box_pixels_need_cells():
+    with pytest.raises(KanInrError, match="needs a grid of cells"):
+        check_options(0.0, 2, "endpoints")  # audio samples are instants, decimated, not averaged
+    check_options(0.0, 2, "centers")
+    check_options(0.5, 0, "endpoints")

@@ -97,6 +97,10 @@ def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
     return dataclasses.replace(cfg, degree=audio_frequencies(shape, 1 / 4))
 
 
+# The box pixel model for image presets (TrainConfig.box): 2 x 2 samples per pixel. Fitted at 128 px from
+# 256 and rendered at 256 (scripts/superres_remedies.py), it is what brings the KAN presets' 2x renders up
+# to bicubic's; it costs 4 model evaluations per pixel of a batch.
+IMAGE_BOX = 2
 IMAGE_NYQUIST_FRACTION = 0.5  # image presets cap their first layer's basis at this fraction of Nyquist (measured: scripts/superres_remedies.py)
 
 
@@ -121,13 +125,13 @@ def nyquist_capped(field_name: str, spline: bool = False,
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
-        "image": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=4096, steps=2000),
+        "image": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=4096, steps=2000, box=IMAGE_BOX),
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323", adapt=nyquist_capped("grid_size")),
         "audio": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000),
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323 (K from the clip)", adapt=fkan_for_clip),
     },
     "siren": {
-        "image": Preset("siren", SirenConfig(), Recipe(lr=1e-4, batch=None, steps=2000, target_range=(-1.0, 1.0)),
+        "image": Preset("siren", SirenConfig(), Recipe(lr=1e-4, batch=None, steps=2000, target_range=(-1.0, 1.0), box=IMAGE_BOX),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661"),
         # SIREN's audio recipe: 3 x 256, first-layer omega0 3000 on [-1, 1], hidden 30, constant Adam 1e-4.
         "audio": Preset("siren", SirenConfig(first_omega=3000.0),
@@ -136,18 +140,18 @@ PRESETS: dict[str, dict[str, Preset]] = {
     },
     # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
     "sl2a": {
-        "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
+        "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16, box=IMAGE_BOX),
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836", adapt=nyquist_capped("degree")),
         "audio": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=AUDIO_BATCH, steps=2000),
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836 (degree from the clip)", adapt=sl2a_for_clip),
     },
     # Plain KANs have no published INR recipe: they get SL2A's (protocol div2k-sl2a).
     "cheby-kan": {
-        "image": Preset("cheby-kan", ChebyKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
+        "image": Preset("cheby-kan", ChebyKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16, box=IMAGE_BOX),
                         "Chebyshev KAN, SS et al. 2024, arXiv 2405.07200", adapt=nyquist_capped("first_degree")),
     },
     "bspline-kan": {
-        "image": Preset("bspline-kan", BSplineKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16),
+        "image": Preset("bspline-kan", BSplineKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16, box=IMAGE_BOX),
                         "KAN, Liu et al. 2024, arXiv 2404.19756 (efficient B-spline formulation)",
                         adapt=nyquist_capped("first_grid_size", spline=True)),
     },
