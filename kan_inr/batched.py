@@ -86,7 +86,7 @@ class BatchedStep:
     def stacked(self) -> dict[str, torch.Tensor]:
         return {**self.params, **self.buffers}
 
-    def train(self, index: torch.Tensor | None, lr: float) -> torch.Tensor:
+    def train(self, index: torch.Tensor | None, lr: float, step: int = 0) -> torch.Tensor:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         if index is None:
@@ -94,7 +94,8 @@ class BatchedStep:
         else:
             x, goal = self.coords[index], self.target[:, index]  # (batch, d), (B, batch, C)
         first = self.signals[0]
-        x = sampling.training_positions(x, first.shape, first.convention, self.cfg.jitter, self.cfg.box)  # (S * batch, d), shared by the B networks
+        x = sampling.training_positions(x, first.shape, first.convention, self.cfg.jitter, self.cfg.box,
+                                        self.cfg.seed, step)  # (S * batch, d), shared by the B networks
         return batched_step(self.forward, self.params, self.buffers, self.optimizer, x, goal, self.cfg.precision)
 
     def losses(self, losses: torch.Tensor) -> list[float]:

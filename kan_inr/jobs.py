@@ -32,6 +32,7 @@ from kan_inr.render import DEFAULT_CHUNK, reconstruct
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
                           signal_digest)
 from kan_inr.signals import Signal
+from kan_inr.signals.base import CENTERS
 
 
 def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
@@ -65,6 +66,8 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     preset = models.preset(model_name, signal.kind)
     model_cfg = models.with_overrides(preset.config_for(signal.shape), model_overrides or {})
     train = train_config_for(preset, **train_overrides)
+    if signal.convention != CENTERS and train_overrides.get("box") is None:
+        train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
     torch.manual_seed(train.seed)
     try:
         model = models.build(preset.family, signal.in_dim, signal.out_dim, model_cfg)

@@ -25,16 +25,23 @@ from kan_inr import KanInrError
 from kan_inr.signals.base import CENTERS, spacing
 
 
-def jitter(coords: torch.Tensor, shape: tuple[int, ...], convention: str, width: float = 1.0) -> torch.Tensor:
+def step_generator(seed: int, step: int, device: torch.device | str) -> torch.Generator:
+    """The generator of step ``step``'s sub-pixel positions, seeded by (seed, step): a network fitted
+    alone, in a batch of networks (``batched``) or resumed from a checkpoint draws the same positions
+    at the same step, with no generator state to save."""
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
+
+
+def jitter(coords: torch.Tensor, shape: tuple[int, ...], convention: str, width: float = 1.0,
+           generator: torch.Generator | None = None) -> torch.Tensor:
     """``coords`` (B, d) moved uniformly within ``width`` times each sample's cell: (B, d).
 
     The cell of an axis of n samples is its spacing wide (``base.spacing``); ``width`` 1 covers the
     whole cell, 0.5 its central half. Positions stay inside [-1, 1] (an endpoint sample's cell is
-    clipped there). Draws from torch's global generator of the coordinates' device, which a
-    checkpoint saves, so a resumed fit draws the same positions.
+    clipped there). Draws from ``generator`` (None: torch's global one).
     """
     cell = torch.tensor([spacing(n, convention) for n in shape], dtype=coords.dtype, device=coords.device)  # (d,)
-    offset = (torch.rand(coords.shape, dtype=coords.dtype, device=coords.device) - 0.5) * (width * cell)  # (B, d)
+    offset = (torch.rand(coords.shape, dtype=coords.dtype, device=coords.device, generator=generator) - 0.5) * (width * cell)  # (B, d)
     return (coords + offset).clamp(-1.0, 1.0)
 
 
@@ -46,13 +53,15 @@ def cell_offsets(k: int, d: int, device: torch.device | str | None = None,
     return torch.stack(torch.meshgrid(*[centres] * d, indexing="ij"), dim=-1).reshape(-1, d)
 
 
-def box_positions(coords: torch.Tensor, shape: tuple[int, ...], convention: str, k: int) -> torch.Tensor:
+def box_positions(coords: torch.Tensor, shape: tuple[int, ...], convention: str, k: int,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Training positions of the box pixel model: for each sample of ``coords`` (B, d), one uniform
     draw inside each of its cell's k^d sub-cells: (k^d, B, d), clipped to [-1, 1]. The mean of the INR
     over the first axis is an unbiased estimate of its mean over the cell."""
     cell = torch.tensor([spacing(n, convention) for n in shape], dtype=coords.dtype, device=coords.device)  # (d,)
     offsets = cell_offsets(k, coords.shape[1], coords.device, coords.dtype)  # (S, d)
-    inside = (torch.rand((offsets.shape[0], *coords.shape), dtype=coords.dtype, device=coords.device) - 0.5) / k  # (S, B, d)
+    inside = (torch.rand((offsets.shape[0], *coords.shape), dtype=coords.dtype, device=coords.device,
+                         generator=generator) - 0.5) / k  # (S, B, d)
     return (coords + (offsets[:, None] + inside) * cell).clamp(-1.0, 1.0)
 
 
@@ -67,12 +76,14 @@ def check_options(jitter_width: float, box: int, convention: str) -> None:
 
 
 def training_positions(coords: torch.Tensor, shape: tuple[int, ...], convention: str, jitter_width: float,
-                       box: int) -> torch.Tensor:
-    """Where a step evaluates the INR for the samples at ``coords`` (B, d): (S * B, d), sample-major,
-    with S = box^d for the box pixel model (``step.mse_loss`` averages each sample's S predictions)
-    and S = 1 otherwise (jittered when ``jitter_width`` > 0)."""
+                       box: int, seed: int = 0, step: int = 0) -> torch.Tensor:
+    """Where training step ``step`` evaluates the INR for the samples at ``coords`` (B, d): (S * B, d),
+    sample-major, with S = box^d for the box pixel model (``step.mse_loss`` averages each sample's S
+    predictions) and S = 1 otherwise (jittered when ``jitter_width`` > 0); random draws from
+    ``step_generator(seed, step)``."""
     if box:
-        return box_positions(coords, shape, convention, box).reshape(-1, coords.shape[1])
+        generator = step_generator(seed, step, coords.device)
+        return box_positions(coords, shape, convention, box, generator).reshape(-1, coords.shape[1])
     if jitter_width:
-        return jitter(coords, shape, convention, jitter_width)
+        return jitter(coords, shape, convention, jitter_width, step_generator(seed, step, coords.device))
     return coords

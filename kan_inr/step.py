@@ -2,7 +2,7 @@
 
 ``ModelStep`` trains one network on one signal; ``batched.BatchedStep`` B networks at once and
 ``distributed.DDPStep`` one network data-parallel. Each offers the same small interface to the loop:
-``train(index, lr) -> losses (B,)``, ``losses`` (to host numbers), ``agree`` (a decision all processes
+``train(index, lr, step) -> losses (B,)``, ``losses`` (to host numbers), ``agree`` (a decision all processes
 share), ``evaluate(b)``, ``member_state(b)`` / ``load_member(b, state)`` (best weights), and
 ``state_dict(b)`` / ``load_state_dicts(states)`` (checkpoints), then ``finish()``.
 
@@ -150,17 +150,23 @@ class ModelStep:
         """This process's part of a step's indices (batch,) (all of them: one process)."""
         return index
 
-    def train(self, index: torch.Tensor | None, lr: float) -> torch.Tensor:
-        """One step on the coordinates ``index`` (batch,) (None = all); returns the loss (1,) on the device."""
+    def train(self, index: torch.Tensor | None, lr: float, step: int = 0) -> torch.Tensor:
+        """Training step ``step`` on the coordinates ``index`` (batch,) (None = all); returns the loss (1,)
+        on the device."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        if index is None:
-            x, goal = self.coords, self.target  # (N, d), (N, C)
-        else:
-            index = self.shard(index)  # (local batch,)
-            x, goal = self.coords[index], self.target[index]  # (b, d), (b, C)
         signal = self.signals[0]
-        x = sampling.training_positions(x, signal.shape, signal.convention, self.cfg.jitter, self.cfg.box)  # (S * b, d)
+        x = self.coords if index is None else self.coords[index]  # (G, d): the whole (global) batch
+        # positions drawn for the global batch, then this process's share: DDP draws what one process would
+        x = sampling.training_positions(x, signal.shape, signal.convention, self.cfg.jitter, self.cfg.box,
+                                        self.cfg.seed, step)  # (S * G, d)
+        if index is None:
+            goal = self.target  # (N, C)
+        else:
+            slots = self.shard(torch.arange(index.numel(), device=index.device))  # (b,) this process's share
+            goal = self.target[index[slots]]  # (b, C)
+            if slots.numel() < index.numel():
+                x = x.reshape(-1, index.numel(), x.shape[1])[:, slots].reshape(-1, x.shape[1])  # (S * b, d)
         return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty).reshape(1)
 
     def losses(self, losses: torch.Tensor) -> list[float]:

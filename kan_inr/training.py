@@ -206,7 +206,7 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
     step = start - 1
     for step in range(start, cfg.steps + 1):
         lr = lr_at(step - 1, cfg, train_s + (time.perf_counter() - tick))
-        losses = trainer.train(None if sampler is None else sampler.next(), lr)  # (B,): forward, MSE, backward, Adam
+        losses = trainer.train(None if sampler is None else sampler.next(), lr, step)  # (B,): forward, MSE, backward, Adam
 
         scheduled = step % cfg.log_every == 0 or step % cfg.eval_every == 0 or step == cfg.steps
         out_of_time = trainer.agree(

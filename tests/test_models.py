@@ -122,10 +122,10 @@ def test_save_load_round_trip(name: str, kind: str, tmp_path) -> None:
 def tiny_signal(kind: str) -> Signal:
     """A smooth generated signal of the preset's kind: a 16 x 16 RGB image, or 256 audio samples."""
     if kind == "image":
-        coords = grid((16, 16))  # (256, 2)
+        coords = grid((16, 16), convention="centers")  # (256, 2): pixels are cells
         values = torch.stack([0.5 + 0.4 * torch.sin(2.0 * coords[:, 0] + c) * torch.cos(3.0 * coords[:, 1])
                               for c in range(3)], dim=1)  # (256, 3) in [0.1, 0.9]
-        return Signal(values, (16, 16), "image", signals.module(kind).VALUE_RANGE)
+        return Signal(values, (16, 16), "image", signals.module(kind).VALUE_RANGE, convention="centers")
     t = grid((256,))  # (256, 1)
     values = 0.5 * torch.sin(6.0 * math.pi * t) + 0.2 * torch.sin(17.0 * math.pi * t)  # (256, 1)
     return Signal(values, (256,), kind, signals.module(kind).VALUE_RANGE, {"sample_rate": 256})
