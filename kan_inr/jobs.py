@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, models, plugins, signals
+from kan_inr import KanInrError, models, plugins, sampling, signals
 from kan_inr.atomic import save_weights, write_json
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
@@ -68,6 +68,7 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     train = train_config_for(preset, **train_overrides)
     if signal.convention != CENTERS and train_overrides.get("box") is None:
         train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
+    sampling.check_options(train.jitter, train.box, signal.convention)  # before any run folder exists
     torch.manual_seed(train.seed)
     try:
         model = models.build(preset.family, signal.in_dim, signal.out_dim, model_cfg)

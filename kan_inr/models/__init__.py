@@ -131,7 +131,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323 (K from the clip)", adapt=fkan_for_clip),
     },
     "siren": {
-        "image": Preset("siren", SirenConfig(), Recipe(lr=1e-4, batch=None, steps=2000, target_range=(-1.0, 1.0), box=IMAGE_BOX),
+        "image": Preset("siren", SirenConfig(),
+                        Recipe(lr=1e-4, batch=None, steps=2000, target_range=(-1.0, 1.0), box=IMAGE_BOX),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661"),
         # SIREN's audio recipe: 3 x 256, first-layer omega0 3000 on [-1, 1], hidden 30, constant Adam 1e-4.
         "audio": Preset("siren", SirenConfig(first_omega=3000.0),
