@@ -97,9 +97,9 @@ def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
     return dataclasses.replace(cfg, degree=audio_frequencies(shape, 1 / 4))
 
 
-# The box pixel model for image presets (TrainConfig.box): 2 x 2 samples per pixel. Fitted at 128 px from
-# 256 and rendered at 256 (scripts/superres_remedies.py), it is what brings the KAN presets' 2x renders up
-# to bicubic's; it costs 4 model evaluations per pixel of a batch.
+# The box pixel model for image presets (TrainConfig.box): 2 x 2 samples per pixel. It raised every
+# preset's 2x render (benchmarks/superres-remedies-box-64.json) and put the superres protocol's within
+# about 0.1 dB of bicubic (benchmarks/superres-div2k-128-box.json); 4 model evaluations per pixel.
 IMAGE_BOX = 2
 IMAGE_NYQUIST_FRACTION = 0.5  # image presets cap their first layer's basis at this fraction of Nyquist (measured: scripts/superres_remedies.py)
 
