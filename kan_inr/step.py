@@ -47,7 +47,9 @@ def mse_loss(model: nn.Module, coords: torch.Tensor, target: torch.Tensor, preci
     (matmuls in bf16, reductions such as LayerNorm in fp32)."""
     with torch.autocast(coords.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         pred = model(coords)  # (S * B, C)
-    pred = pred.float().reshape(-1, *target.shape).mean(0)  # (S, B, C) -> (B, C)
+    pred = pred.float()
+    if pred.shape[0] != target.shape[0]:  # S > 1: no reshape or copy on the point-pixel hot path
+        pred = pred.reshape(-1, *target.shape).mean(0)  # (S, B, C) -> (B, C)
     return torch.mean((pred - target) ** 2)
 
 
@@ -160,13 +162,10 @@ class ModelStep:
         # positions drawn for the global batch, then this process's share: DDP draws what one process would
         x = sampling.training_positions(x, signal.shape, signal.convention, self.cfg.jitter, self.cfg.box,
                                         self.cfg.seed, step)  # (S * G, d)
-        if index is None:
-            goal = self.target  # (N, C)
-        else:
-            slots = self.shard(torch.arange(index.numel(), device=index.device))  # (b,) this process's share
-            goal = self.target[index[slots]]  # (b, C)
-            if slots.numel() < index.numel():
-                x = x.reshape(-1, index.numel(), x.shape[1])[:, slots].reshape(-1, x.shape[1])  # (S * b, d)
+        goal = self.target if index is None else self.target[self.shard(index)]  # (b, C)
+        if index is not None and goal.shape[0] < index.numel():  # DDP: this rank's slots of every sample
+            slots = self.shard(torch.arange(index.numel(), device=index.device))  # (b,)
+            x = x.reshape(-1, index.numel(), x.shape[1])[:, slots].reshape(-1, x.shape[1])  # (S * b, d)
         return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty).reshape(1)
 
     def losses(self, losses: torch.Tensor) -> list[float]:

@@ -61,13 +61,14 @@ def assert_summaries_close(a: dict[str, dict[str, str]], b: dict[str, dict[str, 
             assert math.isclose(x, y, rel_tol=rel, abs_tol=1e-7), (name, col, value, b[name][col])
 
 
-@pytest.mark.parametrize("family,fields,batch", [("fkan", TINY_FKAN, 64), ("siren", TINY_SIREN, None)])
+@pytest.mark.parametrize("family,fields,batch,box", [("fkan", TINY_FKAN, 64, 0), ("siren", TINY_SIREN, None, 0),
+                                                    ("fkan", TINY_FKAN, 64, 2)])  # box: the same sub-pixel draws
 def test_fit_batch_equals_one_fit_per_signal(tmp_path: Path, family: str, fields: dict[str, str],
-                                             batch: int | None) -> None:
+                                             batch: int | None, box: int) -> None:
     sigs = [signals.load(p) for p in write_images(tmp_path, [(16, 16)] * 2)]
     preset = models.preset(family)
     cfg = models.with_overrides(preset.config, fields)
-    train = TrainConfig(steps=20, lr=1e-3, batch=batch, eval_every=10, seed=3, device="cpu")
+    train = TrainConfig(steps=20, lr=1e-3, batch=batch, eval_every=10, seed=3, device="cpu", box=box)
 
     def seeded_model() -> torch.nn.Module:  # what jobs.start_run builds for every signal
         torch.manual_seed(train.seed)

@@ -21,7 +21,6 @@ from typing import Any
 
 from kan_inr import KanInrError, models
 from kan_inr.signals import Signal
-from kan_inr.signals.base import ENDPOINTS
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)
 SECONDS_STEP_CAP = 10**7  # step limit of a seconds budget: the clock stops it first
@@ -247,7 +246,7 @@ def train_options(model: str, signal: Signal, budget: Budget, protocol: Protocol
         else:
             options["steps"] = budget.steps
         steps = options["steps"]
-    if budget.recipe or (protocol is not None and protocol.convention == ENDPOINTS):
-        options["box"] = 0  # a published recipe on its endpoint grid fits sample values: no box pixel model
+    if budget.recipe:
+        options["box"] = 0  # a published recipe fits sample values (endpoint grids drop box anyway: jobs.start_run)
     options["eval_every"] = eval_every or (100 if budget.seconds is not None else max(1, steps // CURVE_POINTS))
     return options
