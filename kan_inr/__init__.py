@@ -5,6 +5,7 @@ layered, bottom to top; a module imports only from its own layer or the layers b
 imports form no cycle (tests/test_imports.py reads every module's imports, function-level ones
 included, and checks both against this list):
 
+    0. errors, _version  (the user-error type; the version: what every layer may import)
     1. atomic, checkpoint, config, device, metrics, plugins, results  (files, training state, options, devices, numbers, plug-in loading)
     2. signals  (file <-> Signal, render plans)
     3. models, plots, sampling, spectral  (networks; figures; where a step samples; first-layer spectra)
@@ -20,7 +21,8 @@ The public API (README "From Python"): ``load_signal``, ``fit``, ``load``, ``res
 ``compare``, ``presets``, the ``Run`` they return; ``register_model`` and ``Recipe`` for your own models and
 presets; the KAN layers ``FourierKAN``, ``ChebyshevKAN``, ``BSplineKAN`` ((..., in) -> (..., out)) and
 ``edge_functions`` (their learned univariate functions). Names load on first use, so
-``from kan_inr import KanInrError`` (the CLI's start) does not import torch.
+``from kan_inr import KanInrError`` does not import torch. Modules of the package import
+``KanInrError`` from ``kan_inr.errors``, never from this facade.
 """
 
 from __future__ import annotations
@@ -28,11 +30,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
-
-class KanInrError(Exception):
-    """A problem with the user's input (file, option, run folder): shown as one line, no traceback."""
+from kan_inr._version import __version__
+from kan_inr.errors import KanInrError
 
 
 _EXPORTS = {

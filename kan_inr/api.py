@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, plugins
+from kan_inr.errors import KanInrError
+from kan_inr import plugins
 from kan_inr import models as registry
 from kan_inr import signals as signal_kinds
 from kan_inr.atomic import write_json

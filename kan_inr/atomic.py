@@ -15,7 +15,7 @@ from typing import IO, Any, Callable
 import torch
 from torch import nn
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError, first_line
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -90,5 +90,4 @@ def load_tensors(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types; all mean a bad or unsafe file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise KanInrError(f"cannot load {path}: {first[:200]}") from None
+        raise KanInrError(f"cannot load {path}: {first_line(exc)}") from None

@@ -27,7 +27,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
-from kan_inr import KanInrError, sampling
+from kan_inr.errors import KanInrError
+from kan_inr import sampling
 from kan_inr.checkpoint import Checkpointer
 from kan_inr.config import TrainConfig
 from kan_inr.device import format_bytes, free_memory

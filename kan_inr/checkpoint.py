@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 
 STATE_VERSION = 1
 REPEAT_S = 2.0  # a second SIGINT within this many seconds of the first is the same Ctrl-C

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr.config import COMPILE_MODES, PRECISIONS, check_choice
 
 # Click's exception base: typer >= 0.25 vendors click, older typer re-exports it; BadParameter has it in both.

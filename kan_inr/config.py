@@ -14,7 +14,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from kan_inr import KanInrError, __version__
+from kan_inr.errors import KanInrError
+from kan_inr._version import __version__
 
 SCHEDULES = ("exp", "cosine", "constant")
 PRECISIONS = ("fp32", "tf32", "bf16")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 
 
 def resolve_device(name: str = "auto") -> torch.device:

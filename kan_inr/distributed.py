@@ -28,7 +28,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr.checkpoint import Checkpointer
 from kan_inr.config import TrainConfig
 from kan_inr.device import resolve_device

@@ -19,7 +19,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from kan_inr import KanInrError, plots, spectral
+from kan_inr.errors import KanInrError
+from kan_inr import plots, spectral
 from kan_inr.runs import load_run
 
 MAX_EDGES = 16  # edges drawn per input (the first outputs)

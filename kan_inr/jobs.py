@@ -19,7 +19,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, models, plugins, sampling, signals
+from kan_inr.errors import KanInrError, first_line
+from kan_inr import models, plugins, sampling, signals
 from kan_inr.atomic import save_weights, write_json
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
@@ -74,7 +75,7 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
         model = models.build(preset.family, signal.in_dim, signal.out_dim, model_cfg)
     except (TypeError, ValueError, RuntimeError, AssertionError, ArithmeticError) as exc:  # e.g. --set hidden_dim=0
         raise KanInrError(f"cannot build '{model_name}' with these settings: "
-                          f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
+                          f"{first_line(exc)}") from None
     config = make_config(model_name, preset.family, model_cfg, signal.in_dim, signal.out_dim, train,
                          signal.describe(), load_options, signal_digest(signal.values),
                          plugins.spec_of(type(model_cfg)) if plugins.is_spec(preset.family) else None)

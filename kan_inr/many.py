@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kan_inr import KanInrError, signals
+from kan_inr.errors import KanInrError
+from kan_inr import signals
 from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.comparison.report import markdown_table, mean_std, rows_to_csv
 from kan_inr.device import resolve_device

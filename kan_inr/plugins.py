@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 
 from torch import nn
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 
 GROUP = "kan_inr.models"  # the entry-point group of installed plug-in packages
 

@@ -26,7 +26,8 @@ from typing import Any, Callable
 
 import torch
 
-from kan_inr import KanInrError, __version__
+from kan_inr.errors import KanInrError
+from kan_inr._version import __version__
 from kan_inr.atomic import write_json, write_text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr.signals.base import CENTERS, spacing
 
 

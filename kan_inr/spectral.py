@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN
 from kan_inr.signals.base import spacing
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, plots, signals
+from kan_inr.errors import KanInrError
+from kan_inr import plots, signals
 from kan_inr.atomic import write_json, write_text
 from kan_inr.device import resolve_device
 from kan_inr.render import reconstruct

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, checkpoint, signals
+from kan_inr.errors import KanInrError
+from kan_inr import checkpoint, signals
 from kan_inr.checkpoint import Checkpointer
 from kan_inr.config import PRECISIONS, SCHEDULES, TrainConfig, check_choice
 from kan_inr.device import device_name, format_bytes, free_memory, resolve_device, sync

@@ -125,3 +125,20 @@ def test_the_checker_sees_a_cycle_and_a_climb(tmp_path: Path) -> None:
     (tmp_path / "b.py").write_text("def f():\n    from kan_inr import a  # hidden in a function\n")
     mods = {"kan_inr.a": tmp_path / "a.py", "kan_inr.b": tmp_path / "b.py"}
     assert find_cycle(import_edges(mods)) == ["kan_inr.a", "kan_inr.b", "kan_inr.a"]
+
+
+def test_no_module_below_the_api_imports_the_facade() -> None:
+    """``KanInrError`` and ``__version__`` have homes of their own (errors.py, _version.py): a module
+    below the public API that imports a name from ``kan_inr/__init__`` (not a submodule) would load
+    the facade, and with it every lazily exported layer."""
+    layers, mods = layer_order(), modules()
+    offenders = []
+    for module, path in mods.items():
+        if module == "kan_inr" or layers[top(module)] >= layers["api"]:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "kan_inr" and not node.level:
+                offenders += [f"{module}:{node.lineno} {a.name}" for a in node.names if f"kan_inr.{a.name}" not in mods]
+            if isinstance(node, ast.Import) and any(a.name == "kan_inr" for a in node.names):
+                offenders.append(f"{module}:{node.lineno} import kan_inr")
+    assert not offenders, "modules importing the facade: " + ", ".join(offenders)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import constriction
 import numpy as np
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 
 SHAPES = ("laplace", "gaussian")
 MIN_SCALE = 0.05  # a tensor of zeros still needs a valid (positive) scale

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr.codec.quant import MAX_BITS
 
 MAGIC = b"KINR"

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, models, signals
+from kan_inr.errors import KanInrError
+from kan_inr import models, signals
 from kan_inr.atomic import write_bytes
 from kan_inr.codec import quant, sizing
 from kan_inr.codec.fileformat import Container, pack, read, unpack

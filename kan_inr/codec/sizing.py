@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 import torch
 
-from kan_inr import KanInrError, models
+from kan_inr.errors import KanInrError
+from kan_inr import models
 from kan_inr.codec.quant import QuantConfig
 from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.siren import SirenConfig

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, models
+from kan_inr.errors import KanInrError
+from kan_inr import models
 from kan_inr.codec import entropy
 from kan_inr.codec.quant import QuantConfig, dequantise, levels, quantise
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kan_inr import KanInrError, models
+from kan_inr.errors import KanInrError
+from kan_inr import models
 from kan_inr.signals import Signal
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from kan_inr import KanInrError, __version__, models, plots, signals
+from kan_inr.errors import KanInrError
+from kan_inr._version import __version__
+from kan_inr import models, plots, signals
 from kan_inr.atomic import write_text
 from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol
 from kan_inr.results import README_END, README_START

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kan_inr import KanInrError, models, plugins, signals, superres
+from kan_inr.errors import KanInrError
+from kan_inr import models, plugins, signals, superres
 from kan_inr.atomic import write_text
 from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol, resolve_protocol, train_options
 from kan_inr.comparison.report import (load_result, results_figures, results_header, results_markdown, rows_to_csv,

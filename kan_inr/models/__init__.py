@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from torch import nn
 
-from kan_inr import KanInrError, plugins
+from kan_inr.errors import KanInrError
+from kan_inr import plugins
 from kan_inr.config import check_fields, parse_field
 from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_pe_for_shape
 from kan_inr.models.finer import Finer, FinerConfig

@@ -21,7 +21,7 @@ from itertools import accumulate
 import torch
 from torch import nn
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 
 # The paper's primes (pi_1 = 1 keeps one axis cache-coherent), extended as tiny-cuda-nn does.
 PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737)

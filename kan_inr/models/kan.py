@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr.models.layers import BSplineKAN, ChebyshevKAN
 
 COORD_RANGE = (-1.0, 1.0)

@@ -12,7 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from kan_inr import KanInrError, models, signals
+from kan_inr.errors import KanInrError, first_line, first_line
+from kan_inr import models, signals
 from kan_inr.atomic import load_tensors
 from kan_inr.config import check_config, check_fields
 from kan_inr.signals.base import CONVENTIONS
@@ -82,7 +83,7 @@ def build_model(config: dict[str, Any]) -> nn.Module:
         cfg = models.config_from_dict(spec["family"], spec["config"])
         return models.build(spec["family"], spec["in_dim"], spec["out_dim"], cfg)
     except (TypeError, ValueError, RuntimeError, AssertionError, ArithmeticError) as exc:
-        raise KanInrError(f"{CONFIG}: invalid model config ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from None
+        raise KanInrError(f"{CONFIG}: invalid model config ({first_line(exc)})") from None
 
 
 def load_run(run_dir: str | os.PathLike, device: torch.device | str = "cpu") -> Run:
@@ -97,8 +98,7 @@ def load_run(run_dir: str | os.PathLike, device: torch.device | str = "cpu") -> 
     try:
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # not a dict, missing keys, wrong shapes: all mean weights of another model
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise KanInrError(f"cannot load weights {path}: {first[:200]}") from None
+        raise KanInrError(f"cannot load weights {path}: {first_line(exc)}") from None
     return Run(run_dir, config, model.to(device).eval())
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr.runs.layout import LOCK
 
 try:

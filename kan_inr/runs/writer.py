@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import nn
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr.atomic import fsync_dir, save_tensors, save_weights, write_json
 from kan_inr.runs.layout import CHECKPOINT, COMPLETE, CONFIG, HISTORY, INTERRUPTED, METRICS, RUNNING, WEIGHTS
 from kan_inr.runs.load import load_config, read_status

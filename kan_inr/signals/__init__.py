@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr.signals import audio, image
 from kan_inr.signals.base import Signal, denormalise, grid, grid_chunk, normalise
 from kan_inr.signals.plan import RenderPlan, target_shape

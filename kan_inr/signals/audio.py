@@ -25,7 +25,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 from kan_inr import metrics
 from kan_inr.atomic import atomic_write
 from kan_inr.signals.base import Signal

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 
 
 CENTERS, ENDPOINTS = "centers", "endpoints"

@@ -20,7 +20,7 @@ import png
 import tifffile
 import torch
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError, first_line
 from kan_inr import metrics
 from kan_inr.atomic import atomic_write
 from kan_inr.signals.base import CENTERS, Signal, check_convention
@@ -41,7 +41,7 @@ def read_array(path: Path) -> np.ndarray:
         else:
             array = iio.imread(path)
     except Exception as exc:  # decoders raise many types; all mean "not a readable image"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc, 10_000)
         if "Could not find a backend" in reason:  # imageio's words for bytes no decoder recognises
             reason = "not an image file (empty, corrupt or of an unknown format)"
         raise KanInrError(f"cannot read image {path}: {reason}") from None

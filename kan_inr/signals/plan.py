@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from kan_inr import KanInrError
+from kan_inr.errors import KanInrError
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,15 @@
+"""The user-error type, at the bottom of the house: every layer raises it without importing the
+public facade (``kan_inr/__init__``), and the CLI turns it into one stderr line and exit status 2."""
+
+from __future__ import annotations
+
+
+class KanInrError(Exception):
+    """A problem with the user's input (file, option, run folder): shown as one line, no traceback."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type's name when it has none), at most ``limit``
+    characters: how a library's error is quoted inside one of ours."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
