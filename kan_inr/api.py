@@ -181,13 +181,6 @@ def model_name(model: ModelLike) -> str:
     return model if isinstance(model, str) else plugins.remember(model)
 
 
-def _as_text(value: Any) -> str:
-    """A model field value as the text ``--set`` takes (the registry parses it by the field's type)."""
-    if isinstance(value, (tuple, list)):
-        return ",".join(map(str, value))
-    return str(value)
-
-
 def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = None, lr: float | None = None,
         batch: int | None = None, box: int | None = None, schedule: str | None = None, eval_every: int | None = None,
         seed: int | None = None, device: str | None = None, precision: str | None = None,
@@ -220,14 +213,18 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
             raise KanInrError(f"{', '.join(given) or 'distributed'}: for a file path (a Signal is already loaded)")
     train = dict(steps=steps, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
                  device=device, precision=precision, compile=compile, max_seconds=max_seconds)
-    overrides = {k: _as_text(v) for k, v in (model_config or {}).items()}
-    options = dict(model_overrides=overrides, load_options=load_options if path is not None else None, **train)
+    if model_config is not None and not isinstance(model_config, dict):
+        raise KanInrError(f"model_config must be a dict of model fields, got {type(model_config).__name__}")
+    options = dict(model_overrides=dict(model_config or {}), load_options=load_options if path is not None else None, **train)
     if outputs is None:
         if distributed:
             raise KanInrError("a distributed fit writes a run folder: give outputs")
         job = start_run(path or "array", chosen, signal=loaded, write=False, **options)
         result = fit_loop(job.model, job.signal, job.train, RunLog(None, console=progress))
-        metrics = {"status": COMPLETE, **result.metrics, "diverged_at": result.diverged_at}
+        if result.diverged_at is not None:  # an error, as for a run folder (jobs.run_jobs)
+            raise KanInrError(f"training diverged at step {result.diverged_at} (the loss became NaN or infinite); "
+                              f"try a lower lr")
+        metrics = {"status": COMPLETE, **result.metrics}
         return Run(job.model.eval(), job.config, metrics, result.history)
     stem = (path if path is not None else Path(str(loaded.meta.get("source", "array")))).stem
     name = name or f"{stem}-{plugins.label(chosen)}"

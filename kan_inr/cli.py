@@ -14,8 +14,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from kan_inr.config import TrainConfig, help_of
 from kan_inr.errors import KanInrError
-from kan_inr.config import COMPILE_MODES, PRECISIONS, check_choice
+
+
+def recipe_help(name: str) -> str:
+    """A fit option's help: its TrainConfig declaration, defaulting to the preset's recipe."""
+    return f"{help_of(TrainConfig, name)} [default: the preset's recipe]"
+
 
 # Click's exception base: typer >= 0.25 vendors click, older typer re-exports it; BadParameter has it in both.
 ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -26,15 +32,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 # Options shared by fit, fit-many and compare, declared once.
 ModelName = Annotated[str, typer.Option("--model", "-m", help="Model preset (see `kan-inr models`).")]
-Steps = Annotated[Optional[int], typer.Option(help="Training steps [default: the preset's recipe].")]
-Lr = Annotated[Optional[float], typer.Option(help="Adam learning rate [default: the preset's recipe].")]
-Batch = Annotated[Optional[int], typer.Option(help="Coordinates per step; 0 = full batch [default: recipe].")]
-Box = Annotated[Optional[int], typer.Option(help="Box pixels: a pixel is the INR's mean over its cell, from KxK "
-                                                 "samples; 0 = its centre value [default: recipe].")]
-Schedule = Annotated[Optional[str], typer.Option(help="lr schedule: exp (0.1^(t/T)), cosine or constant.")]
-EvalEvery = Annotated[Optional[int], typer.Option(help="Steps between full-grid evaluations.")]
-Seed = Annotated[Optional[int], typer.Option(help="Random seed (same seed, same result on CPU).")]
-Device = Annotated[Optional[str], typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:N.")]
+Steps = Annotated[Optional[int], typer.Option(help=recipe_help("steps"))]
+Lr = Annotated[Optional[float], typer.Option(help=recipe_help("lr"))]
+Batch = Annotated[Optional[int], typer.Option(help="Coordinates per step; 0 = full batch [default: the preset's recipe].")]
+Box = Annotated[Optional[int], typer.Option(help=recipe_help("box"))]
+Schedule = Annotated[Optional[str], typer.Option(help=recipe_help("schedule"))]
+EvalEvery = Annotated[Optional[int], typer.Option(help=help_of(TrainConfig, "eval_every"))]
+Seed = Annotated[Optional[int], typer.Option(help=help_of(TrainConfig, "seed"))]
+Device = Annotated[Optional[str], typer.Option(help=help_of(TrainConfig, "device"))]
 Resize = Annotated[Optional[int], typer.Option(help="Images: shrink so the longest side is N pixels (area averaging).")]
 SetFields = Annotated[list[str], typer.Option("--set", help="Model field, key=value (repeatable).")]
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file of options; [model] table = --set.")]
@@ -68,28 +73,21 @@ def read_config_file(path: Optional[Path]) -> dict[str, Any]:
         raise KanInrError(f"cannot read config file {path}: {exc}") from None
 
 
-def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tuple[dict[str, str], dict[str, Any]]:
+def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model fields, TrainConfig options) from --config, --set and the fit options given (None = not
-    given), validated; --batch 0 becomes full batch."""
+    given); --batch 0 becomes full batch. Values are checked where they are declared, by
+    ``TrainConfig`` and the model's config class, before any run folder is touched."""
     file_options = read_config_file(config)
-    model_fields = {k: str(v) for k, v in file_options.pop("model", {}).items()} | parse_assignments(set_)
+    table = file_options.pop("model", {})
+    if not isinstance(table, dict):
+        raise KanInrError(f"{config}: 'model' must be a [model] table of model fields, got {table!r}"[:300])
+    model_fields = {**table, **parse_assignments(set_)}
     unknown = set(file_options) - set(given)
     if unknown:
         raise KanInrError(f"unknown option(s) in {config}: {', '.join(sorted(unknown))} (valid: {', '.join(given)}, [model])")
     options = {**file_options, **{k: v for k, v in given.items() if v is not None}}
-    for key in ("steps", "eval_every"):
-        if key in options and options[key] < 1:
-            raise KanInrError(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
-    if options.get("batch") is not None and options["batch"] < 0:
-        raise KanInrError(f"--batch must be 0 (full batch) or positive, got {options['batch']}")
-    if options.get("lr") is not None and not options["lr"] > 0:
-        raise KanInrError(f"--lr must be positive, got {options['lr']}")
-    if options.get("batch") == 0:
+    if options.get("batch") == 0 and not isinstance(options["batch"], bool):
         options["batch"] = 2**62  # any size >= the signal means full batch
-    if options.get("precision") is not None:
-        check_choice("--precision", options["precision"], PRECISIONS)
-    if options.get("compile") is not None:
-        check_choice("--compile mode", options["compile"], COMPILE_MODES)
     return model_fields, options
 
 
@@ -108,8 +106,8 @@ def fit(
     eval_every: EvalEvery = None,
     seed: Seed = None,
     device: Device = None,
-    precision: Optional[str] = typer.Option(None, help="fp32 [default], tf32 (TF32 matmuls on CUDA) or bf16 (bfloat16 autocast forward)."),
-    compile_: Optional[str] = typer.Option(None, "--compile", help="torch.compile mode: auto (default on CUDA, off on a CPU), off, default, reduce-overhead (CUDA graphs), max-autotune-no-cudagraphs."),
+    precision: Optional[str] = typer.Option(None, help=help_of(TrainConfig, "precision")),
+    compile_: Optional[str] = typer.Option(None, "--compile", help=help_of(TrainConfig, "compile")),
     resize: Resize = None,
     channels: Optional[str] = typer.Option(None, help="Audio: 'mono' averages the channels [default: all]."),
     start: Optional[float] = typer.Option(None, help="Audio: segment start in seconds."),
@@ -162,8 +160,6 @@ def fit(
     else:
         shown = "  ".join(f"{k[6:]} {v:.4f}" for k, v in m.items() if k.startswith("final_"))
         typer.echo(f"{run.run_dir}: {shown}  ({m['params']:,} params, {m['steps']} steps, {m['train_s']:.1f} s, {m['device']})")
-    if m.get("diverged_at") is not None:
-        raise KanInrError(f"training diverged at step {m['diverged_at']}; best weights saved in {run.run_dir}")
 
 
 @app.command("fit-many")

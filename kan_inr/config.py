@@ -9,6 +9,7 @@ version at a time (the big_vision / nanochat pattern: one named function per add
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -21,27 +22,100 @@ SCHEDULES = ("exp", "cosine", "constant")
 PRECISIONS = ("fp32", "tf32", "bf16")
 COMPILE_MODES = ("auto", "off", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 FORMAT_VERSION = 3
+MAX_BOX = 8  # box^2 = 64 evaluations per pixel at most: beyond, a typo allocates gigabytes
+
+
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
+
+
+def option(default: Any, help: str, *, lo: float | None = None, hi: float | None = None, above: bool = False,
+           choices: tuple[str, ...] | None = None) -> Any:
+    """A config field declared once: its default, its help text (the CLI's ``--help`` reads it) and its
+    valid values (``lo`` <= value <= ``hi``, strictly above ``lo`` when ``above``; one of ``choices``),
+    which ``check_values`` enforces for every way a value arrives (CLI, TOML, API, config.json)."""
+    return dataclasses.field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "above": above,
+                                                        "choices": choices})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 2000
-    lr: float = 1e-4
-    batch: int | None = None  # coordinates per step (all processes together); None (or >= signal size) = full batch
-    schedule: str = "exp"  # one of SCHEDULES
-    lr_decay: float = 0.1  # final lr = lr * lr_decay (exp and cosine)
-    eval_every: int = 250
-    log_every: int = 10
-    seed: int = 0
-    device: str = "auto"
-    target_range: tuple[float, float] | None = None  # range the model is trained on; None = signal's
-    max_seconds: float | None = None  # wall-clock training budget (evaluation excluded); None = steps only
-    precision: str = "fp32"  # PRECISIONS: fp32; tf32 matmuls (CUDA); bf16 autocast forward (+ tf32)
-    compile: str = "auto"  # COMPILE_MODES: a torch.compile mode, off, or auto (default on CUDA, off on CPU)
-    jitter: float = 0.0  # sub-pixel jitter: positions drawn within this fraction of each cell (sampling.py)
-    freq_penalty: float = 0.0  # weight of the first KAN layer's frequency penalty (spectral.frequency_penalty)
-    freq_alpha: float = 2.0  # its exponent: coefficient k weighs (k / Nyquist)^alpha
-    box: int = 0  # box pixel model: a pixel is the INR's mean over its cell from box^d samples; 0 = its centre value (sampling.py)
+    """How a network is trained. Every field is checked when the config is made (``check_values``),
+    so an invalid option fails before any run folder is created or replaced."""
+
+    steps: int = option(2000, "Training steps.", lo=1)
+    lr: float = option(1e-4, "Adam learning rate.", lo=0, hi=1, above=True)
+    batch: int | None = option(None, "Coordinates per step (all processes together); None or at least the "
+                                     "signal's size = full batch.", lo=1)
+    schedule: str = option("exp", "lr schedule: exp (lr * lr_decay^(t/T)), cosine or constant.", choices=SCHEDULES)
+    lr_decay: float = option(0.1, "Final lr = lr * lr_decay (exp and cosine).", lo=0, hi=1, above=True)
+    eval_every: int = option(250, "Steps between full-grid evaluations.", lo=1)
+    log_every: int = option(10, "Steps between progress lines.", lo=1)
+    seed: int = option(0, "Random seed (same seed, same result on a CPU).", lo=0, hi=MAX_SEED)
+    device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N.")
+    target_range: tuple[float, float] | None = option(None, "Range the model is trained on; None = the signal's.")
+    max_seconds: float | None = option(None, "Wall-clock training budget in seconds (evaluation excluded); "
+                                             "None = steps only.", lo=0, above=True)
+    precision: str = option("fp32", "fp32; tf32 matmuls (CUDA); bf16 autocast forward (+ tf32).", choices=PRECISIONS)
+    compile: str = option("auto", "A torch.compile mode, off, or auto (default on CUDA, off on a CPU).",
+                          choices=COMPILE_MODES)
+    jitter: float = option(0.0, "Sub-pixel jitter: positions drawn within this fraction of each cell.", lo=0, hi=1)
+    freq_penalty: float = option(0.0, "Weight of the first KAN layer's frequency penalty.", lo=0)
+    freq_alpha: float = option(2.0, "Its exponent: coefficient k weighs (k / Nyquist)^alpha.", lo=0)
+    box: int = option(0, "Box pixels: a pixel is the INR's mean over its cell from box^d samples; 0 = its "
+                         "centre value.", lo=0, hi=MAX_BOX)
+
+    def __post_init__(self) -> None:
+        check_values(self)
+        if self.target_range is not None and not self.target_range[0] < self.target_range[1]:
+            raise KanInrError(f"target_range must be (low, high) with low < high, got {self.target_range}")
+
+
+def help_of(cls: type, name: str) -> str:
+    """The help text a config field was declared with (``option``)."""
+    return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
+
+
+def check_values(cfg: Any) -> None:
+    """Check every field of the config dataclass instance ``cfg`` against its type hint (``matches``:
+    finite numbers only) and its declared range or choices; ints given for float fields become floats
+    and lists tuples, so config.json stores the declared types. A KanInrError names the field."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if not matches(value, hints[f.name], finite=True):
+            raise KanInrError(f"{f.name} should be {_type_name(hints[f.name])}, got {value!r}"[:300])
+        coerced = _coerce(value, hints[f.name])
+        if coerced is not value:
+            object.__setattr__(cfg, f.name, coerced)
+        meta = f.metadata
+        if value is None or isinstance(value, (tuple, list)):
+            continue
+        if meta.get("choices") is not None:
+            check_choice(f.name, value, meta["choices"])
+        lo, hi = meta.get("lo"), meta.get("hi")
+        if lo is not None and (value <= lo if meta.get("above") else value < lo):
+            bound = "positive" if lo == 0 and meta.get("above") else f"{'above' if meta.get('above') else 'at least'} {lo:g}"
+            raise KanInrError(f"{f.name} must be {bound}{f' and at most {hi:g}' if hi is not None else ''}, got {value!r}")
+        if hi is not None and value > hi:
+            raise KanInrError(f"{f.name} must be at most {hi:g}, got {value!r}")
+
+
+def _type_name(hint: Any) -> str:
+    """'int', 'float', 'int or None', 'tuple[float, float] or None': how an error names a type."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    return "None" if hint is type(None) else (hint.__name__ if isinstance(hint, type) else str(hint))
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` (already ``matches(value, hint)``) in the declared Python type: int -> float for a
+    float field, list -> tuple (recursively); ``value`` itself when nothing changes."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, int) and not isinstance(value, bool) and (
+            hint is float or float in typing.get_args(hint) and int not in typing.get_args(hint)):
+        return float(value)
+    return value
 
 
 def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
@@ -56,15 +130,16 @@ def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def matches(value: Any, hint: Any) -> bool:
-    """Whether JSON data ``value`` fits the dataclass field type ``hint`` (tuples are JSON lists)."""
+def matches(value: Any, hint: Any, finite: bool = True) -> bool:
+    """Whether data ``value`` fits the dataclass field type ``hint`` (tuples may be JSON lists); with
+    ``finite``, a float must be finite (NaN or inf is never a setting)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(matches(value, a) for a in args)
+        return any(matches(value, a, finite) for a in args)
     if origin is tuple:
         items = args[:1] if len(args) == 2 and args[1] is Ellipsis else args
-        return isinstance(value, list) and (len(args) == 2 and args[1] is Ellipsis or len(value) == len(args)) \
-            and all(matches(v, items[min(i, len(items) - 1)]) for i, v in enumerate(value))
+        return isinstance(value, (list, tuple)) and (len(args) == 2 and args[1] is Ellipsis or len(value) == len(args)) \
+            and all(matches(v, items[min(i, len(items) - 1)], finite) for i, v in enumerate(value))
     if hint is type(None):
         return value is None
     if hint is bool:
@@ -72,7 +147,7 @@ def matches(value: Any, hint: Any) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and (not finite or math.isfinite(value))
     if hint is str:
         return isinstance(value, str)
     return True  # a type JSON cannot hold: leave it to the class
@@ -97,12 +172,18 @@ def check_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
 
 
-def parse_field(cls: type, key: str, text: str) -> Any:
-    """The value of field ``key`` of dataclass ``cls`` from the text of ``--set key=text``."""
+def parse_field(cls: type, key: str, value: Any) -> Any:
+    """The value of field ``key`` of dataclass ``cls``: parsed from the text of ``--set key=text``, or a
+    typed value (the Python API, a TOML table) checked against the field's type (finite numbers only)."""
     names = _field_names(cls)
     if key not in names:
         raise KanInrError(f"unknown model field '{key}' for {cls.__name__} (valid: {', '.join(names)})")
-    return _parse(text, typing.get_type_hints(cls)[key], key)
+    hint = typing.get_type_hints(cls)[key]
+    if isinstance(value, str):
+        return _parse(value, hint, key)
+    if not matches(value, hint):
+        raise KanInrError(f"model field '{key}' should be {_type_name(hint)}, got {value!r}"[:300])
+    return _coerce(value, hint)
 
 
 def _parse(text: str, hint: Any, key: str) -> Any:
@@ -125,10 +206,14 @@ def _parse(text: str, hint: Any, key: str) -> Any:
         if hint is int:
             return int(text)
         if hint is float:
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+            return value
         return str(text)
     except ValueError:
-        raise KanInrError(f"--set {key}={text}: expected a value of type {getattr(hint, '__name__', hint)}") from None
+        raise KanInrError(f"--set {key}={text}: expected a{' finite' if hint is float else ''} value of type "
+                          f"{getattr(hint, '__name__', hint)}") from None
 
 
 def to_plain(cfg: Any) -> dict[str, Any]:

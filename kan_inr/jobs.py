@@ -12,6 +12,7 @@ one run folder per network) and DDP (``distributed.fit_ddp``, rank 0 writes).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +28,7 @@ from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
 from kan_inr.config import TrainConfig, make_config, replace, to_plain, train_config
 from kan_inr.device import resolve_device
 from kan_inr.distributed import fit_ddp, session
-from kan_inr.training import FitResult, fit
+from kan_inr.training import FitResult, check_train_config, fit
 from kan_inr.logging import NullLog, RunLog
 from kan_inr.render import DEFAULT_CHUNK, reconstruct
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
@@ -69,19 +70,44 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     train = train_config_for(preset, **train_overrides)
     if signal.convention != CENTERS and train_overrides.get("box") is None:
         train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
-    sampling.check_options(train.jitter, train.box, signal.convention)  # before any run folder exists
+    # Everything that can refuse the job does so here, before any run folder is created or replaced.
+    run_dir = run_path(outputs, name or f"{Path(path).stem}-{model_name}") if write else None
+    sampling.check_options(train.jitter, train.box, signal.convention)
+    check_train_config(train, signal.num_samples)  # the device exists, the batch is sane
     torch.manual_seed(train.seed)
-    try:
-        model = models.build(preset.family, signal.in_dim, signal.out_dim, model_cfg)
-    except (TypeError, ValueError, RuntimeError, AssertionError, ArithmeticError) as exc:  # e.g. --set hidden_dim=0
-        raise KanInrError(f"cannot build '{model_name}' with these settings: "
-                          f"{first_line(exc)}") from None
+    model = build_checked(model_name, preset.family, signal.in_dim, signal.out_dim, model_cfg)
     config = make_config(model_name, preset.family, model_cfg, signal.in_dim, signal.out_dim, train,
                          signal.describe(), load_options, signal_digest(signal.values),
                          plugins.spec_of(type(model_cfg)) if plugins.is_spec(preset.family) else None)
     job = Job(signal, train, model, config, None, NullLog())
-    return open_run(job, Path(outputs) / (name or f"{Path(path).stem}-{model_name}"), overwrite, console) \
-        if write else job
+    return open_run(job, run_dir, overwrite, console) if run_dir is not None else job
+
+
+def run_path(outputs: str | Path, name: str) -> Path:
+    """``<outputs>/<name>`` for a run name that is one plain folder name: no separators, not '.' or
+    '..', not hidden (hidden names are the staging folders')."""
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or name.startswith(".") \
+            or "/" in name or "\\" in name or "\0" in name:
+        raise KanInrError(f"run name {name!r} must be a plain folder name (no '/', not '.' or '..', not hidden)")
+    return Path(outputs) / name
+
+
+def build_checked(model_name: str, family: str, in_dim: int, out_dim: int, model_cfg: Any) -> nn.Module:
+    """``models.build``, with any failure or empty layer (e.g. ``--set hidden_dim=0``, which torch only
+    warns about) as one user error."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = models.build(family, in_dim, out_dim, model_cfg)
+        except (TypeError, ValueError, RuntimeError, AssertionError, ArithmeticError, MemoryError) as exc:
+            raise KanInrError(f"cannot build '{model_name}' with these settings: {first_line(exc)}") from None
+    params = list(model.parameters())
+    if not params or any(p.numel() == 0 for p in params):
+        reason = first_line(caught[0].message) if caught else "a layer has no parameters"
+        raise KanInrError(f"cannot build '{model_name}' with these settings: {reason}")
+    for w in caught:  # a healthy model: pass its warnings on as they were
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return model
 
 
 def open_run(job: Job, run_dir: Path, overwrite: bool = False, console: bool = True) -> Job:
@@ -125,22 +151,54 @@ def run_jobs(jobs: list[Job], train: FitFn, policy: CheckpointPolicy = Checkpoin
         with stop_on_signals() as stop:
             try:
                 results = train(Checkpointer(save if writers else None, policy, stop, resume))
-            except torch.cuda.OutOfMemoryError:
+            except (torch.cuda.OutOfMemoryError, MemoryError):
                 raise KanInrError(_oom_advice(jobs[0])) from None
-        done = []
+            except RuntimeError as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                raise KanInrError(_oom_advice(jobs[0])) from None
+        done, diverged = [], []
         for job, result in zip(jobs, results):
             if result.interrupted_at is not None:
                 result.exit_code = stop.exit_code
                 if job.writer is not None:
                     job.writer.interrupt()
+            elif result.diverged_at is not None:
+                diverged.append(_diverged(job, result))
             elif job.writer is not None:
                 finish_run(job, job.model, result)
-            done.append((None if job.writer is None else job.writer.run_dir, result))
+            done.append((None if job.writer is None else job.writer.target, result))
+        if diverged:
+            raise KanInrError("; ".join(diverged))
         return done
     except BaseException as exc:
         for writer in writers:
             writer.discard(exc)
         raise
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether a RuntimeError is an allocator's failure (CPU: "DefaultCPUAllocator: can't allocate
+    memory"; CUDA's own exception type is caught by name)."""
+    text = str(exc)
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
+def _diverged(job: Job, result: FitResult) -> str:
+    """A diverged fit is an error. A run that never checkpointed is discarded (a replaced run stays as
+    it was); one that did keeps its best weights, marked complete with ``diverged_at``, for inspection.
+    Returns the error's words."""
+    what = f"training diverged at step {result.diverged_at} (the loss became NaN or infinite)"
+    best = result.metrics.get(f"best_{signals.module(job.signal.kind).HEADLINE}")
+    writer = job.writer
+    if writer is None:
+        return f"{what}; try a lower --lr"
+    if writer.fresh and writer.progress["step"] == 0:
+        writer.discard(RuntimeError(what))
+        return f"{what}: no run written (a run it would replace is unchanged); try a lower --lr"
+    finish_run(job, job.model, result)
+    shown = f" ({best:.2f} dB)" if isinstance(best, (int, float)) else ""
+    return f"{what}; its best weights{shown} are in {writer.target}; try a lower --lr"
 
 
 def _oom_advice(job: Job) -> str:
@@ -196,7 +254,7 @@ def fit_file_ddp(path: str | Path, model_name: str, *, outputs: str | Path = "ou
             job.train = dataclasses.replace(job.train, batch=job.train.batch * ctx.world_size)
             job.config["train"] = to_plain(job.train)
         if ctx.is_main:
-            open_run(job, Path(outputs) / (name or f"{Path(path).stem}-{model_name}"), overwrite, console)
+            open_run(job, run_path(outputs, name or f"{Path(path).stem}-{model_name}"), overwrite, console)
         done = run_jobs([job], lambda ck: [fit_ddp(job.model, job.signal, job.train, ctx, job.log, ck)], policy)
         ctx.barrier()
         return done[0]

@@ -25,7 +25,7 @@ def test_lr_schedules():
     assert lr_at(0, cos) == pytest.approx(1e-3) and lr_at(100, cos) == pytest.approx(1e-4)
     assert lr_at(50, cos) == pytest.approx(0.55e-3)
     assert lr_at(70, TrainConfig(steps=100, lr=1e-3, schedule="constant")) == 1e-3
-    with pytest.raises(KanInrError, match="unknown lr schedule"):
+    with pytest.raises(KanInrError, match="unknown schedule"):
         lr_at(0, TrainConfig(schedule="linear"))
 
 

@@ -232,8 +232,9 @@ def num_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def with_overrides(cfg: Any, assignments: dict[str, str]) -> Any:
-    """``cfg`` with fields replaced from ``{"key": "text"}`` strings, each parsed by the field's type."""
+def with_overrides(cfg: Any, assignments: dict[str, Any]) -> Any:
+    """``cfg`` with fields replaced from ``{"key": value}``: text (``--set``) parsed by the field's type,
+    typed values (the API, TOML) checked against it."""
     return dataclasses.replace(cfg, **{k: parse_field(type(cfg), k, text) for k, text in assignments.items()})
 
 

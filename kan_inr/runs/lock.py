@@ -15,10 +15,12 @@ except ImportError:  # Windows: no flock; runs are then not protected against a 
     fcntl = None
 
 
-def lock(run_dir: Path) -> int:
+def lock(run_dir: Path, record_pid: bool = True) -> int:
     """Hold ``<run_dir>/.lock`` (``fcntl.flock``) for this process: a second writer of the same run gets
     a clear error. The kernel drops the lock when the process ends in any way, SIGKILL included, so a
-    killed fit never leaves a stale lock. Returns the descriptor to pass to ``unlock``."""
+    killed fit never leaves a stale lock. ``record_pid``: write our pid into it for the error a second
+    writer sees (off for a run we only guard, which must stay byte-identical). Returns the descriptor to
+    pass to ``unlock``."""
     path = Path(run_dir) / LOCK
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -32,8 +34,9 @@ def lock(run_dir: Path) -> int:
             os.close(fd)
             raise KanInrError(f"run folder {run_dir} is being written by another process (pid {pid}): "
                               f"wait for it or stop it") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
+    if record_pid:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
     return fd
 
 
