@@ -202,6 +202,10 @@ def fit_many(
     if result.summary is not None:
         typer.echo(f"{result.summary.with_suffix('.md')}: {len(result.fitted)} fitted by this process, "
                    f"{len(result.skipped)} already complete, {len(result.missing)} missing")
+    if result.failed:
+        raise KanInrError(f"{len(result.failed)} signal(s) could not be fitted: "
+                          + "; ".join(f"{path}: {why}" for path, why in result.failed.items())[:2000])
+    if result.summary is not None:
         if result.missing:
             raise KanInrError(f"{len(result.missing)} signal(s) not fitted ({', '.join(result.missing)}): re-run to complete them")
 

@@ -45,6 +45,7 @@ class ManyResult:
     skipped: list[Path] = field(default_factory=list)  # signals whose run was already complete
     summary: Path | None = None  # summary.csv (rank 0 only)
     missing: list[str] = field(default_factory=list)  # runs still incomplete after all ranks finished (rank 0 only)
+    failed: dict[str, str] = field(default_factory=dict)  # signal file -> why this process could not fit it
 
 
 def find_signals(sources: list[str]) -> list[Path]:
@@ -121,11 +122,19 @@ def fit_many(sources: list[str], model_name: str, *, outputs: str | Path = "outp
         chunks = [("resume", members[i:i + group])
                   for members in _group_resumable(resumable, result.group_dir, batched)
                   for i in range(0, len(members), group)]
-        for members in (_group_by_shape(fresh, load_options) if batched else [[(p, None)] for p in fresh]):
+        for members in (_group_by_shape(fresh, load_options, result.failed) if batched else [[(p, None)] for p in fresh]):
             chunks += [("fresh", members[i:i + group]) for i in range(0, len(members), group)]
         options = dict(model_overrides=model_overrides, load_options=load_options, **overrides)
         for how, chunk in chunks:
-            for run_dir, fit_result in _fit_chunk(how, chunk, model_name, result.group_dir, options, policy):
+            try:
+                done = _fit_chunk(how, chunk, model_name, result.group_dir, options, policy)
+            except KanInrError as exc:
+                if len(chunk) > 1 or how != "fresh":
+                    raise  # a group's or a resumed run's error is not one signal's
+                result.failed[str(chunk[0][0])] = str(exc)  # an unreadable or failing signal: the others go on
+                log.message(f"{prefix}{chunk[0][0]}: not fitted: {exc}")
+                continue
+            for run_dir, fit_result in done:
                 if fit_result.interrupted_at is not None:
                     raise KanInrError(f"stopped: {run_dir} checkpointed at step {fit_result.interrupted_at}; "
                                       f"run the same command again to finish")
@@ -139,11 +148,17 @@ def fit_many(sources: list[str], model_name: str, *, outputs: str | Path = "outp
     return result
 
 
-def _group_by_shape(paths: list[Path], load_options: dict[str, Any] | None) -> list[list[tuple[Path, Signal | None]]]:
-    """Load ``paths`` and group them by (kind, shape, channels, value range), first-seen order."""
+def _group_by_shape(paths: list[Path], load_options: dict[str, Any] | None,
+                    failed: dict[str, str]) -> list[list[tuple[Path, Signal | None]]]:
+    """Load ``paths`` and group them by (kind, shape, channels, value range), first-seen order; a file
+    that cannot be read goes into ``failed`` (path -> why) instead."""
     groups: dict[tuple, list[tuple[Path, Signal | None]]] = {}
     for path in paths:
-        signal = signals.load(path, **(load_options or {}))
+        try:
+            signal = signals.load(path, **(load_options or {}))
+        except KanInrError as exc:
+            failed[str(path)] = str(exc)
+            continue
         key = (signal.kind, signal.shape, signal.out_dim, signal.value_range)
         groups.setdefault(key, []).append((path, signal))
     return list(groups.values())
