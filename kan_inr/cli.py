@@ -33,6 +33,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 # Options shared by fit, fit-many and compare, declared once.
 ModelName = Annotated[str, typer.Option("--model", "-m", help="Model preset (see `kan-inr models`).")]
 Steps = Annotated[Optional[int], typer.Option(help=recipe_help("steps"))]
+Epochs = Annotated[Optional[float], typer.Option(help=recipe_help("epochs"))]
+Seconds = Annotated[Optional[float], typer.Option("--seconds", help="Train for this many seconds (evaluation "
+                                                  "excluded); the lr schedule ends with them.")]
 Lr = Annotated[Optional[float], typer.Option(help=recipe_help("lr"))]
 Batch = Annotated[Optional[int], typer.Option(help="Coordinates per step; 0 = full batch [default: the preset's recipe].")]
 Box = Annotated[Optional[int], typer.Option(help=recipe_help("box"))]
@@ -99,6 +102,8 @@ def fit(
     checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every N steps [default: by time only]."),
     checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
     steps: Steps = None,
+    epochs: Epochs = None,
+    seconds: Seconds = None,
     lr: Lr = None,
     batch: Batch = None,
     box: Box = None,
@@ -130,7 +135,7 @@ def fit(
 
     checkpoints = dict(checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if resume is not None:
-        fixed = dict(steps=steps, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
+        fixed = dict(steps=steps, epochs=epochs, seconds=seconds, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
                      resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
                      config=config, name=name, overwrite=overwrite or None, precision=precision, compile=compile_)
         if any(v is not None for v in fixed.values()):
@@ -143,7 +148,8 @@ def fit(
     else:
         if allow_code:
             raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is imported anyway")
-        model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every,
+        model_fields, options = train_options(config, set_, steps=steps, epochs=epochs, max_seconds=seconds, lr=lr,
+                                              batch=batch, box=box, schedule=schedule, eval_every=eval_every,
                                               seed=seed, device=device, precision=precision, compile=compile_)
         run = kan_inr.fit(signal, model, model_config=model_fields, resize=resize, channels=channels, start=start,
                           duration=duration, outputs=outputs, name=name, overwrite=overwrite, progress=not quiet,

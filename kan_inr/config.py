@@ -25,6 +25,7 @@ FORMAT_VERSION = 3
 MAX_BOX = 8  # box^2 = 64 evaluations per pixel at most: beyond, a typo allocates gigabytes
 
 
+MAX_STEPS = 10**9  # also the step count of a time budget with no steps given: the clock stops it first
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
 
 
@@ -42,7 +43,9 @@ class TrainConfig:
     """How a network is trained. Every field is checked when the config is made (``check_values``),
     so an invalid option fails before any run folder is created or replaced."""
 
-    steps: int = option(2000, "Training steps.", lo=1)
+    steps: int = option(2000, "Training steps.", lo=1, hi=MAX_STEPS)
+    epochs: float | None = option(None, "Passes over the signal's samples (box samples counted once); when "
+                                        "given, steps = ceil(epochs x samples / batch).", lo=0, above=True)
     lr: float = option(1e-4, "Adam learning rate.", lo=0, hi=1, above=True)
     batch: int | None = option(None, "Coordinates per step (all processes together); None or at least the "
                                      "signal's size = full batch.", lo=1)
@@ -53,8 +56,8 @@ class TrainConfig:
     seed: int = option(0, "Random seed (same seed, same result on a CPU).", lo=0, hi=MAX_SEED)
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N.")
     target_range: tuple[float, float] | None = option(None, "Range the model is trained on; None = the signal's.")
-    max_seconds: float | None = option(None, "Wall-clock training budget in seconds (evaluation excluded); "
-                                             "None = steps only.", lo=0, above=True)
+    max_seconds: float | None = option(None, "Wall-clock training budget in seconds (evaluation excluded); the lr "
+                                             "schedule ends with it. None = steps only.", lo=0, above=True)
     precision: str = option("fp32", "fp32; tf32 matmuls (CUDA); bf16 autocast forward (+ tf32).", choices=PRECISIONS)
     compile: str = option("auto", "A torch.compile mode, off, or auto (default on CUDA, off on a CPU).",
                           choices=COMPILE_MODES)
@@ -116,6 +119,15 @@ def _coerce(value: Any, hint: Any) -> Any:
             hint is float or float in typing.get_args(hint) and int not in typing.get_args(hint)):
         return float(value)
     return value
+
+
+def with_length(cfg: TrainConfig, num_samples: int) -> TrainConfig:
+    """``cfg`` with its length resolved for a signal of ``num_samples``: ``epochs`` become steps; a time
+    budget with neither steps nor epochs given runs until the clock stops it (``MAX_STEPS``)."""
+    if cfg.epochs is not None:
+        batch = num_samples if cfg.batch is None else min(cfg.batch, num_samples)
+        return dataclasses.replace(cfg, steps=min(MAX_STEPS, max(1, math.ceil(cfg.epochs * num_samples / batch))))
+    return cfg
 
 
 def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:

@@ -25,7 +25,7 @@ from kan_inr import models, plugins, sampling, signals
 from kan_inr.atomic import save_weights, write_json
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
-from kan_inr.config import TrainConfig, make_config, replace, to_plain, train_config
+from kan_inr.config import MAX_STEPS, TrainConfig, make_config, replace, to_plain, train_config, with_length
 from kan_inr.device import resolve_device
 from kan_inr.distributed import fit_ddp, session
 from kan_inr.training import FitResult, check_train_config, fit
@@ -38,11 +38,19 @@ from kan_inr.signals.base import CENTERS
 
 
 def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
-    """The preset's published recipe, with the options the user gave (None = not given)."""
+    """The preset's recipe, with the options the user gave (None = not given). A length the user gives
+    (steps, epochs or a time budget alone) replaces the recipe's, never adds to it."""
     r = preset.recipe
     base = TrainConfig(steps=r.steps, lr=r.lr, batch=r.batch, schedule=r.schedule, target_range=r.target_range,
                        box=r.box)
-    return replace(base, **overrides)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "steps" in given and "epochs" in given:
+        raise KanInrError("give the length as steps or as epochs, not both")
+    if "steps" in given or "epochs" in given:
+        base = dataclasses.replace(base, epochs=None)
+    elif given.get("max_seconds") is not None:
+        base = dataclasses.replace(base, steps=MAX_STEPS, epochs=None)  # the clock ends the schedule
+    return replace(base, **given)
 
 
 @dataclass
@@ -67,7 +75,7 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     signal = signal if signal is not None else signals.load(path, **(load_options or {}))
     preset = models.preset(model_name, signal.kind)
     model_cfg = models.with_overrides(preset.config_for(signal.shape), model_overrides or {})
-    train = train_config_for(preset, **train_overrides)
+    train = with_length(train_config_for(preset, **train_overrides), signal.num_samples)
     if signal.convention != CENTERS and train_overrides.get("box") is None:
         train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
     # Everything that can refuse the job does so here, before any run folder is created or replaced.

@@ -7,20 +7,24 @@ The library never prints; ``fit`` receives a log object. ``NullLog`` is silent (
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from kan_inr import signals
+
+
+PROGRESS_UNITS = 1000  # the bar's resolution: it counts thousandths of the fit (steps or time budget)
 
 
 class NullLog:
     """Receives everything, shows nothing."""
 
-    def start(self, total_steps: int, description: str) -> None: ...
+    def start(self, total_steps: int, description: str, seconds: float | None = None) -> None: ...
 
     def train(self, step: int, loss: float, lr: float, samples_per_s: float) -> None: ...
 
@@ -42,18 +46,28 @@ class RunLog(NullLog):
         self.task = None
         self.last: dict[str, str] = {"loss": "-", "metric": "-"}
 
-    def start(self, total_steps: int, description: str) -> None:
+    def start(self, total_steps: int, description: str, seconds: float | None = None) -> None:
+        """``seconds``: a wall-clock budget; the bar (and its ETA) then follows whichever of steps and
+        time is further along, as the lr schedule does (``training.lr_at``)."""
         if self.tb_dir is not None:
             from torch.utils.tensorboard import SummaryWriter  # a heavy library (seconds): only when logging to a folder
 
             self.writer = SummaryWriter(str(self.tb_dir))
+        self.total, self.seconds, self.began = total_steps, seconds, time.perf_counter()
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.fields[step]}"),
             TextColumn("loss {task.fields[loss]}  {task.fields[metric]}  {task.fields[speed]}"),
             TimeRemainingColumn(), console=self.console, transient=False,
             disable=self.console.quiet or not sys.stderr.isatty())
         self.progress.start()
-        self.task = self.progress.add_task(description, total=total_steps, loss="-", metric="", speed="")
+        self.task = self.progress.add_task(description, total=PROGRESS_UNITS, loss="-", metric="", speed="", step=0)
+
+    def fraction(self, step: int) -> float:
+        """How far along the fit is: steps done, or the time budget spent, whichever is further."""
+        done = step / max(self.total, 1)
+        if self.seconds:
+            done = max(done, (time.perf_counter() - self.began) / self.seconds)
+        return min(done, 1.0)
 
     def train(self, step: int, loss: float, lr: float, samples_per_s: float) -> None:
         if self.writer is not None:
@@ -61,7 +75,8 @@ class RunLog(NullLog):
             self.writer.add_scalar("lr", lr, step)
             self.writer.add_scalar("train/samples_per_s", samples_per_s, step)
         if self.progress is not None:
-            self.progress.update(self.task, completed=step, loss=f"{loss:.3g}", speed=f"{samples_per_s / 1e6:.2f}M samples/s")
+            self.progress.update(self.task, completed=PROGRESS_UNITS * self.fraction(step), step=f"{step:,}",
+                                 loss=f"{loss:.3g}", speed=f"{samples_per_s / 1e6:.2f}M samples/s")
 
     def evaluation(self, step: int, metrics: dict[str, float], pred: torch.Tensor, signal: Any) -> None:
         kind = signals.module(signal.kind)
@@ -73,8 +88,11 @@ class RunLog(NullLog):
         headline = f"{kind.HEADLINE} {metrics[kind.HEADLINE]:.2f} dB"
         if self.progress is not None and self.progress.disable is False:
             self.progress.update(self.task, metric=headline)
-        else:
-            self.console.print(f"step {step}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+        else:  # no live bar (a pipe, a log file): one line per evaluation, with the time left
+            done = self.fraction(step)
+            spent = time.perf_counter() - self.began
+            eta = f"  (ETA {spent * (1 - done) / done:.0f} s)" if 0 < done < 1 else ""
+            self.console.print(f"step {step}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()) + eta)
 
     def message(self, text: str) -> None:
         self.console.print(text)

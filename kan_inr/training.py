@@ -32,6 +32,9 @@ from kan_inr.step import ModelStep
 
 
 
+EVALS_PER_BUDGET = 20  # full-grid evaluations spread over a wall-clock budget (a time-to-quality curve)
+
+
 def lr_at(step: int, cfg: TrainConfig, elapsed_s: float = 0.0) -> float:
     """Learning rate at ``step`` (0-based) of ``cfg.steps``, or after ``elapsed_s`` seconds of
     ``cfg.max_seconds``, whichever is further along (a time budget then decays the lr fully too).
@@ -200,8 +203,12 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
         for result, history, diverged_at in zip(results, state.history, state.diverged_at):
             result.history, result.diverged_at = history, diverged_at
     live = [b for b in range(size) if results[b].diverged_at is None]
+    # A time budget is evaluated EVALS_PER_BUDGET times spread over it (a step cadence would give a
+    # curve of one or two points when steps are slow): the next mark after the time already trained.
+    mark = None if cfg.max_seconds is None else cfg.max_seconds / EVALS_PER_BUDGET
+    next_mark = None if mark is None else mark * (math.floor(train_s / mark) + 1)
     for log, signal in zip(logs, trainer.signals):
-        log.start(cfg.steps, f"{signal.kind} {'x'.join(map(str, signal.shape))}")
+        log.start(cfg.steps, f"{signal.kind} {'x'.join(map(str, signal.shape))}", cfg.max_seconds)
     sync(device)
     tick = time.perf_counter()
     step = start - 1
@@ -210,9 +217,10 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
         losses = trainer.train(None if sampler is None else sampler.next(), lr, step)  # (B,): forward, MSE, backward, Adam
 
         scheduled = step % cfg.log_every == 0 or step % cfg.eval_every == 0 or step == cfg.steps
-        out_of_time = trainer.agree(
-            cfg.max_seconds is not None and train_s + (time.perf_counter() - tick) >= cfg.max_seconds, scheduled)
-        is_eval = step % cfg.eval_every == 0 or step == cfg.steps or out_of_time
+        elapsed = train_s + (time.perf_counter() - tick)
+        out_of_time = trainer.agree(cfg.max_seconds is not None and elapsed >= cfg.max_seconds, scheduled)
+        on_time = trainer.agree(next_mark is not None and scheduled and elapsed >= next_mark, scheduled)
+        is_eval = step % cfg.eval_every == 0 or step == cfg.steps or out_of_time or on_time
         if scheduled or is_eval:
             loss_values = trainer.losses(losses)  # the only host sync between evaluations
             elapsed = train_s + (time.perf_counter() - tick)
@@ -229,6 +237,8 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
             sync(device)
             now = time.perf_counter()
             train_s += now - tick
+            if next_mark is not None and mark is not None:
+                next_mark = mark * (math.floor(train_s / mark) + 1)
             for b in live:
                 metrics, pred_full = trainer.evaluate(b)
                 results[b].history.append({"step": step, "time_s": train_s, "loss": loss_values[b], **metrics})
