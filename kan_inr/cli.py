@@ -297,9 +297,9 @@ def compare(
     models: Optional[str] = typer.Option(None, help="Comma-separated presets, e.g. fkan,sl2a,siren (default: the protocol's, else all)."),
     budget_steps: Optional[int] = typer.Option(None, help="Every model trains this many steps (same batch)."),
     budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds (same batch)."),
-    recipe: bool = typer.Option(False, "--recipe", help="Every model under its own published recipe."),
+    recipe: bool = typer.Option(False, "--recipe", help="Every model under its own recipe (the protocol's published one, else its preset's); with --budget-seconds, cut at S seconds."),
     batch: Optional[int] = typer.Option(None, help="Shared batch of a steps/seconds budget; 0 = full (default 4096)."),
-    protocol: Optional[str] = typer.Option(None, help="div2k-sl2a, div2k-16, fkan-recipe, bach, superres or bach-superres (shared/docs/benchmarks.md)."),
+    protocol: Optional[str] = typer.Option(None, help="div2k-sl2a, div2k-16, fkan-recipe, bach, superres, bach-superres, ttq or ttq-bach (shared/docs/benchmarks.md)."),
     data: Optional[Path] = typer.Option(None, help="Folder of the protocol's signals (default: ../shared/data)."),
     resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels."),
     downsample: Optional[int] = typer.Option(None, help="Super-resolution: fit each signal reduced by F (area / decimation), "

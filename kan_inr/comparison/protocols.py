@@ -64,9 +64,11 @@ class Budget:
     batch: int | None = None  # shared batch of a steps/seconds budget; 0 = full batch; None = DEFAULT_BATCH
 
     def __post_init__(self) -> None:
-        given = sum([self.seconds is not None, self.recipe, self.steps is not None and self.seconds is None])
+        given = sum([self.seconds is not None and not self.recipe, self.recipe,
+                     self.steps is not None and self.seconds is None])
         if given != 1:
-            raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe")
+            raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe "
+                              "(--recipe with --budget-seconds: each model's own recipe, cut at S seconds)")
         if self.steps is not None and self.steps < 1:
             raise KanInrError(f"--budget-steps must be at least 1, got {self.steps}")
         if self.seconds is not None and not self.seconds > 0:
@@ -77,6 +79,8 @@ class Budget:
             raise KanInrError("--batch sets the shared batch of a steps or seconds budget, not of --recipe")
 
     def describe(self) -> str:
+        if self.recipe and self.seconds is not None:
+            return f"each model under its own recipe for {self.seconds:g} s of training"
         if self.recipe:
             return "each model under its own published recipe"
         batch = "full batch" if self.batch == 0 else f"batch {self.batch or DEFAULT_BATCH:,}"
@@ -86,7 +90,7 @@ class Budget:
 
     def slug(self) -> str:
         if self.recipe:
-            return "recipe"
+            return "recipe" + (f"-seconds{self.seconds:g}" if self.seconds is not None else "")
         return f"seconds{self.seconds:g}" if self.seconds is not None else f"steps{self.steps}"
 
 
@@ -179,6 +183,31 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         load_options={"duration": 0.5},
     ),
     Protocol(
+        "ttq",
+        "Time to quality (benchmarks.md, protocol 8): DIV2K 00, 05, 10, 15 shrunk to 256x256 (area) and "
+        "area-downsampled 2x to 128x128; every model under its own default recipe for the same wall-clock "
+        "time, one fit after another in one process. PSNR on the 128x128 grid against time, the time to "
+        "30, 35 and 40 dB, and the 2x render scored against the 256x256 image beside bicubic and Lanczos.",
+        tuple(f"div2k/{i:02d}.png" for i in (0, 5, 10, 15)),
+        ("siren", "fkan", "sl2a"),
+        Budget(seconds=120, recipe=True),
+        resize=256,
+        downsample=2,
+    ),
+    Protocol(
+        "ttq-bach",
+        "Time to quality for audio: the first 0.5 s of the SIREN Bach clip, every other sample kept (22.05 "
+        "kHz), every audio model under its own default recipe for the same wall-clock time; SNR on the grid "
+        "against time and the 2x rate render against the original, beside linear and windowed-sinc "
+        "interpolation.",
+        ("audio/bach.wav",),
+        ("siren", "fkan", "sl2a"),
+        Budget(seconds=60, recipe=True),
+        kind="audio",
+        downsample=2,
+        load_options={"duration": 0.5},
+    ),
+    Protocol(
         "bach",
         "Audio: the SIREN Bach clip (44.1 kHz, 308,207 samples). Published SNR from the NeAF benchmark "
         "(1,000 epochs of 8,192-sample batches): SIREN 36.2 dB, SIREN with first-layer w0 = 3000 37.3 dB "
@@ -233,7 +262,12 @@ def train_options(model: str, signal: Signal, budget: Budget, protocol: Protocol
     recipe = protocol.recipes.get(model) if protocol else None
     n = signal.num_samples
     options: dict[str, Any] = {"seed": seed, "device": device}
-    if budget.recipe:
+    if budget.recipe and budget.seconds is not None:  # the model's own recipe, the clock ends it
+        if recipe is not None:
+            options |= {k: v for k, v in recipe.train_options(n).items() if k != "steps"}
+        options["max_seconds"] = budget.seconds
+        steps = 0
+    elif budget.recipe:
         if recipe is not None:
             options |= recipe.train_options(n)
         steps = options.get("steps") or models.preset(model, signal.kind).recipe.steps
@@ -247,7 +281,8 @@ def train_options(model: str, signal: Signal, budget: Budget, protocol: Protocol
         else:
             options["steps"] = budget.steps
         steps = options["steps"]
-    if budget.recipe:
+    if budget.recipe and recipe is not None:
         options["box"] = 0  # a published recipe fits sample values (endpoint grids drop box anyway: jobs.start_run)
-    options["eval_every"] = eval_every or (100 if budget.seconds is not None else max(1, steps // CURVE_POINTS))
+    # a time budget is evaluated 20 times over the clock (training.EVALS_PER_BUDGET); steps add none
+    options["eval_every"] = eval_every or (10**9 if budget.seconds is not None else max(1, steps // CURVE_POINTS))
     return options
