@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from kan_inr import limits
 from kan_inr.errors import KanInrError
 from kan_inr.config import COMPILE_MODES, PRECISIONS, check_choice
 
@@ -41,6 +42,8 @@ ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file 
 Outputs = Annotated[Path, typer.Option("--outputs", help="Folder that holds run folders.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout (for scripts).")]
+NoLimits = Annotated[bool, typer.Option("--no-limits", help="Lift the caps on input and render sizes "
+                                        "(kan_inr/limits.py; for inputs you trust).")]
 AllowCode = Annotated[bool, typer.Option("--allow-code", help="Let a run folder import the plug-in model module "
                                          "it names (only for runs you trust; installed plug-ins need no flag).")]
 
@@ -234,14 +237,17 @@ def render(
     allow_code: AllowCode = False,
     prefilter: bool = typer.Option(True, "--prefilter/--no-prefilter", help="Below the fitted size: average the "
                                    "first KAN layer over each output pixel instead of aliasing [default: on]."),
+    no_limits: NoLimits = False,
 ) -> None:
     """Render a fitted INR at the source size or any other resolution."""
     import kan_inr  # here, not at the top: start-up time (torch)
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
-    typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size), device=device, allow_code=allow_code,
-                                  prefilter=prefilter, rate=rate, duration=duration, subtype=subtype)))
+    with limits.lifted(no_limits):
+        typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size), device=device,
+                                      allow_code=allow_code, prefilter=prefilter, rate=rate, duration=duration,
+                                      subtype=subtype)))
 
 
 @app.command()
@@ -360,13 +366,15 @@ def decompress(
     scale: Optional[float] = typer.Option(None, help="Render at this multiple of the stored size."),
     size: Optional[str] = typer.Option(None, help="Render at WxH pixels."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+    no_limits: NoLimits = False,
 ) -> None:
     """Render a .kinr file at its own size or any other."""
     from kan_inr.codec.jobs import decompress as run  # here, not at the top: start-up time (torch)
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
-    typer.echo(str(run(file, out, scale=scale, size=parse_size(size), device=device)))
+    with limits.lifted(no_limits):
+        typer.echo(str(run(file, out, scale=scale, size=parse_size(size), device=device)))
 
 
 def error_line(error: object) -> str:
