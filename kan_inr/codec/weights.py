@@ -47,7 +47,8 @@ def encode_weights(model: nn.Module, quant: QuantConfig) -> tuple[bytes, bytes]:
 
 
 def check_config(config: dict[str, Any], name: str) -> None:
-    """Model fields from a file are plain numbers in sane ranges before any network is built."""
+    """Model fields from a file are plain numbers in sane ranges before any network is built; a field
+    that counts layers is a whole number (its type against the family's config: ``config_from_dict``)."""
     def ok(value: Any) -> bool:
         if type(value) is int:
             return 0 <= value <= MAX_FIELD
@@ -58,7 +59,7 @@ def check_config(config: dict[str, Any], name: str) -> None:
         return type(value) is bool
 
     for key, value in config.items():
-        if not ok(value) or ("layers" in key and value > MAX_LAYERS):
+        if not ok(value) or ("layers" in key and not (type(value) is int and value <= MAX_LAYERS)):
             raise KanInrError(f"{name}: bad header: model field {key} = {str(value)[:40]} is out of range")
 
 
