@@ -108,7 +108,10 @@ def decode_weights(family: str, config: dict[str, Any], in_dim: int, out_dim: in
             raise KanInrError(f"{name}: corrupt file: bad quantiser step in the table")
         symbol_models.append(entropy.SymbolModel(kind, scale, levels(quant.bits_for(shape))))
         steps.append(torch.from_numpy(step.copy()))
-    ints = entropy.decode(payload, [math.prod(s) for s in shapes], symbol_models)
+    try:
+        ints = entropy.decode(payload, [math.prod(s) for s in shapes], symbol_models)
+    except KanInrError as exc:  # the coder's messages name no file
+        raise KanInrError(f"{name}: {exc}") from None
     model = models.build(family, in_dim, out_dim, cfg)
     with torch.no_grad():
         for param, q, step, shape in zip(model.parameters(), ints, steps, shapes):
