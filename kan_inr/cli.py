@@ -42,8 +42,7 @@ ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file 
 Outputs = Annotated[Path, typer.Option("--outputs", help="Folder that holds run folders.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout (for scripts).")]
-NoLimits = Annotated[bool, typer.Option("--no-limits", help="Lift the caps on input and render sizes "
-                                        "(kan_inr/limits.py; for inputs you trust).")]
+NoLimits = Annotated[bool, typer.Option("--no-limits", help="Lift the size caps (kan_inr/limits.py): for inputs you trust.")]
 AllowCode = Annotated[bool, typer.Option("--allow-code", help="Let a run folder import the plug-in model module "
                                          "it names (only for runs you trust; installed plug-ins need no flag).")]
 
@@ -245,9 +244,8 @@ def render(
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
     with limits.lifted(no_limits):
-        typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size), device=device,
-                                      allow_code=allow_code, prefilter=prefilter, rate=rate, duration=duration,
-                                      subtype=subtype)))
+        typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size), device=device, allow_code=allow_code,
+                                      prefilter=prefilter, rate=rate, duration=duration, subtype=subtype)))
 
 
 @app.command()
