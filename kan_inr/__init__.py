@@ -5,7 +5,7 @@ layered, bottom to top; a module imports only from its own layer or the layers b
 imports form no cycle (tests/test_imports.py reads every module's imports, function-level ones
 included, and checks both against this list):
 
-    0. errors, _version  (the user-error type; the version: what every layer may import)
+    0. errors, _version, limits  (the user-error type; the version; caps on input and render sizes: what every layer may import)
     1. atomic, checkpoint, config, device, metrics, plugins, results  (files, training state, options, devices, numbers, plug-in loading)
     2. signals  (file <-> Signal, render plans)
     3. models, plots, sampling, spectral  (networks; figures; where a step samples; first-layer spectra)

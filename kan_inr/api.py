@@ -50,8 +50,11 @@ def load_signal(source: SignalLike, *, kind: str | None = None, value_range: tup
 
     Files: ``resize`` (images: longest side in pixels, area averaging); audio ``channels="mono"``,
     ``start`` / ``duration`` in seconds. Arrays: ``kind`` ("image": (H, W[, C]); "audio": (T[, C]) with
-    ``sample_rate``), ``value_range`` the range float samples are given in (default: the kind's own,
-    images [0, 1], audio [-1, 1]; 8/16-bit images are scaled as files are)."""
+    ``sample_rate``), ``value_range`` the range float samples are given in (finite, lo < hi; default:
+    the kind's own, images [0, 1], audio [-1, 1]). Integer samples are scaled as files are: images
+    bool (1-bit) as 0/1, uint8 / 255, uint16 / 65535; audio as PCM, int16 / 32768, int32 / 2^31, int8
+    / 128, uint8 (k - 128) / 128 (other integer types are refused). Complex, text or object samples,
+    a meta-device tensor and an audio clip of fewer than 2 samples are refused (KanInrError)."""
     if isinstance(source, Signal):
         return source
     if isinstance(source, (str, os.PathLike)):

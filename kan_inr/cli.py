@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from kan_inr import limits
 from kan_inr.config import TrainConfig, help_of
 from kan_inr.errors import KanInrError
 
@@ -49,6 +50,7 @@ ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file 
 Outputs = Annotated[Path, typer.Option("--outputs", help="Folder that holds run folders.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout (for scripts).")]
+NoLimits = Annotated[bool, typer.Option("--no-limits", help="Lift the size caps (kan_inr/limits.py): for inputs you trust.")]
 AllowCode = Annotated[bool, typer.Option("--allow-code", help="Let a run folder import the plug-in model module "
                                          "it names (only for runs you trust; installed plug-ins need no flag).")]
 
@@ -127,6 +129,7 @@ def fit(
                                      "`torchrun ... -m kan_inr.cli fit`: --batch coordinates per process per step."),
     json_: AsJson = False,
     allow_code: AllowCode = False,
+    no_limits: NoLimits = False,
 ) -> None:
     """Fit a model to a signal file and write a run folder (config, weights, metrics, reconstruction, tb/).
     --model takes a preset or your own model, FILE.py:Class or package.module:Class.
@@ -141,19 +144,22 @@ def fit(
         if any(v is not None for v in fixed.values()):
             given = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
             raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
-        run = kan_inr.resume(resume, signal, device=device, progress=not quiet, allow_code=allow_code,
-                             distributed=distributed, **checkpoints)
+        with limits.lifted(no_limits):
+            run = kan_inr.resume(resume, signal, device=device, progress=not quiet, allow_code=allow_code,
+                                 distributed=distributed, **checkpoints)
     elif signal is None:
         raise KanInrError("give a signal file to fit, or --resume RUN_FOLDER")
     else:
         if allow_code:
             raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is imported anyway")
-        model_fields, options = train_options(config, set_, steps=steps, epochs=epochs, max_seconds=seconds, lr=lr,
-                                              batch=batch, box=box, schedule=schedule, eval_every=eval_every,
-                                              seed=seed, device=device, precision=precision, compile=compile_)
-        run = kan_inr.fit(signal, model, model_config=model_fields, resize=resize, channels=channels, start=start,
-                          duration=duration, outputs=outputs, name=name, overwrite=overwrite, progress=not quiet,
-                          distributed=distributed, **checkpoints, **options)
+        with limits.lifted(no_limits):  # the box cap is checked where the options are validated
+            model_fields, options = train_options(config, set_, steps=steps, epochs=epochs, max_seconds=seconds,
+                                                  lr=lr, batch=batch, box=box, schedule=schedule,
+                                                  eval_every=eval_every, seed=seed, device=device,
+                                                  precision=precision, compile=compile_)
+            run = kan_inr.fit(signal, model, model_config=model_fields, resize=resize, channels=channels,
+                              start=start, duration=duration, outputs=outputs, name=name, overwrite=overwrite,
+                              progress=not quiet, distributed=distributed, **checkpoints, **options)
     if run is None:
         return  # a DDP rank other than 0: rank 0 writes the run and reports
     if run.status != "complete":
@@ -192,6 +198,7 @@ def fit_many(
     checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every run every N steps [default: by time only]."),
     checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
     quiet: Quiet = False,
+    no_limits: NoLimits = False,
 ) -> None:
     """Fit every signal of folders or globs: a run folder each, summary.csv / summary.md (mean +- std).
     A re-run skips completed runs; under torchrun the signals are shared out over the processes."""
@@ -201,10 +208,11 @@ def fit_many(
 
     model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, box=box, schedule=schedule,
                                           eval_every=eval_every, seed=seed, device=device)
-    result = run_many(sources, model, outputs=outputs, name=name, batched=batched, group=group,
-                      model_overrides=model_fields, load_options={"resize_to": resize},
-                      log=RunLog(None, console=not quiet),
-                      policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes), **options)
+    with limits.lifted(no_limits):
+        result = run_many(sources, model, outputs=outputs, name=name, batched=batched, group=group,
+                          model_overrides=model_fields, load_options={"resize_to": resize},
+                          log=RunLog(None, console=not quiet),
+                          policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes), **options)
     if result.summary is not None:
         typer.echo(f"{result.summary.with_suffix('.md')}: {len(result.fitted)} fitted by this process, "
                    f"{len(result.skipped)} already complete, {len(result.missing)} missing")
@@ -240,14 +248,16 @@ def render(
     allow_code: AllowCode = False,
     prefilter: bool = typer.Option(True, "--prefilter/--no-prefilter", help="Below the fitted size: average the "
                                    "first KAN layer over each output pixel instead of aliasing [default: on]."),
+    no_limits: NoLimits = False,
 ) -> None:
     """Render a fitted INR at the source size or any other resolution."""
     import kan_inr  # here, not at the top: start-up time (torch)
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
-    typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size), device=device, allow_code=allow_code,
-                                  prefilter=prefilter, rate=rate, duration=duration, subtype=subtype)))
+    with limits.lifted(no_limits):
+        typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size), device=device, allow_code=allow_code,
+                                      prefilter=prefilter, rate=rate, duration=duration, subtype=subtype)))
 
 
 @app.command()
@@ -366,13 +376,15 @@ def decompress(
     scale: Optional[float] = typer.Option(None, help="Render at this multiple of the stored size."),
     size: Optional[str] = typer.Option(None, help="Render at WxH pixels."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+    no_limits: NoLimits = False,
 ) -> None:
     """Render a .kinr file at its own size or any other."""
     from kan_inr.codec.jobs import decompress as run  # here, not at the top: start-up time (torch)
 
     if scale is not None and size is not None:
         raise KanInrError("give --scale or --size, not both")
-    typer.echo(str(run(file, out, scale=scale, size=parse_size(size), device=device)))
+    with limits.lifted(no_limits):
+        typer.echo(str(run(file, out, scale=scale, size=parse_size(size), device=device)))
 
 
 def error_line(error: object) -> str:

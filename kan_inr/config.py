@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from kan_inr import limits
 from kan_inr.errors import KanInrError
 from kan_inr._version import __version__
 
@@ -22,7 +23,6 @@ SCHEDULES = ("exp", "cosine", "constant")
 PRECISIONS = ("fp32", "tf32", "bf16")
 COMPILE_MODES = ("auto", "off", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 FORMAT_VERSION = 3
-MAX_BOX = 8  # box^2 = 64 evaluations per pixel at most: beyond, a typo allocates gigabytes
 
 
 MAX_STEPS = 10**9  # also the step count of a time budget with no steps given: the clock stops it first
@@ -65,10 +65,11 @@ class TrainConfig:
     freq_penalty: float = option(0.0, "Weight of the first KAN layer's frequency penalty.", lo=0)
     freq_alpha: float = option(2.0, "Its exponent: coefficient k weighs (k / Nyquist)^alpha.", lo=0)
     box: int = option(0, "Box pixels: a pixel is the INR's mean over its cell from box^d samples; 0 = its "
-                         "centre value.", lo=0, hi=MAX_BOX)
+                         "centre value.", lo=0)
 
     def __post_init__(self) -> None:
         check_values(self)
+        limits.check("box samples per pixel axis", self.box, limits.MAX_BOX)  # K^d model calls per pixel
         if self.target_range is not None and not self.target_range[0] < self.target_range[1]:
             raise KanInrError(f"target_range must be (low, high) with low < high, got {self.target_range}")
 

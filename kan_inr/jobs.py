@@ -329,5 +329,6 @@ def render_run(run_dir: str | Path, out: str | Path | None = None, scale: float 
 def render_model(model: nn.Module, config: dict[str, Any], todo: signals.RenderPlan, out: str | Path,
                  device: torch.device | str, chunk: int = DEFAULT_CHUNK, prefilter: bool = True) -> Path:
     """Write ``model`` (on ``device``) rendered as ``todo`` plans to the file ``out`` with its kind's writer."""
-    values = reconstruct(model, config, todo.shape, device, chunk, todo.extent, prefilter)
+    with signals.plan.out_of_memory_as_error(todo.shape):
+        values = reconstruct(model, config, todo.shape, device, chunk, todo.extent, prefilter)
     return signals.module(config["signal"]["kind"]).save(values, todo.shape, todo.meta, out, **todo.save_options)

@@ -62,7 +62,13 @@ def encode(tensors: list[np.ndarray], models: list[SymbolModel]) -> bytes:
 
 def decode(payload: bytes, sizes: list[int], models: list[SymbolModel]) -> list[np.ndarray]:
     """Inverse of :func:`encode`: flat int32 arrays of the given sizes. The caller has bounded the
-    sizes; a payload that is not whole 32-bit words is a corrupt file."""
+    sizes; a payload that is not whole 32-bit words, or that is not exactly the encoding of
+    ``sum(sizes)`` integers, is a corrupt file.
+
+    A range decoder cannot tell where its stream ends: asked for more integers than were coded it
+    reads on into padding, asked for fewer it stops early, and both give a network of garbage (a
+    header forged from 3 channels to 4). So the integers decoded are encoded again, which is
+    deterministic, and must give back the payload byte for byte."""
     if len(payload) % 4:
         raise KanInrError("corrupt file: the weight stream is not a whole number of 32-bit words")
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
@@ -73,4 +79,7 @@ def decode(payload: bytes, sizes: list[int], models: list[SymbolModel]) -> list[
         except Exception as exc:  # the coder reports a bad stream in its own types
             raise KanInrError(f"corrupt file: the weight stream does not decode ({exc})") from None
         out.append(np.asarray(values, dtype=np.int32))
+    if encode(out, models) != payload:
+        raise KanInrError(f"corrupt file: the weight stream does not hold exactly the {sum(sizes):,} integers "
+                          f"the header's network needs")
     return out

@@ -9,16 +9,19 @@ it reports are those of the image ``decompress`` writes (same machine, same devi
 from __future__ import annotations
 
 import math
+import os
+import shutil
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from kan_inr.errors import KanInrError
-from kan_inr import models, signals
+from kan_inr import limits, models, signals
 from kan_inr.atomic import write_bytes
 from kan_inr.codec import quant, sizing
 from kan_inr.codec.fileformat import Container, pack, read, unpack
@@ -29,7 +32,7 @@ from kan_inr.device import resolve_device
 from kan_inr.training import fit
 from kan_inr.logging import NullLog, RunLog, write_scalars
 from kan_inr.render import predict_grid
-from kan_inr.signals.plan import target_shape
+from kan_inr.signals.plan import check_size, out_of_memory_as_error, target_shape
 from kan_inr.signals import Signal, image
 from kan_inr.signals.base import CONVENTIONS, denormalise
 
@@ -59,6 +62,47 @@ def compress(path: str | Path, bpp: float, model_name: str, out: str | Path, *, 
         raise KanInrError(f"{path}: compress takes images (this is {signal.kind})")
     if steps is not None and steps < 1:
         raise KanInrError(f"--steps must be at least 1, got {steps}")
+    _check_writable(Path(out))
+    with _logs_removed_on_failure(tb_dir):
+        return _compress(signal, bpp, model_name, Path(out), seed, device, steps, tb_dir, console)
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse, before the fit and not after it, an output path that cannot be written: a folder, or
+    one whose nearest existing folder (``write_bytes`` makes the missing ones) is not writable."""
+    if out.is_dir():
+        raise KanInrError(f"cannot write {out}: it is a folder (give a file name, e.g. {out / 'image.kinr'})")
+    parent = next(p for p in out.parents if p.exists())
+    if not parent.is_dir():
+        raise KanInrError(f"cannot write {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise KanInrError(f"cannot write {out}: Permission denied (folder {parent})")
+
+
+@contextmanager
+def _logs_removed_on_failure(tb_dir: Path | None) -> Iterator[None]:
+    """A compress that fails leaves no TensorBoard files: the folders it made are removed, and in a
+    folder that was there before only the files it added."""
+    if tb_dir is None:
+        yield
+        return
+    made = [p for p in (tb_dir, *tb_dir.parents) if not p.exists()]  # innermost first
+    before = set(tb_dir.rglob("*"))  # empty when tb_dir is new
+    try:
+        yield
+    except BaseException:
+        if made:
+            shutil.rmtree(made[-1], ignore_errors=True)
+        else:
+            for added in sorted(set(tb_dir.rglob("*")) - before, reverse=True):  # a folder's files before it
+                with suppress(OSError):
+                    added.rmdir() if added.is_dir() else added.unlink()
+        raise
+
+
+def _compress(signal: Signal, bpp: float, model_name: str, out: Path, seed: int, device: str, steps: int | None,
+              tb_dir: Path | None, console: bool) -> CompressResult:
+    """``compress`` once its inputs are checked: fit, quantise, code, verify, write."""
     family = models.preset(model_name).family
     _, recipe = sizing.rule(model_name)
     cfg, params = sizing.size_for_budget(model_name, bpp, signal.shape, signal.out_dim)
@@ -132,11 +176,14 @@ def render_values(model: nn.Module, header: dict[str, Any], shape: tuple[int, ..
 
 def decompress(path: str | Path, out: str | Path, scale: float | None = None, size: tuple[int, ...] | None = None,
                device: str = "auto") -> Path:
-    """Render a ``.kinr`` file at its own size, ``scale`` times it, or ``size`` (H, W), into an image file."""
+    """Render a ``.kinr`` file at its own size, ``scale`` times it, or ``size`` (H, W), into an image file.
+    Capped (``limits``) at ``MAX_UNTRUSTED_RENDER_SAMPLES`` when the file chooses the size (a few
+    hundred forged bytes can claim 16384x16384), at ``MAX_RENDER_SAMPLES`` for a ``size`` given."""
     container = read(path)
     shape = target_shape({"shape": container.header["shape"], "kind": "image"}, scale, size)
-    if math.prod(shape) > 1 << 28:
-        raise KanInrError(f"{'x'.join(map(str, shape[::-1]))} is too large a render (at most {1 << 28:,} pixels)")
+    # a size the file chooses (its own, or a multiple of it) is as untrusted as the file; --size is the user's
+    check_size(shape, limits.MAX_RENDER_SAMPLES if size is not None else limits.MAX_UNTRUSTED_RENDER_SAMPLES)
     model = _model(container, str(path))
-    values = render_values(model, container.header, shape, device)
+    with out_of_memory_as_error(shape):
+        values = render_values(model, container.header, shape, device)
     return image.save(values, shape, {"bit_depth": container.header["bit_depth"]}, out)

@@ -47,7 +47,8 @@ def encode_weights(model: nn.Module, quant: QuantConfig) -> tuple[bytes, bytes]:
 
 
 def check_config(config: dict[str, Any], name: str) -> None:
-    """Model fields from a file are plain numbers in sane ranges before any network is built."""
+    """Model fields from a file are plain numbers in sane ranges before any network is built; a field
+    that counts layers is a whole number (its type against the family's config: ``config_from_dict``)."""
     def ok(value: Any) -> bool:
         if type(value) is int:
             return 0 <= value <= MAX_FIELD
@@ -58,7 +59,7 @@ def check_config(config: dict[str, Any], name: str) -> None:
         return type(value) is bool
 
     for key, value in config.items():
-        if not ok(value) or ("layers" in key and value > MAX_LAYERS):
+        if not ok(value) or ("layers" in key and not (type(value) is int and value <= MAX_LAYERS)):
             raise KanInrError(f"{name}: bad header: model field {key} = {str(value)[:40]} is out of range")
 
 
@@ -107,7 +108,10 @@ def decode_weights(family: str, config: dict[str, Any], in_dim: int, out_dim: in
             raise KanInrError(f"{name}: corrupt file: bad quantiser step in the table")
         symbol_models.append(entropy.SymbolModel(kind, scale, levels(quant.bits_for(shape))))
         steps.append(torch.from_numpy(step.copy()))
-    ints = entropy.decode(payload, [math.prod(s) for s in shapes], symbol_models)
+    try:
+        ints = entropy.decode(payload, [math.prod(s) for s in shapes], symbol_models)
+    except KanInrError as exc:  # the coder's messages name no file
+        raise KanInrError(f"{name}: {exc}") from None
     model = models.build(family, in_dim, out_dim, cfg)
     with torch.no_grad():
         for param, q, step, shape in zip(model.parameters(), ints, steps, shapes):

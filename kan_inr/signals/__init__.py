@@ -11,6 +11,7 @@ kind's loader does not take with one clear error (an image given ``--start``).
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from pathlib import Path
 from types import ModuleType
@@ -19,10 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from kan_inr.errors import KanInrError
+from kan_inr.errors import KanInrError, first_line
 from kan_inr.signals import audio, image
 from kan_inr.signals.base import Signal, denormalise, grid, grid_chunk, normalise
-from kan_inr.signals.plan import RenderPlan, target_shape
+from kan_inr.signals.plan import RenderPlan, check_size, target_shape
 
 KINDS: dict[str, ModuleType] = {"image": image, "audio": audio}
 _FLAGS = {"resize_to": "--resize"}  # loader option -> the CLI flag that sets it, where the names differ
@@ -62,15 +63,21 @@ def from_array(data: Any, kind: str, value_range: tuple[float, float] | None = N
     ``value_range`` (lo, hi): the range float samples are given in, mapped onto the kind's own range
     (images [0, 1], audio [-1, 1]), in which metrics are taken; ``meta["array_range"]`` keeps it so
     renders can map back. None: samples already in the kind's range (8/16-bit images are scaled as
-    files are). ``options`` are the kind's (``resize_to``; audio: ``sample_rate``, ``channels``)."""
+    files are). ``options`` are the kind's (``resize_to``; audio: ``sample_rate``, ``channels``).
+
+    Refused with one clear error: samples that are not real numbers (complex, text, objects), a
+    tensor without data (meta device), a ``value_range`` that is not two finite numbers lo < hi."""
     if kind not in KINDS:
         raise KanInrError(f"unknown signal kind '{kind}' (choose from {', '.join(sorted(KINDS))})")
     kind_module = KINDS[kind]
-    array = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
+    array = _as_numpy(data)
     if value_range is not None:
-        lo, hi = map(float, value_range)
-        if not hi > lo or not np.issubdtype(array.dtype, np.floating):
-            raise KanInrError(f"value_range {value_range} needs float samples and lo < hi (integer images are "
+        try:
+            lo, hi = map(float, value_range)
+        except (TypeError, ValueError):
+            raise KanInrError(f"value_range must be two numbers (lo, hi), got {value_range!r:.80}") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo) or not np.issubdtype(array.dtype, np.floating):
+            raise KanInrError(f"value_range {value_range} needs float samples and finite lo < hi (integer images are "
                               f"scaled by their bit depth)")
         array = normalise(torch.from_numpy(array.astype(np.float64)), (lo, hi), kind_module.VALUE_RANGE).numpy()
     options = {k: v for k, v in options.items() if v is not None}
@@ -84,6 +91,28 @@ def from_array(data: Any, kind: str, value_range: tuple[float, float] | None = N
     return signal
 
 
+def _as_numpy(data: Any) -> np.ndarray:
+    """An array or tensor as a NumPy array of real samples (bool, integer or float), checked before
+    any conversion that would fail or drop a part (a complex number's imaginary one)."""
+    if isinstance(data, torch.Tensor):
+        if data.is_meta:
+            raise KanInrError("a tensor on the meta device holds no samples (it has a shape only)")
+        data = data.detach().cpu()
+        # NumPy has no bfloat16: low-precision floats are widened; float64 stays float64
+        data = data.float() if data.is_floating_point() and data.dtype != torch.float64 else data
+        data = data.resolve_conj().resolve_neg()
+    try:
+        array = np.asarray(data)
+    except (TypeError, ValueError, RuntimeError) as exc:  # ragged nested lists, a tensor NumPy cannot hold
+        raise KanInrError(f"not an array of samples: {first_line(exc)}") from None
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise KanInrError(f"complex samples ({array.dtype}): give real ones (e.g. the real part, or real and "
+                          f"imaginary parts as two channels)")
+    if not (array.dtype == np.bool_ or np.issubdtype(array.dtype, np.number)):
+        raise KanInrError(f"samples must be numbers, got an array of {array.dtype} ({array.dtype.kind!r} kind)")
+    return array
+
+
 def module(kind: str) -> ModuleType:
     return KINDS[kind]
 
@@ -92,15 +121,18 @@ def render_plan(signal: dict[str, Any], scale: float | None = None, size: tuple[
                 **kind_options: Any) -> RenderPlan:
     """What to render for a run's ``signal`` (config.json): the kind's ``render_plan`` when it has one
     (audio: --rate, --duration, --subtype), else the source grid scaled or resized; options a kind
-    does not take are one clear error."""
+    does not take, and a render over ``limits.MAX_RENDER_SAMPLES``, are one clear error."""
     kind = module(signal["kind"])
     kind_options = {k: v for k, v in kind_options.items() if v is not None}
     if hasattr(kind, "render_plan"):
-        return kind.render_plan(signal, scale=scale, size=size, **kind_options)
-    if kind_options:
+        plan = kind.render_plan(signal, scale=scale, size=size, **kind_options)
+    elif kind_options:
         flags = ", ".join(f"--{k}" for k in kind_options)
         raise KanInrError(f"{flags}: not an option for {signal['kind']} runs")
-    return RenderPlan(target_shape(signal, scale, size), signal["meta"])
+    else:
+        plan = RenderPlan(target_shape(signal, scale, size), signal["meta"])
+    check_size(plan.shape)
+    return plan
 
 
 __all__ = ["KINDS", "RenderPlan", "Signal", "denormalise", "from_array", "grid", "grid_chunk", "kind_of", "load", "module", "normalise",

@@ -26,7 +26,7 @@ import soundfile as sf
 import torch
 
 from kan_inr.errors import KanInrError
-from kan_inr import metrics
+from kan_inr import limits, metrics
 from kan_inr.atomic import atomic_write
 from kan_inr.signals.base import Signal
 from kan_inr.signals.plan import RenderPlan
@@ -36,6 +36,12 @@ VALUE_RANGE = (-1.0, 1.0)
 RECONSTRUCTION_SUFFIX = ".wav"
 HEADLINE = "snr"
 PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+# Integer arrays are PCM as a WAV file stores it: sample k of n bits reads as (k - zero) / 2^(n-1)
+_PCM_ARRAYS = {np.dtype(np.int8): (0, 2.0**7), np.dtype(np.uint8): (128, 2.0**7),
+               np.dtype(np.int16): (0, 2.0**15), np.dtype(np.int32): (0, 2.0**31)}
+# A clip's time axis runs from its first sample (-1) to its last (+1): one sample spans no time, gives
+# no axis to fit along (every coordinate would be 0) and no waveform to play or measure.
+MIN_SAMPLES = 2
 _CONTAINER = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aiff": "AIFF", ".aif": "AIFF"}
 _PLOT_COLUMNS = 400  # waveform columns (min/max each) and spectrogram frames drawn in TensorBoard figures
 
@@ -98,6 +104,9 @@ def load(path: str | os.PathLike, channels: str | None = None, start: float | No
     count = total - first if duration is None else min(_frames(duration, rate, "--duration"), total - first)
     if count < 1:
         raise KanInrError(f"{path}: --duration {duration} s selects no samples (zero-length segment at {rate} Hz)")
+    _check_length(count, str(path))
+    limits.check(f"{path}: samples to decode ({count:,} frames x {info.channels} channels)", count * int(info.channels),
+                 limits.MAX_DECODED_SAMPLES)
     array = _read(path, info.subtype, first, count)  # (T, C)
     if not np.isfinite(array).all():
         raise KanInrError(f"{path}: audio contains NaN or infinite samples")
@@ -114,14 +123,25 @@ def load(path: str | os.PathLike, channels: str | None = None, start: float | No
 
 def from_array(array: np.ndarray, sample_rate: int | None = None, channels: str | None = None,
                source: str = "array") -> Signal:
-    """A clip (T,) or (T, C) of float samples in [-1, 1] at ``sample_rate`` Hz as a Signal (written
-    back as float WAV); ``channels="mono"`` averages the channels."""
+    """A clip (T,) or (T, C), T >= ``MIN_SAMPLES``, at ``sample_rate`` Hz as a Signal (written back as
+    float WAV); ``channels="mono"`` averages the channels. Float samples are taken as given (in
+    [-1, 1]); integer samples are PCM and scaled as a WAV reader does: int16 k / 32768, int32
+    k / 2^31, int8 k / 128, uint8 (k - 128) / 128; other integer types (int64 ...) and bool are refused,
+    their scale being unknown."""
     if sample_rate is None or not sample_rate >= 1:
         raise KanInrError(f"{source}: audio from an array needs sample_rate (samples per second), got {sample_rate}")
-    array = np.asarray(array, dtype=np.float32)
+    array = np.asarray(array)
+    if array.dtype in _PCM_ARRAYS:
+        zero, scale = _PCM_ARRAYS[array.dtype]
+        array = (array.astype(np.float64) - zero) / scale
+    elif not np.issubdtype(array.dtype, np.floating):
+        raise KanInrError(f"{source}: unsupported sample type {array.dtype} for audio (use float samples in [-1, 1] "
+                          f"or int8, uint8, int16, int32 PCM)")
+    array = array.astype(np.float32)
     array = array[:, None] if array.ndim == 1 else array
     if array.ndim != 2 or array.size == 0:
         raise KanInrError(f"{source}: expected audio samples (T,) or (T, C), got array of shape {array.shape}")
+    _check_length(array.shape[0], source)
     if not np.isfinite(array).all():
         raise KanInrError(f"{source}: audio contains NaN or infinite samples")
     if channels not in (None, "all", "mono"):
@@ -134,6 +154,13 @@ def from_array(array: np.ndarray, sample_rate: int | None = None, channels: str 
                             "source_channels": source_channels, "downmix": channels == "mono",
                             "start_s": 0.0, "duration_s": t / sample_rate}
     return Signal(torch.from_numpy(np.ascontiguousarray(array)), (t,), "audio", VALUE_RANGE, meta)
+
+
+def _check_length(frames: int, source: str) -> None:
+    """A clip of fewer than ``MIN_SAMPLES`` frames cannot be fitted: one clear error when it is read."""
+    if frames < MIN_SAMPLES:
+        raise KanInrError(f"{source}: {frames} audio sample(s) is too short a clip to fit (at least {MIN_SAMPLES}: "
+                          f"its time axis runs from the first sample to the last)")
 
 
 def _frames(seconds: float, rate: int, option: str) -> int:
@@ -193,8 +220,10 @@ def render_plan(signal: dict[str, Any], scale: float | None = None, size: tuple[
         raise KanInrError(f"the render rate must be a positive number of samples per second, got {rate:g}")
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise KanInrError(f"--duration must be a positive number of seconds, got {duration}")
+    if not math.isfinite(t * rate / src_rate):
+        raise KanInrError(f"the render rate {rate:g} Hz gives more samples than can be counted")
     n_clip = round(t * rate / src_rate)
-    n = n_clip if duration is None else round(duration * rate)
+    n = n_clip if duration is None else round(min(duration * rate, n_clip + 1))  # a huge D: past the clip, not inf
     if n < 1:
         raise KanInrError(f"rendering {duration} s at {rate:g} Hz gives no samples")
     if n > n_clip:

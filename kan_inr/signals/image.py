@@ -1,6 +1,7 @@
 """Images as signals: PNG, JPEG, BMP, TIFF in; 8-bit, 16-bit or float samples; exact inverse out.
 
-Values: 8-bit / 255 and 16-bit / 65535 give floats in [0, 1]; float TIFF is kept as stored.
+Values: 1-bit as 0 and 1, 8-bit / 255 and 16-bit / 65535 give floats in [0, 1]; float TIFF is kept
+as stored.
 Grayscale is one channel, RGB three, RGBA four (alpha is a channel like any other).
 Coordinates: (row, col) on ``base.grid((H, W))``, row first, at the pixel centres (``base.CENTERS``:
 pixel i of n at -1 + (2i + 1)/n), or ``convention="endpoints"`` (linspace(-1, 1) per axis) to
@@ -10,18 +11,21 @@ reproduce code that samples so (the FKAN and SL2A protocols).
 from __future__ import annotations
 
 import io
+import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 import imageio.v3 as iio
 import numpy as np
 import png
 import tifffile
 import torch
+from PIL import Image, UnidentifiedImageError  # imageio's decoder for PNG, JPEG and BMP: its size check is replaced by ours
 
 from kan_inr.errors import KanInrError, first_line
-from kan_inr import metrics
+from kan_inr import limits, metrics
 from kan_inr.atomic import atomic_write
 from kan_inr.signals.base import CENTERS, Signal, check_convention
 
@@ -32,17 +36,27 @@ _SCALE = {np.dtype(np.uint8): (8, 255.0), np.dtype(np.uint16): (16, 65535.0)}
 
 
 def read_array(path: Path) -> np.ndarray:
-    """Decode an image file to (H, W, C) as stored (uint8, uint16 or float)."""
+    """Decode an image file to (H, W, C) as stored (bool, uint8, uint16 or float). Every decoder is
+    held to ``limits.MAX_DECODED_SAMPLES`` pixels, checked on the size its header declares before a
+    pixel is decoded (a few hundred bytes of PNG can declare 20000x20000)."""
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
-            array = tifffile.imread(path)
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                _check_pixels(path, math.prod(n for axis, n in zip(series.axes, series.shape) if axis != "S"))
+                array = tif.asarray()
         elif _png_bit_depth(path) == 16:
             array = _read_png16(path)
         else:
-            array = iio.imread(path)
+            with _our_cap_for_pillow():
+                with Image.open(path) as header:
+                    _check_pixels(path, header.width * header.height)
+                array = iio.imread(path)
+    except KanInrError:
+        raise
     except Exception as exc:  # decoders raise many types; all mean "not a readable image"
         reason = first_line(exc, 10_000)
-        if "Could not find a backend" in reason:  # imageio's words for bytes no decoder recognises
+        if "Could not find a backend" in reason or isinstance(exc, UnidentifiedImageError):  # bytes no decoder knows
             reason = "not an image file (empty, corrupt or of an unknown format)"
         raise KanInrError(f"cannot read image {path}: {reason}") from None
     array = np.asarray(array)
@@ -79,8 +93,8 @@ def load(path: str | os.PathLike, resize_to: int | None = None, convention: str 
 
 def from_array(array: np.ndarray, resize_to: int | None = None, source: str = "array",
                convention: str = CENTERS) -> Signal:
-    """An image array (H, W) or (H, W, C), C = 1..4, of uint8, uint16 (scaled to [0, 1]) or float
-    samples (kept) as a Signal; ``source`` names it in messages and in ``meta``; ``convention``: where
+    """An image array (H, W) or (H, W, C), C = 1..4, of bool (1-bit: 0 and 1), uint8, uint16 (scaled to
+    [0, 1]) or float samples (kept) as a Signal; ``source`` names it in messages and in ``meta``; ``convention``: where
     the pixels sit on [-1, 1] (``base.CENTERS``, or ``base.ENDPOINTS`` as the FKAN/SL2A code)."""
     check_convention(convention)
     array = np.asarray(array)
@@ -88,7 +102,9 @@ def from_array(array: np.ndarray, resize_to: int | None = None, source: str = "a
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4) or array.size == 0:
         raise KanInrError(f"{source}: expected a 2-D grayscale, RGB or RGBA image, got array of shape {array.shape}")
-    if array.dtype in _SCALE:
+    if array.dtype == np.bool_:  # a 1-bit image: black 0.0, white 1.0, written back as 8-bit
+        bits, values = 8, torch.from_numpy(array.astype(np.float32))
+    elif array.dtype in _SCALE:
         bits, scale = _SCALE[array.dtype]
         values = torch.from_numpy(array.astype(np.float32) / scale)
     elif np.issubdtype(array.dtype, np.floating):
@@ -97,7 +113,7 @@ def from_array(array: np.ndarray, resize_to: int | None = None, source: str = "a
         if not torch.isfinite(values).all():
             raise KanInrError(f"{source}: image contains NaN or infinite values")
     else:
-        raise KanInrError(f"{source}: unsupported sample type {array.dtype} (use 8-bit, 16-bit or float images)")
+        raise KanInrError(f"{source}: unsupported sample type {array.dtype} (use 1-, 8-, 16-bit or float images)")
     source_shape = list(values.shape[:2])
     if resize_to is not None:
         if resize_to < 1:
@@ -159,9 +175,30 @@ def _png_bit_depth(path: Path) -> int | None:
     return head[24] if len(head) == 25 and head[:8] == b"\x89PNG\r\n\x1a\n" else None
 
 
+def _check_pixels(path: Path, pixels: int) -> None:
+    limits.check(f"{path}: pixels the image declares", pixels, limits.MAX_DECODED_SAMPLES)
+
+
+@contextmanager
+def _our_cap_for_pillow() -> Iterator[None]:
+    """Pillow's own decompression-bomb cap off for one read, ours (``_check_pixels``) in its place:
+    one cap for every decoder, lifted by --no-limits alike. Pillow's is a process-wide setting, so it
+    is restored at once."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 def _read_png16(path: Path) -> np.ndarray:
-    """16-bit PNG of any channel count: Pillow would silently reduce RGB(A) to 8 bits."""
-    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    """16-bit PNG of any channel count: Pillow would silently reduce RGB(A) to 8 bits. pypng has no
+    pixel cap of its own: the size is checked from the header (``preamble``) before any row."""
+    reader = png.Reader(filename=str(path))
+    reader.preamble()
+    _check_pixels(path, reader.width * reader.height)
+    width, height, rows, info = reader.asDirect()
     array = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])  # (H, W * C)
     return array.reshape(height, width, info["planes"])
 

@@ -1,4 +1,5 @@
-"""What a render samples: the grid, the coordinate extent and how the kind writes the result.
+"""What a render samples: the grid, the coordinate extent and how the kind writes the result; how
+large a render may be (``limits``) and what its running out of memory tells the user.
 
 Below both the signal kinds (audio's ``render_plan`` builds one) and ``render`` (which samples it).
 """
@@ -6,10 +7,12 @@ Below both the signal kinds (audio's ``render_plan`` builds one) and ``render`` 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
-from kan_inr.errors import KanInrError
+from kan_inr.errors import KanInrError, first_line
+from kan_inr import limits
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,29 @@ def target_shape(signal: dict, scale: float | None = None, size: tuple[int, ...]
             raise KanInrError(f"render size {size} does not fit a {len(shape)}-d {signal['kind']} signal")
         return tuple(size)
     if scale is not None:
-        if not (scale > 0 and math.isfinite(scale)):
-            raise KanInrError(f"--scale must be a positive number, got {scale}")
+        if not (scale > 0 and math.isfinite(scale) and all(math.isfinite(n * scale) for n in shape)):
+            raise KanInrError(f"--scale must be a positive number of sensible size, got {scale}")
         return tuple(max(1, round(n * scale)) for n in shape)
     return shape
+
+
+def check_size(shape: tuple[int, ...], cap: int | None = None) -> None:
+    """Refuse a render of more than ``cap`` samples (default ``limits.MAX_RENDER_SAMPLES``: hours of
+    work, or more memory than there is) before any is computed."""
+    cap = limits.MAX_RENDER_SAMPLES if cap is None else cap
+    limits.check(f"samples of a {'x'.join(map(str, shape[::-1]))} render", math.prod(shape), cap)
+
+
+@contextmanager
+def out_of_memory_as_error(shape: tuple[int, ...]) -> Iterator[None]:
+    """A render of ``shape`` that runs out of host or device memory (after ``render.predict_grid`` has
+    halved its chunks down to one sample) becomes one KanInrError with what to do instead."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
+        text = str(exc)
+        if not isinstance(exc, MemoryError) and "out of memory" not in text and "can't allocate memory" not in text:
+            raise
+        size = "x".join(map(str, shape[::-1]))
+        raise KanInrError(f"out of memory while rendering {size} ({first_line(exc, 80)}): render a smaller size "
+                          f"(--scale / --size), in smaller chunks, or on a device with more free memory") from None
