@@ -64,6 +64,9 @@ class TrainConfig:
     jitter: float = option(0.0, "Sub-pixel jitter: positions drawn within this fraction of each cell.", lo=0, hi=1)
     freq_penalty: float = option(0.0, "Weight of the first KAN layer's frequency penalty.", lo=0)
     freq_alpha: float = option(2.0, "Its exponent: coefficient k weighs (k / Nyquist)^alpha.", lo=0)
+    recipe: str = option("default", "Which recipe family the preset's settings came from: default (the fastest "
+                                    "route measured to a fit right on and between the samples) or paper (the "
+                                    "paper's published network and settings).", choices=("default", "paper"))
     box: int = option(0, "Box pixels: a pixel is the INR's mean over its cell from box^d samples; 0 = its "
                          "centre value.", lo=0)
 
@@ -126,9 +129,16 @@ def with_length(cfg: TrainConfig, num_samples: int) -> TrainConfig:
     """``cfg`` with its length resolved for a signal of ``num_samples``: ``epochs`` become steps; a time
     budget with neither steps nor epochs given runs until the clock stops it (``MAX_STEPS``)."""
     if cfg.epochs is not None:
-        batch = num_samples if cfg.batch is None else min(cfg.batch, num_samples)
-        return dataclasses.replace(cfg, steps=min(MAX_STEPS, max(1, math.ceil(cfg.epochs * num_samples / batch))))
+        return dataclasses.replace(cfg, steps=epoch_steps(cfg.epochs, cfg.batch, num_samples))
     return cfg
+
+
+def epoch_steps(epochs: float, batch: int | None, num_samples: int) -> int:
+    """Steps of ``epochs`` passes over ``num_samples`` in batches of ``batch`` (None: full batch). An
+    epoch is num_samples // batch steps: the sampler draws a fresh permutation each epoch and drops
+    the remainder, as the FKAN and SL2A code do."""
+    per_epoch = max(1, num_samples // min(batch or num_samples, num_samples))
+    return min(MAX_STEPS, max(1, math.ceil(epochs * per_epoch)))
 
 
 def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:

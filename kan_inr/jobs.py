@@ -38,12 +38,12 @@ from kan_inr.signals.base import CENTERS
 
 
 def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
-    """The preset's recipe, with the options the user gave (None = not given). A length the user gives
-    (steps, epochs or a time budget alone) replaces the recipe's, never adds to it."""
-    r = preset.recipe
-    base = TrainConfig(steps=r.steps, lr=r.lr, batch=r.batch, schedule=r.schedule, target_range=r.target_range,
-                       box=r.box)
+    """The preset's recipe of the family ``overrides["recipe"]`` (default "default"), with the options
+    the user gave (None = not given). A length the user gives (steps, epochs or a time budget alone)
+    replaces the recipe's, never adds to it."""
     given = {k: v for k, v in overrides.items() if v is not None}
+    family = given.get("recipe", "default")
+    base = TrainConfig(**preset.recipe_for(family).train_fields(), recipe=family)
     if "steps" in given and "epochs" in given:
         raise KanInrError("give the length as steps or as epochs, not both")
     if "steps" in given or "epochs" in given:
@@ -74,7 +74,8 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     the model after ``torch.manual_seed(seed)``, and create the run folder (when ``write``)."""
     signal = signal if signal is not None else signals.load(path, **(load_options or {}))
     preset = models.preset(model_name, signal.kind)
-    model_cfg = models.with_overrides(preset.config_for(signal.shape), model_overrides or {})
+    model_cfg = models.with_overrides(preset.config_for(signal.shape, train_overrides.get("recipe") or "default"),
+                                      model_overrides or {})
     train = with_length(train_config_for(preset, **train_overrides), signal.num_samples)
     if signal.convention != CENTERS and train_overrides.get("box") is None:
         train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
