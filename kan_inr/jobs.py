@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from kan_inr.errors import KanInrError, first_line
-from kan_inr import models, plugins, sampling, signals
+from kan_inr import models, plugins, signals
 from kan_inr.atomic import save_weights, write_json
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
@@ -29,11 +29,12 @@ from kan_inr.device import resolve_device
 from kan_inr.distributed import fit_ddp, session
 from kan_inr.training import FitResult, fit
 from kan_inr.logging import NullLog, RunLog
+from kan_inr.pixels import PixelModel
 from kan_inr.render import DEFAULT_CHUNK, reconstruct
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
                           signal_digest)
 from kan_inr.signals import Signal
-from kan_inr.signals.base import CENTERS
+from kan_inr.geometry import CENTERS
 
 
 def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
@@ -69,7 +70,7 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     train = train_config_for(preset, **train_overrides)
     if signal.convention != CENTERS and train_overrides.get("box") is None:
         train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
-    sampling.check_options(train.jitter, train.box, signal.convention)  # before any run folder exists
+    PixelModel.of(train).check(signal.convention)  # before any run folder exists
     torch.manual_seed(train.seed)
     try:
         model = models.build(preset.family, signal.in_dim, signal.out_dim, model_cfg)
