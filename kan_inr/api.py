@@ -201,7 +201,7 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
 
     Training options left None come from the preset's published recipe (``kan-inr models``);
     ``batch`` at least the signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's mean
-    over its cell (k x k samples, ``sampling``; 0: its centre value); ``model_config`` replaces model fields
+    over its cell (k x k samples, ``pixels.PixelModel``; 0: its centre value); ``model_config`` replaces model fields
     (e.g. ``{"hidden_dim": 64}``). ``outputs`` None: in memory; else a run folder
     ``<outputs>/<name>`` (default name ``<file stem>-<model>``) with checkpoints, TensorBoard logs and
     the reconstruction; a stopped fit (Ctrl-C) returns with ``status == "interrupted"``, and
