@@ -184,8 +184,8 @@ def model_name(model: ModelLike) -> str:
     return model if isinstance(model, str) else plugins.remember(model)
 
 
-def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = None, epochs: float | None = None,
-        lr: float | None = None,
+def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = None, steps: int | None = None,
+        epochs: float | None = None, lr: float | None = None,
         batch: int | None = None, box: int | None = None, schedule: str | None = None, eval_every: int | None = None,
         seed: int | None = None, device: str | None = None, precision: str | None = None,
         compile: str | None = None, max_seconds: float | None = None, model_config: dict[str, Any] | None = None,
@@ -196,10 +196,11 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
     """Fit ``model`` to ``signal``: a file path (read with ``resize``, ``channels``, ``start``,
     ``duration``) or a Signal from ``load_signal`` (arrays and tensors go through it first).
 
-    Training options left None come from the preset's recipe (``kan-inr models``); the length is
-    ``steps``, ``epochs`` (passes over the samples) or ``max_seconds`` alone (the lr schedule ends
-    with the clock); ``batch`` at least the signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's mean
-    over its cell (k x k samples, ``sampling``; 0: its centre value); ``model_config`` replaces model fields
+    Training options left None come from the preset's recipe (``kan-inr models``; ``recipe="paper"``
+    for the paper's published network and settings); the length is ``steps``, ``epochs`` (passes over
+    the samples) or ``max_seconds`` alone (the lr schedule ends with the clock); ``batch`` at least the
+    signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's mean over its cell (k x k
+    samples, ``pixels.PixelModel``; 0: its centre value); ``model_config`` replaces model fields
     (e.g. ``{"hidden_dim": 64}``). ``outputs`` None: in memory; else a run folder
     ``<outputs>/<name>`` (default name ``<file stem>-<model>``) with checkpoints, TensorBoard logs and
     the reconstruction; a stopped fit (Ctrl-C) returns with ``status == "interrupted"``, and
@@ -216,7 +217,7 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, steps: int | None = No
         given = [k for k, v in load_options.items() if v is not None]
         if given or distributed:
             raise KanInrError(f"{', '.join(given) or 'distributed'}: for a file path (a Signal is already loaded)")
-    train = dict(steps=steps, epochs=epochs, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
+    train = dict(recipe=recipe, steps=steps, epochs=epochs, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
                  device=device, precision=precision, compile=compile, max_seconds=max_seconds)
     if model_config is not None and not isinstance(model_config, dict):
         raise KanInrError(f"model_config must be a dict of model fields, got {type(model_config).__name__}")

@@ -8,6 +8,9 @@ stays busy even on 32x32 signals. Nothing couples the signals:
 - Adam is elementwise (m, v and the update of each entry depend on that entry's gradient only), so
   one Adam over the stacked tensors is exactly B independent Adams.
 
+The step itself is the single network's: ``step.train_step`` with its loss (``step.mse_loss``, which
+takes the stacked forward's (B, S * M, C) as B losses) and its optimiser (``step.make_optimizer``).
+
 ``BatchedStep`` is the step ``training.train`` injects: with each network built after
 ``torch.manual_seed(seed)`` (as ``jobs.start_run`` does), the same minibatch indices (equal shapes and
 seeds give every signal the same index sequence) and the same ``lr_at`` schedule, the result equals B
@@ -20,39 +23,23 @@ checkpoint resumes as a group, and each of its runs could also resume alone.
 from __future__ import annotations
 
 import copy
+import functools
 import time
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from kan_inr.errors import KanInrError
-from kan_inr import sampling
 from kan_inr.checkpoint import Checkpointer
 from kan_inr.config import TrainConfig
 from kan_inr.device import format_bytes, free_memory
 from kan_inr.training import FitResult, check_train_config, memory_needed, train
 from kan_inr.logging import NullLog
+from kan_inr.pixels import PixelModel
 from kan_inr.signals.base import Signal, normalise
-from kan_inr.step import cpu_copy, evaluate, matmul_precision
-
-
-def batched_step(forward: Callable[..., torch.Tensor], params: dict[str, torch.Tensor],
-                 buffers: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer, coords: torch.Tensor,
-                 target: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
-    """``step.train_step`` for B stacked networks: coords (S * M, d) shared (S positions per target, as in
-    ``step.mse_loss``), target (B, M, C); returns the
-    B losses as a device tensor (B,). Each loss is that network's MSE, in fp32, as in ``step.mse_loss``."""
-    with matmul_precision(precision):
-        with torch.autocast(coords.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            pred = forward(params, buffers, coords)  # (B, S * M, C)
-        pred = pred.float().reshape(target.shape[0], -1, *target.shape[1:]).mean(1)  # (B, S, M, C) -> (B, M, C): box pixels
-        losses = torch.mean((pred - target) ** 2, dim=(1, 2))  # (B,)
-        optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()  # d(sum)/d(network b) = d(loss b)/d(network b): nothing couples them
-        optimizer.step()
-    return losses
+from kan_inr.step import cpu_copy, evaluate, make_optimizer, train_step
 
 
 class BatchedStep:
@@ -65,7 +52,8 @@ class BatchedStep:
         self.models, self.signals, self.cfg, self.device, self.batch = models, batch_signals, cfg, device, batch
         self.members = len(models)
         first = batch_signals[0]
-        sampling.check_options(cfg.jitter, cfg.box, first.convention)
+        self.pixels = PixelModel.of(cfg)
+        self.positions = self.pixels.sampler(first.shape, first.convention, device, cfg.seed)  # shared by the B networks
         self.target_range = cfg.target_range or first.value_range
         self.coords = first.coords(device)  # (N, d), shared: equal shapes
         self.target = torch.stack([normalise(s.values, s.value_range, self.target_range)
@@ -77,9 +65,10 @@ class BatchedStep:
         def forward_one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
             return functional_call(template, (p, b), (x,))  # (M, C)
 
-        self.forward = torch.vmap(forward_one, in_dims=(0, 0, None))  # coords shared by all B networks
-        # As step.make_optimizer: the fused CUDA Adam, elementwise like the others.
-        self.optimizer = torch.optim.Adam(self.params.values(), lr=cfg.lr, fused=device.type == "cuda" or None)
+        forward = torch.vmap(forward_one, in_dims=(0, 0, None))  # coords shared by all B networks
+        # (S * M, d) -> (B, S * M, C); the optimiser updates `params` in place, so this stays current
+        self.net = functools.partial(forward, self.params, self.buffers)
+        self.optimizer = make_optimizer(self.params.values(), cfg.lr, device)
         self.num_params = sum(p.numel() for p in models[0].parameters())
         self.compiled = "eager (batched)"
 
@@ -94,10 +83,8 @@ class BatchedStep:
             x, goal = self.coords, self.target  # (N, d), (B, N, C)
         else:
             x, goal = self.coords[index], self.target[:, index]  # (batch, d), (B, batch, C)
-        first = self.signals[0]
-        x = sampling.training_positions(x, first.shape, first.convention, self.cfg.jitter, self.cfg.box,
-                                        self.cfg.seed, step)  # (S * batch, d), shared by the B networks
-        return batched_step(self.forward, self.params, self.buffers, self.optimizer, x, goal, self.cfg.precision)
+        x = self.positions(x, step)  # (S * batch, d), shared by the B networks
+        return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, pixels=self.pixels)  # (B,)
 
     def losses(self, losses: torch.Tensor) -> list[float]:
         return losses.tolist()
@@ -113,7 +100,7 @@ class BatchedStep:
 
     def evaluate(self, b: int) -> tuple[dict[str, float], torch.Tensor]:
         self._copy_out(b)
-        return evaluate(self.models[b], self.signals[b], self.target_range, self.device, self.cfg.box)
+        return evaluate(self.models[b], self.signals[b], self.target_range, self.device, self.pixels)
 
     def member_state(self, b: int) -> dict[str, torch.Tensor]:
         return {k: self.stacked[k][b].detach().clone() for k in self.keys}
@@ -145,10 +132,11 @@ class BatchedStep:
             self._copy_out(b)
 
 
-def check_batch_memory(model: nn.Module, signal: Signal, size: int, batch: int, device: torch.device) -> None:
+def check_batch_memory(model: nn.Module, signal: Signal, size: int, batch: int, device: torch.device,
+                       pixels: PixelModel) -> None:
     """Refuse, with advice, a batched fit whose estimated memory (B single fits) exceeds what is free."""
     free = free_memory(device)
-    needed = size * memory_needed(model, signal, batch)[0]
+    needed = size * memory_needed(model, signal, batch, pixels=pixels)[0]
     if free is not None and needed > free:
         raise KanInrError(f"fitting {size} networks together needs about {format_bytes(needed)} on {device} but "
                           f"{format_bytes(free)} are free: lower --group or --batch")
@@ -168,7 +156,7 @@ def fit_batch(models: list[nn.Module], batch_signals: list[Signal], cfg: TrainCo
     device, batch = check_train_config(cfg, first.num_samples)
     for model in models:
         model.to(device).train()
-    check_batch_memory(models[0], first, len(models), batch, device)
+    check_batch_memory(models[0], first, len(models), batch, device, PixelModel.of(cfg))
     tick = time.perf_counter()
     step = BatchedStep(models, batch_signals, cfg, device, batch)
     results = train(step, cfg, logs or [NullLog() for _ in models], checkpoints, time.perf_counter() - tick)

@@ -103,6 +103,7 @@ def fit(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run folder with its own options."),
     checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every N steps [default: by time only]."),
     checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
+    recipe: Optional[str] = typer.Option(None, "--recipe", help=help_of(TrainConfig, "recipe") + " [default: default]"),
     steps: Steps = None,
     epochs: Epochs = None,
     seconds: Seconds = None,
@@ -138,7 +139,7 @@ def fit(
 
     checkpoints = dict(checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if resume is not None:
-        fixed = dict(steps=steps, epochs=epochs, seconds=seconds, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
+        fixed = dict(recipe=recipe, steps=steps, epochs=epochs, seconds=seconds, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
                      resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
                      config=config, name=name, overwrite=overwrite or None, precision=precision, compile=compile_)
         if any(v is not None for v in fixed.values()):
@@ -153,7 +154,8 @@ def fit(
         if allow_code:
             raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is imported anyway")
         with limits.lifted(no_limits):  # the box cap is checked where the options are validated
-            model_fields, options = train_options(config, set_, steps=steps, epochs=epochs, max_seconds=seconds,
+            model_fields, options = train_options(config, set_, recipe=recipe, steps=steps, epochs=epochs,
+                                                  max_seconds=seconds,
                                                   lr=lr, batch=batch, box=box, schedule=schedule,
                                                   eval_every=eval_every, seed=seed, device=device,
                                                   precision=precision, compile=compile_)

@@ -34,6 +34,7 @@ from kan_inr.config import TrainConfig
 from kan_inr.device import resolve_device
 from kan_inr.training import FitResult, check_memory, check_train_config, fit, train
 from kan_inr.logging import NullLog
+from kan_inr.pixels import PixelModel
 from kan_inr.signals.base import Signal
 from kan_inr.step import ModelStep
 
@@ -120,6 +121,7 @@ class DDPStep(ModelStep):
                  ctx: Context) -> None:
         self.rank, self.world_size = ctx.rank, ctx.world_size
         super().__init__(model, signal, cfg, device, batch, train_model=wrap_ddp(model, ctx))
+        self.slots = self.shard(torch.arange(batch, device=device))  # (batch / W,), made once: no per-step allocation
 
     @property
     def local_batch(self) -> int:
@@ -158,7 +160,7 @@ def fit_ddp(model: nn.Module, signal: Signal, cfg: TrainConfig, ctx: Context, lo
                           f"{ctx.world_size} processes: use a number of processes that divides it")
     device, batch = check_train_config(cfg, n)
     model.to(device).train()
-    check_memory(model, signal, batch // ctx.world_size, device)
+    check_memory(model, signal, batch // ctx.world_size, device, PixelModel.of(cfg))
     tick = time.perf_counter()
     step = DDPStep(model, signal, cfg, device, batch, ctx)
     result = train(step, cfg, [log], checkpoints, compile_s=time.perf_counter() - tick)[0]

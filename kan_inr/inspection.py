@@ -4,7 +4,7 @@
 Left: the learned one-dimensional functions phi_oi(x) of the first layer (a grid of small plots, one
 per edge from input i to output o, as pykan's ``model.plot()`` shows a KAN), over the whole extent
 [-1, 1] with the fitted samples' spacing marked. Right: the energy of the layer's coefficients per
-frequency k (Fourier) or degree k (Chebyshev), with the grid's Nyquist limit (``spectral.nyquist``):
+frequency k (Fourier) or degree k (Chebyshev), with the grid's Nyquist limit (``geometry.nyquist``):
 energy beyond it is detail the samples cannot show, which aliases between them in a larger render.
 Written as ``inspect.png`` in the run folder and as a TensorBoard figure in its ``tb/``.
 """
@@ -21,6 +21,7 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr import plots, spectral
+from kan_inr.geometry import nyquist
 from kan_inr.runs import load_run
 
 MAX_EDGES = 16  # edges drawn per input (the first outputs)
@@ -74,7 +75,7 @@ def figure(layer: nn.Module, shape: tuple[int, ...], convention: str, title: str
         ax.semilogy(ks.numpy(), np.maximum(energy.numpy(), 1e-30), linewidth=0.8)
         word = "frequency" if isinstance(layer, spectral.FourierKAN) else "degree"
         for a, n in enumerate(dict.fromkeys(shape)):
-            limit = spectral.nyquist(n, convention)
+            limit = nyquist(n, convention)
             ax.axvline(limit, color="red", linestyle="--", linewidth=1,
                        label=f"Nyquist of {n} samples: {limit:.0f}" if a == 0 or len(shape) > 1 else None)
         ax.set_xlabel(f"{word} k")

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from kan_inr.errors import KanInrError, first_line
-from kan_inr import models, plugins, sampling, signals
+from kan_inr import models, plugins, signals
 from kan_inr.atomic import save_weights, write_json
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
@@ -30,11 +30,12 @@ from kan_inr.device import resolve_device
 from kan_inr.distributed import fit_ddp, session
 from kan_inr.training import FitResult, check_train_config, fit
 from kan_inr.logging import NullLog, RunLog
+from kan_inr.pixels import PixelModel
 from kan_inr.render import DEFAULT_CHUNK, reconstruct
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
                           signal_digest)
 from kan_inr.signals import Signal
-from kan_inr.signals.base import CENTERS
+from kan_inr.geometry import CENTERS
 
 
 def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
@@ -81,7 +82,7 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
         train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
     # Everything that can refuse the job does so here, before any run folder is created or replaced.
     run_dir = run_path(outputs, name or f"{Path(path).stem}-{model_name}") if write else None
-    sampling.check_options(train.jitter, train.box, signal.convention)
+    PixelModel.of(train).check(signal.convention)
     check_train_config(train, signal.num_samples)  # the device exists, the batch is sane
     torch.manual_seed(train.seed)
     model = build_checked(model_name, preset.family, signal.in_dim, signal.out_dim, model_cfg)

@@ -12,8 +12,9 @@ import math
 import torch
 from torch import nn
 
-from kan_inr.sampling import cell_offsets
-from kan_inr.signals.base import ENDPOINTS, denormalise, grid_chunk, spacing
+from kan_inr.geometry import ENDPOINTS, cell_widths
+from kan_inr.pixels import POINT, PixelModel
+from kan_inr.signals.base import denormalise, grid_chunk
 from kan_inr.spectral import prefiltered, render_cells
 
 DEFAULT_CHUNK = 2**16
@@ -23,27 +24,24 @@ DEFAULT_CHUNK = 2**16
 def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device | str,
                  chunk: int = DEFAULT_CHUNK, out_device: torch.device | str | None = None,
                  extent: tuple[tuple[float, float], ...] | None = None, convention: str = ENDPOINTS,
-                 box: int = 0) -> torch.Tensor:
+                 pixels: PixelModel = POINT) -> torch.Tensor:
     """Model outputs on every sample of ``grid(shape, convention=convention)``: (prod(shape), out_dim) on ``out_device``
     (default: ``device``). Runs in eval mode and restores the model's previous mode.
 
     ``extent`` ((lo, hi) per axis) maps the grid's [-1, 1] affinely onto [lo, hi]: a clip rendered at a
     new sample rate, or a part of it. None = the training grid itself.
 
-    ``box`` >= 2: each sample is the mean of the model at the centres of its cell's box^d sub-cells
-    (the box pixel model, ``sampling``), the cell being this grid's, so a render at any size averages
-    over its own pixels; 0 = the model at the sample itself.
+    ``pixels``: how a sample is rendered (``pixels.PixelModel``): the model at the sample itself (point),
+    or the mean of the model at the centres of its cell's k^d sub-cells (box k), the cell being this
+    grid's, so a render at any size averages over its own pixels.
 
     A chunk that runs out of CUDA memory is retried at half the size (down to one sample), so a big
     render on a busy GPU slows down instead of failing."""
     was_training = model.training
     model.eval()
     n = math.prod(shape)
-    offsets = None
-    if box:
-        scale = [1.0] * len(shape) if extent is None else [(hi - lo) / 2 for lo, hi in extent]
-        cell = torch.tensor([spacing(m, convention) * s for m, s in zip(shape, scale)], device=device)  # (d,)
-        offsets = cell_offsets(box, len(shape), device) * cell  # (S, d) from a sample to its sub-cell centres
+    offsets = pixels.render_offsets(cell_widths(shape, convention, extent), device)  # (S, d) or None: points
+    if offsets is not None:
         chunk = max(1, chunk // len(offsets))  # S model calls per sample: keep a chunk's memory
     outputs = []
     start = 0
@@ -59,7 +57,7 @@ def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device 
                     pred = model(coords).float()  # (M, out_dim)
                 else:
                     points = (coords + offsets[:, None]).reshape(-1, coords.shape[1])  # (S * M, d)
-                    pred = model(points).float().reshape(len(offsets), len(coords), -1).mean(0)  # (M, out_dim)
+                    pred = pixels.reduce(model(points).float(), len(coords))  # (S * M, out_dim) -> (M, out_dim)
                 outputs.append(pred.to(out_device or device))
             except torch.cuda.OutOfMemoryError:
                 if chunk == 1:
@@ -87,5 +85,5 @@ def reconstruct(model: nn.Module, config: dict, shape: tuple[int, ...], device: 
     cells = render_cells(tuple(signal["shape"]), tuple(shape), signal["convention"], extent)
     with prefiltered(model, cells if prefilter else (None,) * len(cells)):
         pred = predict_grid(model, shape, device, chunk, out_device="cpu", extent=extent,
-                            convention=signal["convention"], box=config["train"].get("box", 0))
+                            convention=signal["convention"], pixels=PixelModel.of_run(config))
     return denormalise(pred, value_range, target_range)

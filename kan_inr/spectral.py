@@ -1,19 +1,17 @@
-"""The first KAN layer as a spectrum: frequencies of its coefficients, the grid's Nyquist limit, a
+"""The first KAN layer as a spectrum: frequencies of its coefficients, a
 frequency-weighted penalty and render-time prefiltering.
 
 A Fourier-KAN first layer (FKAN, arXiv 2409.09323) is a sum of cos(k x_i), sin(k x_i): column k of its
 weight carries angular frequency k along axis i. A Chebyshev one (SL2A, arXiv 2409.10836) is a sum of
 T_k(tanh x_i) = cos(k arccos tanh x_i); since |d arccos(tanh x) / dx| = 1 / cosh x <= 1 (equal at 0),
-T_k oscillates at most k times faster than x: degree k counts as frequency k. A grid whose samples are
-``spacing`` apart carries frequencies up to pi / spacing (Nyquist): pi n / 2 for n pixel centres on
-[-1, 1], pi (n - 1) / 2 for n endpoint samples. Coefficients above it fit nothing the samples can
-show, and alias between them.
+T_k oscillates at most k times faster than x: degree k counts as frequency k. A grid carries
+frequencies up to its Nyquist limit (``geometry.nyquist``); coefficients above it fit nothing the
+samples can show, and alias between them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Callable, Iterator
 
 import torch
@@ -21,14 +19,9 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN
-from kan_inr.signals.base import spacing
+from kan_inr.geometry import cell_widths, spacing
 
 BASIS_LAYERS = (FourierKAN, ChebyshevKAN, BSplineKAN)
-
-
-def nyquist(n: int, convention: str) -> float:
-    """Highest angular frequency (units of cos(k x), x in [-1, 1]) an axis of ``n`` samples carries."""
-    return math.pi / spacing(n, convention)
 
 
 def first_basis_layer(model: nn.Module) -> nn.Module | None:
@@ -103,11 +96,8 @@ def render_cells(fitted: tuple[int, ...], shape: tuple[int, ...], convention: st
     """Per axis, the cell width (coordinate units) of a render of ``shape`` samples where it is
     coarser than the ``fitted`` grid's, else None (nothing to filter). ``extent`` as in
     ``render.predict_grid`` (endpoint samples spread over [lo, hi])."""
-    cells: list[float | None] = []
-    for a, (n_fit, n) in enumerate(zip(fitted, shape)):
-        cell = spacing(n, convention) if extent is None else (extent[a][1] - extent[a][0]) / max(n - 1, 1)
-        cells.append(cell if cell > spacing(n_fit, convention) * (1 + 1e-9) else None)
-    return tuple(cells)
+    return tuple(cell if cell > spacing(n_fit, convention) * (1 + 1e-9) else None
+                 for n_fit, cell in zip(fitted, cell_widths(shape, convention, extent)))
 
 
 @contextlib.contextmanager

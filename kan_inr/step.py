@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch import nn
 
-from kan_inr import sampling, signals, spectral
+from kan_inr import signals, spectral
 from kan_inr.config import COMPILE_MODES, PRECISIONS, TrainConfig, check_choice
+from kan_inr.geometry import nyquist
+from kan_inr.pixels import POINT, PixelModel
 from kan_inr.render import predict_grid
 from kan_inr.signals.base import Signal, denormalise, normalise
 
@@ -40,48 +42,51 @@ def matmul_precision(precision: str) -> Iterator[None]:
         torch.set_float32_matmul_precision(previous)
 
 
-def mse_loss(model: nn.Module, coords: torch.Tensor, target: torch.Tensor, precision: str) -> torch.Tensor:
-    """MSE of ``model(coords)`` against ``target`` (B, C), always taken in fp32. ``coords`` is (S * B, d),
-    sample-major: each target's prediction is the mean of its S positions' (the box pixel model,
-    ``sampling.training_positions``; S = 1: a point). bf16: the forward runs under bfloat16 autocast
-    (matmuls in bf16, reductions such as LayerNorm in fp32)."""
+def mse_loss(model: Callable[[torch.Tensor], torch.Tensor], coords: torch.Tensor, target: torch.Tensor,
+             precision: str, pixels: PixelModel = POINT) -> torch.Tensor:
+    """MSE of the pixel values of ``model(coords)`` against ``target`` (..., B, C), always taken in fp32
+    over each network's B x C values: () for one network; (M,) for M stacked ones (``batched``: the
+    model maps (S * B, d) to (M, S * B, C), target (M, B, C)). ``coords`` is (S * B, d), sample-major,
+    S positions per target, which ``pixels`` reduces to its value (``pixels.PixelModel``). bf16: the
+    forward runs under bfloat16 autocast (matmuls in bf16, reductions such as LayerNorm in fp32)."""
     with torch.autocast(coords.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-        pred = model(coords)  # (S * B, C)
-    pred = pred.float()
-    if pred.shape[0] != target.shape[0]:  # S > 1: no reshape or copy on the point-pixel hot path
-        pred = pred.reshape(-1, *target.shape).mean(0)  # (S, B, C) -> (B, C)
-    return torch.mean((pred - target) ** 2)
+        pred = model(coords)  # (..., S * B, C)
+    pred = pixels.reduce(pred.float(), target.shape[-2])  # (..., B, C)
+    return torch.mean((pred - target) ** 2, dim=(-2, -1))
 
 
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, coords: torch.Tensor,
-               target: torch.Tensor, precision: str = "fp32",
-               penalty: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
-    """One Adam step (forward, MSE + ``penalty()``, backward, update); returns the loss as a device
-    tensor (no host sync)."""
+def train_step(model: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer,
+               coords: torch.Tensor, target: torch.Tensor, precision: str = "fp32",
+               penalty: Callable[[], torch.Tensor] | None = None, pixels: PixelModel = POINT) -> torch.Tensor:
+    """One Adam step (forward, MSE + ``penalty()``, backward, update) of one network, or of M stacked
+    ones (``mse_loss``); returns the loss () or losses (M,) as a device tensor (no host sync)."""
     with matmul_precision(precision):
-        loss = mse_loss(model, coords, target, precision)
+        loss = mse_loss(model, coords, target, precision, pixels)
         if penalty is not None:
             loss = loss + penalty()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # stacked networks: d(sum)/d(network m) = d(loss m)/d(network m), nothing couples them
+        (loss if loss.dim() == 0 else loss.sum()).backward()
         optimizer.step()
     return loss
 
 
-def make_optimizer(model: nn.Module, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam; on CUDA its fused kernel (one launch for all parameters) when every parameter is real."""
-    params = list(model.parameters())
+def make_optimizer(params: Iterable[torch.Tensor], lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam over ``params`` (a model's, or stacked networks' tensors: Adam is elementwise, so one Adam
+    over B stacked networks is B independent ones); on CUDA its fused kernel (one launch for all
+    parameters) when every parameter is real."""
+    params = list(params)
     fused = device.type == "cuda" and all(p.is_floating_point() for p in params)
     return torch.optim.Adam(params, lr=lr, fused=fused or None)
 
 
 def compile_model(model: nn.Module, mode: str, device: torch.device, coords: torch.Tensor,
-                  target: torch.Tensor, precision: str) -> tuple[nn.Module, str]:
+                  target: torch.Tensor, precision: str, pixels: PixelModel = POINT) -> tuple[nn.Module, str]:
     """``torch.compile(model)`` (sharing its parameters) and what was done, or the model itself.
 
     auto = mode "default" on CUDA (fuses each layer's elementwise work into few kernels) and off on a
     CPU (compiling takes longer there than it saves in a short fit). One forward and backward on
-    ``coords`` (B, d) / ``target`` (B, C) compiles it up front, at the step's fixed shapes (no
+    ``coords`` (S * B, d) / ``target`` (B, C) compiles it up front, at the step's fixed shapes (no
     recompiles: minibatches drop their remainder), and a compiler failure falls back to eager.
     """
     if check_choice("compile mode", mode, COMPILE_MODES) == "auto":
@@ -91,7 +96,7 @@ def compile_model(model: nn.Module, mode: str, device: torch.device, coords: tor
     compiled = torch.compile(model, mode=mode, dynamic=False)
     try:
         with matmul_precision(precision):
-            mse_loss(compiled, coords, target, precision).backward()
+            mse_loss(compiled, coords, target, precision, pixels).backward()
     except Exception as exc:  # the compiler stack raises many types; any of them means "run eager"
         model.zero_grad(set_to_none=True)
         first_line = (str(exc).splitlines() or [""])[0][:200]
@@ -101,10 +106,10 @@ def compile_model(model: nn.Module, mode: str, device: torch.device, coords: tor
 
 
 def evaluate(model: nn.Module, signal: Signal, target_range: tuple[float, float],
-             device: torch.device, box: int = 0) -> tuple[dict[str, float], torch.Tensor]:
-    """Full-grid pass of the current weights, each sample rendered as the fit models it (``box``:
-    the cell mean of the box pixel model): (metrics, prediction (N, C) in the signal's range)."""
-    pred = denormalise(predict_grid(model, signal.shape, device, convention=signal.convention, box=box),
+             device: torch.device, pixels: PixelModel = POINT) -> tuple[dict[str, float], torch.Tensor]:
+    """Full-grid pass of the current weights, each sample rendered as the fit models it (``pixels``):
+    (metrics, prediction (N, C) in the signal's range)."""
+    pred = denormalise(predict_grid(model, signal.shape, device, convention=signal.convention, pixels=pixels),
                        signal.value_range, target_range)
     metrics = signals.module(signal.kind).evaluate(pred, signal.values.to(device), signal.shape)
     return metrics, pred
@@ -133,15 +138,17 @@ class ModelStep:
         self.target_range = cfg.target_range or signal.value_range
         self.coords = signal.coords(device)  # (N, d)
         self.target = normalise(signal.values, signal.value_range, self.target_range).to(device)  # (N, C)
-        self.optimizer = make_optimizer(model, cfg.lr, device)
+        self.optimizer = make_optimizer(model.parameters(), cfg.lr, device)
         self.num_params = sum(p.numel() for p in model.parameters())
-        sampling.check_options(cfg.jitter, cfg.box, signal.convention)
+        self.pixels = PixelModel.of(cfg)
+        self.positions = self.pixels.sampler(signal.shape, signal.convention, device, cfg.seed)
+        self.slots: torch.Tensor | None = None  # DDP: this process's slots of a global batch (distributed)
         self.penalty = spectral.frequency_penalty(model, cfg.freq_penalty, cfg.freq_alpha,
-                                                  min(spectral.nyquist(n, signal.convention) for n in signal.shape))
+                                                  min(nyquist(n, signal.convention) for n in signal.shape))
         probe = slice(0, self.local_batch)
-        probe_x = sampling.training_positions(self.coords[probe], signal.shape, signal.convention, cfg.jitter, cfg.box)  # (S * b, d): the step's shape
+        probe_x = self.positions(self.coords[probe])  # (S * b, d): the step's shape
         self.net, self.compiled = compile_model(train_model or model, cfg.compile, device, probe_x,
-                                                self.target[probe], cfg.precision)
+                                                self.target[probe], cfg.precision, self.pixels)
 
     @property
     def local_batch(self) -> int:
@@ -157,16 +164,14 @@ class ModelStep:
         on the device."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        signal = self.signals[0]
         x = self.coords if index is None else self.coords[index]  # (G, d): the whole (global) batch
         # positions drawn for the global batch, then this process's share: DDP draws what one process would
-        x = sampling.training_positions(x, signal.shape, signal.convention, self.cfg.jitter, self.cfg.box,
-                                        self.cfg.seed, step)  # (S * G, d)
+        x = self.positions(x, step)  # (S * G, d)
         goal = self.target if index is None else self.target[self.shard(index)]  # (b, C)
-        if index is not None and goal.shape[0] < index.numel():  # DDP: this rank's slots of every sample
-            slots = self.shard(torch.arange(index.numel(), device=index.device))  # (b,)
-            x = x.reshape(-1, index.numel(), x.shape[1])[:, slots].reshape(-1, x.shape[1])  # (S * b, d)
-        return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty).reshape(1)
+        if self.slots is not None:  # DDP: this rank's slots of every sample
+            x = x.reshape(-1, self.batch, x.shape[1])[:, self.slots].reshape(-1, x.shape[1])  # (S * b, d)
+        return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty,
+                          self.pixels).reshape(1)
 
     def losses(self, losses: torch.Tensor) -> list[float]:
         """The losses (B,) as numbers: a host sync, done at log steps only."""
@@ -177,7 +182,7 @@ class ModelStep:
         return flag
 
     def evaluate(self, b: int) -> tuple[dict[str, float], torch.Tensor]:
-        return evaluate(self.model, self.signals[b], self.target_range, self.device, self.cfg.box)
+        return evaluate(self.model, self.signals[b], self.target_range, self.device, self.pixels)
 
     def member_state(self, b: int) -> dict[str, torch.Tensor]:
         return copy.deepcopy(self.model.state_dict())

@@ -26,6 +26,7 @@ from kan_inr.checkpoint import Checkpointer
 from kan_inr.config import PRECISIONS, SCHEDULES, TrainConfig, check_choice
 from kan_inr.device import device_name, format_bytes, free_memory, resolve_device, sync
 from kan_inr.logging import NullLog
+from kan_inr.pixels import POINT, PixelModel
 from kan_inr.render import DEFAULT_CHUNK
 from kan_inr.signals.base import Signal
 from kan_inr.step import ModelStep
@@ -93,12 +94,14 @@ class FitResult:
     exit_code: int | None = None  # of a stopped fit: 128 + the signal (130 SIGINT, 143 SIGTERM)
 
 
-def memory_needed(model: nn.Module, signal: Signal, batch: int, chunk: int = DEFAULT_CHUNK) -> tuple[int, int]:
-    """(bytes a fit needs on its device, bytes per coordinate of a training batch), estimated before
+def memory_needed(model: nn.Module, signal: Signal, batch: int, chunk: int = DEFAULT_CHUNK,
+                  pixels: PixelModel = POINT) -> tuple[int, int]:
+    """(bytes a fit needs on its device, bytes per INR evaluation of a training step), estimated before
     allocating: coordinates and targets (N, d + C), the permutation, parameters with their gradient,
-    two Adam moments and a best copy (5 P), a batch of activations kept for backward (measured on a
+    two Adam moments and a best copy (5 P), a step's activations kept for backward (measured on a
     probe forward: the features of the first layer dominate) twice (with their gradients), and one
-    evaluation chunk plus the full-grid prediction."""
+    evaluation chunk plus the full-grid prediction. A step and an evaluation evaluate the INR S times
+    per sample (``pixels``: S = k^d for the box pixel model), and each evaluation counts."""
     module = getattr(model, "module", model)  # DDP would expect a backward after each forward
     device = next(module.parameters()).device
     sizes = []
@@ -114,21 +117,24 @@ def memory_needed(model: nn.Module, signal: Signal, batch: int, chunk: int = DEF
         sizes.append(saved[0])
     per_sample = max((sizes[1] - sizes[0]) // 2, 4 * signal.out_dim)
     n, params = signal.num_samples, sum(p.numel() for p in module.parameters())
+    samples = pixels.samples(signal.in_dim)  # S INR evaluations per sample
     total = (4 * n * (signal.in_dim + 4 * signal.out_dim) + (8 * n if batch < n else 0) + 20 * params
-             + 2 * batch * per_sample + min(chunk, n) * per_sample)
+             + 2 * batch * samples * per_sample + min(chunk, n * samples) * per_sample)
     return total, per_sample
 
 
-def check_memory(model: nn.Module, signal: Signal, batch: int, device: torch.device) -> None:
+def check_memory(model: nn.Module, signal: Signal, batch: int, device: torch.device,
+                 pixels: PixelModel = POINT) -> None:
     """Refuse, with advice, a fit whose estimated memory exceeds what ``device`` has free."""
     free = free_memory(device)
     if free is None:
         return
-    needed, per_sample = memory_needed(model, signal, batch)
+    needed, per_sample = memory_needed(model, signal, batch, pixels=pixels)
     if needed > free:
         raise KanInrError(
             f"this fit needs about {format_bytes(needed)} on {device} but {format_bytes(free)} are free: lower --batch "
-            f"(now {batch:,}; each coordinate costs {format_bytes(per_sample)}) or shrink the signal with --resize")
+            f"(now {batch:,}; each coordinate costs "
+            f"{format_bytes(per_sample * pixels.samples(signal.in_dim))}) or shrink the signal with --resize")
 
 
 class Step(Protocol):
@@ -173,7 +179,7 @@ def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullL
     ``interrupted_at`` set) when a stop was requested."""
     device, batch = check_train_config(cfg, signal.num_samples)
     model.to(device).train()
-    check_memory(model, signal, batch, device)  # before the large allocations: advice, not an OOM
+    check_memory(model, signal, batch, device, PixelModel.of(cfg))  # before the large allocations: advice, not an OOM
     tick = time.perf_counter()
     step = ModelStep(model, signal, cfg, device, batch)
     return train(step, cfg, [log], checkpoints, compile_s=time.perf_counter() - tick)[0]

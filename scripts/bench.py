@@ -174,7 +174,7 @@ def measure_step(model: nn.Module, batch: int | str, device: torch.device, preci
     target = torch.rand(FULL, out_features, device=device)  # (FULL, C): content does not change speed
     size = FULL if batch == "full" else int(batch)
     sampler = None if batch == "full" else Sampler(FULL, size, 0, device)
-    optimizer = make_optimizer(model, 1e-4, device)
+    optimizer = make_optimizer(model.parameters(), 1e-4, device)
     tick = time.perf_counter()
     step_model, how = compile_model(model, compile_mode, device, coords[:size], target[:size], precision)
     compile_s = time.perf_counter() - tick
@@ -226,7 +226,7 @@ def compare(name: str, ours: nn.Module, naive: nn.Module, batch: int, in_dim: in
     target = torch.zeros(batch, out_dim, device=device)  # (B, out)
     steps = {}
     for label, module, (precision, mode) in (("ours", ours, levers), ("naive", naive, ("fp32", "off"))):
-        optimizer = make_optimizer(module, 1e-4, device)
+        optimizer = make_optimizer(module.parameters(), 1e-4, device)
         step_module, _ = compile_model(module, mode, device, x, target, precision)
 
         # defaults bind this side's module, optimizer and precision (a closure would see the last side's)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-shot GPU check for issue 6 (speed): run once on a CUDA machine (H200, no internet), about 5 minutes.
 #
-#   1. CUDA correctness: pytest of the speed-lever and bench tests with KAN_INR_TEST_DEVICE=cuda
+#   1. CUDA correctness: pytest of the speed-lever and bench tests with KAN_INR_TEST_DEVICE=cuda, and of the
+#      step tests (a few default training steps under torch.cuda.set_sync_debug_mode("error"): no host sync)
 #   2. scripts/bench.py on CUDA: every model at 2^14, 2^16, 2^18 and the full 512x512 grid (fp32, eager)
 #      with the naive-formulation ratios, then the levers (bf16 + torch.compile) for sl2a, fkan, siren
 #   3. one timed fit: sl2a on div2k/05.png at 512x512, bf16 + compile, a 10 s budget; time to 34.0 dB
@@ -54,8 +55,8 @@ print('image', '$IMAGE' or 'NOT FOUND')"
 
 # 1. CUDA correctness
 if "$PY" -c "import pytest" 2>/dev/null; then
-  if [ "$DRY" = 1 ]; then TESTS=(tests/test_bench.py tests/test_speed_levers.py -k "harmonics or matmul or bench or row or command"); else TESTS=(tests/test_speed_levers.py tests/test_bench.py); fi
-  step tests 60 env KAN_INR_TEST_DEVICE="$DEVICE" "$PY" -m pytest -q -p no:cacheprovider -o addopts="" "${TESTS[@]}"
+  if [ "$DRY" = 1 ]; then TESTS=(tests/test_bench.py tests/test_speed_levers.py -k "harmonics or matmul or bench or row or command"); else TESTS=(tests/test_speed_levers.py tests/test_bench.py tests/test_step.py); fi
+  step tests 150 env KAN_INR_TEST_DEVICE="$DEVICE" "$PY" -m pytest -q -p no:cacheprovider -o addopts="" "${TESTS[@]}"
 else
   step tests 60 "$PY" - <<'EOF'
 # pytest is not installed here: the same checks, inline.
@@ -142,7 +143,7 @@ for name in ("fkan", "sl2a"):
     p = models.preset(name, "image")
     for precision in ("fp32", "bf16"):
         model = models.build(p.family, 2, 3, p.config_for((512, 512))).to(dev)
-        opt = make_optimizer(model, 1e-4, dev)
+        opt = make_optimizer(model.parameters(), 1e-4, dev)
         batch = 256 if os.environ["DRY"] == "1" else p.recipe.batch or 262144
         x, y = torch.rand(batch, 2, device=dev) * 2 - 1, torch.rand(batch, 3, device=dev)
         steps = 1 if os.environ["DRY"] == "1" else 5

@@ -11,6 +11,7 @@ import torch
 
 from kan_inr import KanInrError, models
 from kan_inr.comparison import PROTOCOLS, Budget, Recipe, make_budget, run_comparison, update_readme
+from kan_inr.comparison.protocols import recipe_options
 from kan_inr.logging import NullLog
 from kan_inr.plots import mean_curve
 from conftest import constant_psnr
@@ -96,11 +97,12 @@ def test_seconds_budget_stops_on_the_clock(image_file: Path, tmp_path: Path) -> 
 
 def test_protocol_recipe_steps_follow_the_papers_epochs() -> None:
     sl2a = PROTOCOLS["div2k-sl2a"]
-    assert sl2a.recipes["sl2a"].train_options(512 * 512) == {"lr": 1e-3, "batch": 16_384, "steps": 501 * 16,
-                                                            "schedule": "exp"}
-    assert sl2a.recipes["siren"].train_options(512 * 512)["steps"] == 501 * 4
-    assert Recipe(1e-4, 4096, epochs=500).train_options(768 * 512)["steps"] == 500 * 96
-    assert set(PROTOCOLS) == {"div2k-sl2a", "div2k-16", "fkan-recipe", "bach", "superres", "bach-superres"}
+    assert recipe_options(sl2a.recipes["sl2a"], 512 * 512) == {"lr": 1e-3, "batch": 16_384, "steps": 501 * 16,
+                                                              "schedule": "exp"}
+    assert recipe_options(sl2a.recipes["siren"], 512 * 512)["steps"] == 501 * 4
+    assert recipe_options(Recipe(1e-4, 4096, epochs=500), 768 * 512)["steps"] == 500 * 96
+    assert set(PROTOCOLS) == {"div2k-sl2a", "div2k-16", "fkan-recipe", "bach", "superres", "bach-superres",
+                              "ttq", "ttq-bach"}
     assert sl2a.convention == PROTOCOLS["fkan-recipe"].convention == "endpoints"  # as the papers' code samples
 
 

@@ -34,11 +34,6 @@ def test_column_frequencies_follow_the_weight_layout():
     assert ks.tolist() == [1, 2, 3, 4] and energy.tolist() == [0, 0, 3, 0]
 
 
-def test_nyquist_of_centres_and_endpoints():
-    assert spectral.nyquist(128, "centers") == pytest.approx(math.pi * 64)
-    assert spectral.nyquist(129, "endpoints") == pytest.approx(math.pi * 64)
-
-
 def high_share(model: nn.Module, limit: float) -> float:
     ks, energy = spectral.energy_per_frequency(spectral.first_basis_layer(model))
     return (energy[ks > limit].sum() / energy.sum()).item()

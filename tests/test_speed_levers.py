@@ -61,7 +61,7 @@ def test_matmul_precision_restores_the_setting_and_checks_its_name():
 def test_fused_adam_on_cuda_only_and_same_update():
     torch.manual_seed(0)
     model = models.build("fkan", 2, 3, TINY_FKAN).to(DEVICE)
-    opt = make_optimizer(model, 1e-3, DEVICE)
+    opt = make_optimizer(model.parameters(), 1e-3, DEVICE)
     assert bool(opt.defaults["fused"]) == (DEVICE.type == "cuda")
     twin = models.build("fkan", 2, 3, TINY_FKAN).to(DEVICE)
     twin.load_state_dict(model.state_dict())

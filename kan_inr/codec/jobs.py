@@ -31,10 +31,12 @@ from kan_inr.config import TrainConfig, replace, to_plain
 from kan_inr.device import resolve_device
 from kan_inr.training import fit
 from kan_inr.logging import NullLog, RunLog, write_scalars
+from kan_inr.pixels import PixelModel
 from kan_inr.render import predict_grid
 from kan_inr.signals.plan import check_size, out_of_memory_as_error, target_shape
 from kan_inr.signals import Signal, image
-from kan_inr.signals.base import CONVENTIONS, denormalise
+from kan_inr.geometry import CONVENTIONS
+from kan_inr.signals.base import denormalise
 
 
 @dataclass
@@ -105,7 +107,7 @@ def _compress(signal: Signal, bpp: float, model_name: str, out: Path, seed: int,
     """``compress`` once its inputs are checked: fit, quantise, code, verify, write."""
     family = models.preset(model_name).family
     _, recipe = sizing.rule(model_name)
-    cfg, params = sizing.size_for_budget(model_name, bpp, signal.shape, signal.out_dim)
+    cfg, params = sizing.size_for_budget(model_name, bpp, signal.shape, signal.out_dim, signal.convention)
     torch.manual_seed(seed)
     model = models.build(family, signal.in_dim, signal.out_dim, cfg)
     train = TrainConfig(steps=steps or recipe.steps, lr=recipe.lr, batch=recipe.batch, seed=seed, device=device,
@@ -123,7 +125,7 @@ def _compress(signal: Signal, bpp: float, model_name: str, out: Path, seed: int,
     header = {"family": family, "config": to_plain(cfg), "shape": list(signal.shape),
               "channels": signal.out_dim, "bit_depth": _bit_depth(signal),
               "target_range": list(recipe.target_range) if recipe.target_range else None,
-              "coords": signal.convention, "quant": asdict(recipe.quant)}
+              "coords": signal.convention, "quant": asdict(recipe.quant), "box": PixelModel.of(train).box}
     table, payload = encode_weights(model.cpu(), recipe.quant)
     data = pack(Container(header, table, payload))
     decoded, header = decode(data, str(out))
@@ -164,10 +166,11 @@ def _model(container: Container, name: str) -> nn.Module:
 
 
 def render_values(model: nn.Module, header: dict[str, Any], shape: tuple[int, ...], device: str = "auto") -> torch.Tensor:
-    """The network on ``grid(shape)`` (the file's coordinate convention) as the decoded image's values: (N, C) in [0, 1] on the CPU,
+    """The network on ``grid(shape)`` (the file's coordinate convention and pixel model) as the decoded image's values: (N, C) in [0, 1] on the CPU,
     rounded to the file's bit depth (exactly what ``decompress`` writes)."""
     dev = resolve_device(device)
-    pred = predict_grid(model.to(dev), shape, dev, out_device="cpu", convention=header["coords"])  # (N, C)
+    pixels = PixelModel(header.get("box", 0))  # files older than the field were fitted with point pixels
+    pred = predict_grid(model.to(dev), shape, dev, out_device="cpu", convention=header["coords"], pixels=pixels)  # (N, C)
     rng = tuple(header["target_range"]) if header["target_range"] else image.VALUE_RANGE
     values = denormalise(pred, image.VALUE_RANGE, rng)
     samples = image.to_array(values, shape, header["bit_depth"])  # (H, W, C) integers

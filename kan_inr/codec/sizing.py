@@ -11,8 +11,9 @@ preset is a family of networks indexed by one width w, with the presets' proport
 
 For the two KAN presets the first layer's coefficients (4 K w for FKAN, 2 (D + 1) w for SL2A) are
 held near the rest of the network's (6 w^2 and 3 w^2 + ...), which ties K and D to the width:
-K = D = ``basis_per_width`` * w, capped at the image's Nyquist limit pi (n - 1) / 2 in cos(k x)
-units on [-1, 1] (frequencies above it alias). The largest w whose exact parameter count (the model
+K = D = ``basis_per_width`` * w, capped at the Nyquist limit of the image's longest axis in cos(k x)
+units on [-1, 1] (``geometry.nyquist`` for the grid's convention: pi n / 2 on n pixel centres;
+frequencies above it alias). The largest w whose exact parameter count (the model
 built on the meta device: no memory) fits P is taken.
 """
 
@@ -28,6 +29,7 @@ import torch
 from kan_inr.errors import KanInrError
 from kan_inr import models
 from kan_inr.codec.quant import QuantConfig
+from kan_inr.geometry import CENTERS, nyquist
 from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.siren import SirenConfig
 from kan_inr.models.sl2a import SL2AConfig
@@ -88,19 +90,18 @@ def count_params(family: str, cfg: Any, in_dim: int, out_dim: int) -> int:
         return models.num_params(models.build(family, in_dim, out_dim, cfg))
 
 
-def nyquist(shape: tuple[int, ...]) -> int:
-    """The highest integer frequency the grid carries on [-1, 1]: pi (n - 1) / 2 for its longest axis."""
-    return max(1, math.floor(math.pi * (max(shape) - 1) / 2))
-
-
-def config_at(model_name: str, width: int, shape: tuple[int, ...]) -> Any:
+def config_at(model_name: str, width: int, shape: tuple[int, ...], convention: str = CENTERS) -> Any:
+    """The preset's network of width ``width`` for an image of ``shape`` sampled by ``convention``."""
     make, recipe = rule(model_name)
-    basis = min(nyquist(shape), max(1, round(recipe.basis_per_width * width)))
+    top = max(1, math.floor(nyquist(max(shape), convention)))  # the highest integer frequency the grid carries
+    basis = min(top, max(1, round(recipe.basis_per_width * width)))
     return make(width, basis)
 
 
-def size_for_budget(model_name: str, bpp: float, shape: tuple[int, ...], channels: int) -> tuple[Any, int]:
-    """(model config, its parameter count) for the largest network of the preset the budget buys."""
+def size_for_budget(model_name: str, bpp: float, shape: tuple[int, ...], channels: int,
+                    convention: str = CENTERS) -> tuple[Any, int]:
+    """(model config, its parameter count) for the largest network of the preset the budget buys on an
+    image of ``shape`` sampled by ``convention`` (images: pixel centres)."""
     if not (bpp > 0 and math.isfinite(bpp)):
         raise KanInrError(f"--bpp must be a positive number, got {bpp}")
     _, recipe = rule(model_name)
@@ -108,7 +109,7 @@ def size_for_budget(model_name: str, bpp: float, shape: tuple[int, ...], channel
     budget = (bpp * math.prod(shape) - HEADER_BITS) / recipe.bits_per_param  # parameters
 
     def params(width: int) -> int:
-        return count_params(family, config_at(model_name, width, shape), len(shape), channels)
+        return count_params(family, config_at(model_name, width, shape, convention), len(shape), channels)
 
     if params(MIN_WIDTH) > budget:
         raise KanInrError(f"{bpp} bpp is too small a budget for a {model_name} codec on a "
@@ -118,5 +119,5 @@ def size_for_budget(model_name: str, bpp: float, shape: tuple[int, ...], channel
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if params(mid) <= budget else (lo, mid - 1)
-    cfg = config_at(model_name, lo, shape)
+    cfg = config_at(model_name, lo, shape, convention)
     return cfg, params(lo)

@@ -21,6 +21,8 @@ from typing import Any
 
 from kan_inr.errors import KanInrError
 from kan_inr import models
+from kan_inr.config import epoch_steps
+from kan_inr.models import Recipe
 from kan_inr.signals import Signal
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)
@@ -28,21 +30,12 @@ SECONDS_STEP_CAP = 10**7  # step limit of a seconds budget: the clock stops it f
 CURVE_POINTS = 20  # evaluations per run, for the PSNR-vs-step and -vs-time curves
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """How a paper's code trained one model: Adam at ``lr``, ``schedule`` decaying to lr * 0.1, and
-    either ``epochs`` passes of random minibatches (steps = epochs * (N // batch)) or ``steps``."""
-
-    lr: float
-    batch: int | None = None  # coordinates per step; None = full batch
-    epochs: int | None = None
-    steps: int | None = None
-    schedule: str = "exp"
-
-    def train_options(self, num_samples: int) -> dict[str, Any]:
-        batch = num_samples if self.batch is None else min(self.batch, num_samples)
-        steps = self.steps if self.epochs is None else self.epochs * (num_samples // batch)
-        return {"lr": self.lr, "batch": batch, "steps": steps, "schedule": self.schedule}
+def recipe_options(recipe: Recipe, num_samples: int) -> dict[str, Any]:
+    """A protocol recipe's optimiser settings for a signal of ``num_samples``: lr, batch, schedule and
+    its length in steps (``config.epoch_steps``: an epoch is num_samples // batch steps)."""
+    batch = num_samples if recipe.batch is None else min(recipe.batch, num_samples)
+    steps = recipe.steps if recipe.epochs is None else epoch_steps(recipe.epochs, batch, num_samples)
+    return {"lr": recipe.lr, "batch": batch, "steps": steps, "schedule": recipe.schedule}
 
 
 @dataclass(frozen=True)
@@ -264,13 +257,13 @@ def train_options(model: str, signal: Signal, budget: Budget, protocol: Protocol
     options: dict[str, Any] = {"seed": seed, "device": device}
     if budget.recipe and budget.seconds is not None:  # the model's own recipe, the clock ends it
         if recipe is not None:
-            options |= {k: v for k, v in recipe.train_options(n).items() if k != "steps"}
+            options |= {k: v for k, v in recipe_options(recipe, n).items() if k != "steps"}
         options["max_seconds"] = budget.seconds
         steps = 0
     elif budget.recipe:
         if recipe is not None:
-            options |= recipe.train_options(n)
-        steps = options.get("steps") or models.preset(model, signal.kind).recipe.steps
+            options |= recipe_options(recipe, n)
+        steps = options.get("steps") or 2000
     else:
         if recipe is not None:  # the model's own lr and schedule; steps and batch are the budget's
             options |= {"lr": recipe.lr, "schedule": recipe.schedule}

@@ -167,25 +167,17 @@ def results_markdown(rows: list[dict[str, Any]], header: str, proto: Protocol | 
 QUALITY_LEVELS = (30.0, 35.0, 40.0)  # dB marks of the time-to-quality table
 
 
-def mean_curve(runs: list[RunResult], headline: str, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """The mean over signals of one model's metric against training time: each run's evaluations
-    interpolated linearly onto a common time axis up to the shortest run's last evaluation. (T,), (T,)."""
-    end = min(r.history[-1]["time_s"] for r in runs)
-    ts = np.linspace(0.0, end, points)
-    ys = [np.interp(ts, [h["time_s"] for h in r.history], [h[headline] for h in r.history]) for r in runs]
-    return ts, np.mean(ys, axis=0)
-
-
 def time_to_quality(results: list[RunResult], headline: str) -> list[str]:
-    """Markdown lines: per model, the training time its mean curve (``mean_curve``) first reaches each of
-    ``QUALITY_LEVELS``, or "never" within the budget."""
+    """Markdown lines: per model, the training time at which the mean of its runs' curves against time
+    (``plots.mean_curve``) first reaches each of ``QUALITY_LEVELS``, or "never" within the budget."""
     by_model: dict[str, list[RunResult]] = {}
     for r in results:
         if r.history:
             by_model.setdefault(r.run.model, []).append(r)
     cells = []
     for model, runs in by_model.items():
-        ts, ys = mean_curve(runs, headline)
+        ts, ys = plots.mean_curve([(np.array([h["time_s"] for h in r.history]),
+                                    np.array([h[headline] for h in r.history])) for r in runs])
         reached = [ts[np.argmax(ys >= level)] if (ys >= level).any() else None for level in QUALITY_LEVELS]
         cells.append([model, *("never" if t is None else f"{t:.1f}" for t in reached)])
     unit = _UNITS.get(headline, "")

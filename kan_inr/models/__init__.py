@@ -28,7 +28,7 @@ from kan_inr.models.kan import BSplineKANConfig, BSplineKANNet, ChebyKANConfig, 
 from kan_inr.models.siren import Siren, SirenConfig
 from kan_inr.models.sl2a import SL2A, SL2AConfig
 from kan_inr.models.wire import Wire, WireConfig
-from kan_inr.signals.base import CENTERS, spacing
+from kan_inr.geometry import CENTERS, ENDPOINTS, nyquist
 
 FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
     "fkan": (FKANConfig, FKAN),
@@ -109,13 +109,13 @@ def audio_frequencies(shape: tuple[int, ...], fraction: float) -> int:
     between 16 and ``AUDIO_MAX_FREQUENCIES``.
 
     Samples sit 2 / (T - 1) apart on [-1, 1], so the highest frequency the grid carries is
-    pi (T - 1) / 2 in the units of cos(k x); a clip of d seconds maps k to k / (pi d) Hz, which ties
+    pi (T - 1) / 2 in the units of cos(k x) (``geometry.nyquist``); a clip of d seconds maps k to k / (pi d) Hz, which ties
     the number to the clip's length and sample rate. The fractions the presets use were measured by
     ``scripts/audio_fractions.py`` (SNR after 100 steps on 50 ms of bach, fractions 1/64, 1/16, 1/4;
     recorded in benchmarks/audio-fractions.json and shown in the README).
     """
     (t,) = shape
-    return max(16, min(AUDIO_MAX_FREQUENCIES, round(fraction * math.pi * (t - 1) / 2)))
+    return max(16, min(AUDIO_MAX_FREQUENCIES, round(fraction * nyquist(t, ENDPOINTS))))
 
 
 def fkan_for_clip(cfg: FKANConfig, shape: tuple[int, ...]) -> FKANConfig:
@@ -143,13 +143,13 @@ def nyquist_capped(field_name: str, spline: bool = False,
     frequency the pixels cannot show (which would alias between them when rendered larger).
 
     An axis of n pixel centres on [-1, 1] is 2 / n apart and carries angular frequencies up to
-    pi n / 2 (units of cos(k x)); K and D count such frequencies (spectral.py); G cubic B-spline
+    pi n / 2 (units of cos(k x), ``geometry.nyquist``); K and D count such frequencies (spectral.py); G cubic B-spline
     intervals of width 2 / G (``spline``) resolve up to about pi G / 2, so G is capped at ``fraction`` n. The
     smaller axis sets the cap. The published size stays available with ``--set``.
     """
     def adapt(cfg: Any, shape: tuple[int, ...]) -> Any:
         n = min(shape)
-        limit = fraction * n if spline else fraction * math.pi / spacing(n, CENTERS)
+        limit = fraction * n if spline else fraction * nyquist(n, CENTERS)
         return dataclasses.replace(cfg, **{field_name: max(1, min(getattr(cfg, field_name), math.floor(limit)))})
 
     return adapt

@@ -16,7 +16,7 @@ from kan_inr.errors import KanInrError, first_line, first_line
 from kan_inr import models, signals
 from kan_inr.atomic import load_tensors
 from kan_inr.config import check_config, check_fields
-from kan_inr.signals.base import CONVENTIONS
+from kan_inr.geometry import CONVENTIONS
 from kan_inr.runs.layout import CHECKPOINT, COMPLETE, CONFIG, METRICS, RUNNING, WEIGHTS
 
 

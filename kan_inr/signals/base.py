@@ -1,16 +1,9 @@
 """Signals: a sampled function on a regular grid, as coordinates and values.
 
 Coordinate conventions: every axis spans the extent [-1, 1]; where its n samples sit is the
-signal's ``convention``:
-
-- ``"centers"`` (images): a pixel is a cell. Pixel i of n covers [-1 + 2i/n, -1 + 2(i+1)/n] and is
-  sampled at its centre -1 + (2i + 1)/n, as Pillow and OpenCV resizing assume, so a render at m
-  pixels samples the centres of an m-pixel image and lines up with the source.
-- ``"endpoints"`` (audio, and runs fitted before conventions were recorded): a sample is an instant;
-  sample i of n sits at -1 + 2i/(n - 1) (``linspace(-1, 1, n)``, first and last on the ends), as in the
-  FKAN and SL2A reference code.
-
-An axis of a single sample sits at 0 in both.
+signal's ``convention`` (``"centers"`` for images: a pixel is a cell, sampled at its centre;
+``"endpoints"`` for audio: a sample is an instant, the first and last on the ends). The conventions,
+cell centres and widths are defined in ``kan_inr.geometry``; this module builds grids from them.
 
 Values are kept in the range the file defines (images: [0, 1]; audio: [-1, 1]); metrics are computed
 there. A model may be trained on an affine image of that range (``normalise`` / ``denormalise``,
@@ -26,32 +19,7 @@ from typing import Any
 import torch
 
 from kan_inr.errors import KanInrError
-
-
-CENTERS, ENDPOINTS = "centers", "endpoints"
-CONVENTIONS = (CENTERS, ENDPOINTS)
-
-
-def check_convention(convention: str) -> str:
-    if convention not in CONVENTIONS:
-        raise KanInrError(f"unknown grid convention '{convention}' (choose from {', '.join(CONVENTIONS)})")
-    return convention
-
-
-def positions(index: torch.Tensor, n: int, convention: str = ENDPOINTS) -> torch.Tensor:
-    """Coordinates of samples ``index`` (any shape, integer) of an axis of ``n``: same shape, float32."""
-    if n == 1:
-        return torch.zeros_like(index, dtype=torch.float32)
-    if check_convention(convention) == CENTERS:
-        return (2.0 * index.float() + 1.0) / n - 1.0
-    return index.float() * (2.0 / (n - 1)) - 1.0
-
-
-def spacing(n: int, convention: str = ENDPOINTS) -> float:
-    """Distance between neighbouring samples of an axis of ``n`` (the width of a pixel's cell)."""
-    if check_convention(convention) == CENTERS:
-        return 2.0 / n
-    return 2.0 / max(n - 1, 1)
+from kan_inr.geometry import ENDPOINTS, check_convention, positions
 
 
 def axis(n: int, device: torch.device | str | None = None, convention: str = ENDPOINTS) -> torch.Tensor:

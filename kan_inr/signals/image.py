@@ -27,7 +27,8 @@ from PIL import Image, UnidentifiedImageError  # imageio's decoder for PNG, JPEG
 from kan_inr.errors import KanInrError, first_line
 from kan_inr import limits, metrics
 from kan_inr.atomic import atomic_write
-from kan_inr.signals.base import CENTERS, Signal, check_convention
+from kan_inr.geometry import CENTERS, check_convention
+from kan_inr.signals.base import Signal
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 VALUE_RANGE = (0.0, 1.0)

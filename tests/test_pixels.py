@@ -1,4 +1,4 @@
-"""sampling.py: sub-pixel jitter draws positions inside the pixel cells, in training only; the box
+"""pixels.py: sub-pixel jitter draws positions inside the pixel cells, in training only; the box
 pixel model trains and renders each pixel as its cell's mean."""
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ from kan_inr.training import fit
 from kan_inr.models import build
 from kan_inr.models.siren import SirenConfig
 from kan_inr.render import predict_grid
-from kan_inr.sampling import box_positions, cell_offsets, check_options, jitter
+from kan_inr.geometry import subcell_offsets
+from kan_inr.pixels import PixelModel
 from kan_inr.signals.base import grid
 from kan_inr.step import mse_loss
 
 
+def jitter(coords: torch.Tensor, shape: tuple[int, ...], convention: str, width: float = 1.0) -> torch.Tensor:
+    return PixelModel(jitter=width).sampler(shape, convention, torch.device("cpu"))(coords)
+
+
 def test_jitter_stays_in_the_cell_and_covers_it():
-    torch.manual_seed(0)
     shape = (8, 4)
     centres = grid(shape, convention="centers")  # (32, 2)
     moved = jitter(centres.repeat(200, 1), shape, "centers")  # (6400, 2)
@@ -64,17 +68,18 @@ def test_fit_with_jitter_trains_off_the_centres_and_evaluates_on_them(image_file
 
 
 def test_box_positions_put_one_sample_in_every_sub_cell():
-    torch.manual_seed(0)
     shape, k = (6, 10), 3
     centres = grid(shape, convention="centers")  # (60, 2)
-    points = box_positions(centres, shape, "centers", k)  # (9, 60, 2)
+    positions = PixelModel(box=k).sampler(shape, "centers", torch.device("cpu"))
+    points = positions(centres, step=1).reshape(k * k, 60, 2)  # (9, 60, 2)
     cell = torch.tensor([2 / 6, 2 / 10])
     rel = (points - centres) / cell + 0.5  # position inside the cell, in [0, 1)
     assert ((rel >= 0) & (rel <= 1)).all()
     sub = (rel * k).floor().clamp(max=k - 1)  # (9, 60, 2) sub-cell index per axis
-    expected = ((cell_offsets(k, 2) + 0.5) * k - 0.5).round()  # (9, 2): 0..k-1 row-major
+    expected = ((subcell_offsets(k, 2) + 0.5) * k - 0.5).round()  # (9, 2): 0..k-1 row-major
     assert torch.equal(sub, expected[:, None].expand_as(sub))
-    assert not torch.equal(points, box_positions(centres, shape, "centers", k))  # random inside each sub-cell
+    assert torch.equal(points.reshape(-1, 2), positions(centres, step=1))  # (seed, step) fixes the draw ...
+    assert not torch.equal(points.reshape(-1, 2), positions(centres, step=2))  # ... random inside each sub-cell
 
 
 class Analytic(nn.Module):
@@ -91,11 +96,11 @@ def test_box_render_is_the_mean_over_each_pixels_sub_cell_centres():
     cell = torch.tensor([2 / 7, 2 / 5])
     naive = torch.stack([model(centres + torch.tensor([(i + 0.5) / k - 0.5, (j + 0.5) / k - 0.5]) * cell)
                          for i in range(k) for j in range(k)]).mean(0)  # (35, 2)
-    boxed = predict_grid(model, shape, "cpu", chunk=8, convention="centers", box=k)
+    boxed = predict_grid(model, shape, "cpu", chunk=8, convention="centers", pixels=PixelModel(box=k))
     torch.testing.assert_close(boxed, naive)
     assert (boxed - model(centres)).abs().max() > 1e-2  # not the centre values
     # as k grows the render tends to the cell's exact mean (a product of 1-D integrals for x y^2)
-    fine = predict_grid(model, shape, "cpu", convention="centers", box=32)[:, 1]  # (35,)
+    fine = predict_grid(model, shape, "cpu", convention="centers", pixels=PixelModel(box=32))[:, 1]  # (35,)
     lo, hi = centres - cell / 2, centres + cell / 2
     exact = (hi[:, 0] ** 2 - lo[:, 0] ** 2) / 2 * (hi[:, 1] ** 3 - lo[:, 1] ** 3) / 3 / (cell[0] * cell[1])
     torch.testing.assert_close(fine, exact, atol=1e-4, rtol=0)
@@ -104,7 +109,7 @@ def test_box_render_is_the_mean_over_each_pixels_sub_cell_centres():
 def test_box_loss_compares_each_targets_sample_mean():
     coords = torch.tensor([[0.0], [1.0], [2.0], [3.0]])  # (S * B, 1), S = 2 samples of B = 2 targets
     target = torch.tensor([[1.0], [2.0]])  # means of the samples: (0 + 2) / 2 = 1 and (1 + 3) / 2 = 2
-    assert mse_loss(nn.Identity(), coords, target, "fp32").item() == 0.0
+    assert mse_loss(nn.Identity(), coords, target, "fp32", PixelModel(box=2)).item() == 0.0
 
 
 def test_fit_with_box_pixels_trains_inside_the_cells_and_evaluates_cell_means(image_file):
@@ -112,7 +117,8 @@ def test_fit_with_box_pixels_trains_inside_the_cells_and_evaluates_cell_means(im
     torch.manual_seed(0)
     model = Recorder(build("siren", 2, 3, SirenConfig(hidden_dim=32, hidden_layers=1)))
     psnr = signals.module("image").evaluate
-    before = psnr(predict_grid(model.model, signal.shape, "cpu", convention="centers", box=2), signal.values, signal.shape)
+    before = psnr(predict_grid(model.model, signal.shape, "cpu", convention="centers", pixels=PixelModel(box=2)),
+                  signal.values, signal.shape)
     result = fit(model, signal, TrainConfig(steps=60, lr=1e-3, batch=144, eval_every=60, device="cpu", box=2))
     steps = [x for x in model.seen[True] if x.shape[0] == 4 * 144]
     assert len(steps) == 60
@@ -122,7 +128,7 @@ def test_fit_with_box_pixels_trains_inside_the_cells_and_evaluates_cell_means(im
     assert len({tuple(p) for p in (train - train[0]).reshape(-1, 2)[144:].round(decimals=6).tolist()}) > 100  # ... at different places
     evaluated = torch.cat(model.seen[False])
     assert evaluated.shape[0] == 4 * 24 * 24  # evaluation: 2 x 2 sub-cell centres per pixel
-    cell_means = predict_grid(model.model, signal.shape, "cpu", convention="centers", box=2)
+    cell_means = predict_grid(model.model, signal.shape, "cpu", convention="centers", pixels=PixelModel(box=2))
     expected = psnr(cell_means, signal.values, signal.shape)["psnr"]
     assert result.metrics["final_psnr"] == pytest.approx(expected, abs=1e-4)
     assert result.metrics["final_psnr"] > before["psnr"] + 3  # and it learns
@@ -141,6 +147,6 @@ def test_box_options_are_checked(image_file, options, message):
 
 def test_box_pixels_need_cells():
     with pytest.raises(KanInrError, match="needs a grid of cells"):
-        check_options(0.0, 2, "endpoints")  # audio samples are instants, decimated, not averaged
-    check_options(0.0, 2, "centers")
-    check_options(0.5, 0, "endpoints")
+        PixelModel(box=2).check("endpoints")  # audio samples are instants, decimated, not averaged
+    PixelModel(box=2).check("centers")
+    PixelModel(jitter=0.5).check("endpoints")

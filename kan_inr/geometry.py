@@ -1,0 +1,75 @@
+"""Where samples sit on [-1, 1]: cell centres, cell widths, sub-cell offsets and the Nyquist limit,
+for both grid conventions. Sampling, rendering, the presets, inspection, the spectral tools and the
+codec ask this module; nothing else computes them.
+
+Every axis spans the extent [-1, 1]; where its n samples sit is the signal's ``convention``:
+
+- ``"centers"`` (images): a pixel is a cell. Pixel i of n covers [i, i + 1) / n of the extent,
+  i.e. [-1 + 2i/n, -1 + 2(i+1)/n], and is sampled at its centre (i + 0.5) / n, i.e. -1 + (2i + 1)/n,
+  as Pillow and OpenCV resizing assume, so a render at m pixels samples the centres of an m-pixel
+  image and lines up with the source.
+- ``"endpoints"`` (audio, and runs fitted before conventions were recorded): a sample is an instant;
+  sample i of n sits at i / (n - 1) of the extent, -1 + 2i/(n - 1) (``linspace(-1, 1, n)``, first and
+  last on the ends), as in the FKAN and SL2A reference code.
+
+An axis of a single sample sits at 0 in both. A sample's cell is ``spacing`` wide in either
+convention (an endpoint sample's cell is clipped to [-1, 1] where it is used). Samples ``spacing``
+apart carry angular frequencies up to pi / spacing (Nyquist, in units of cos(k x)): pi n / 2 for n
+pixel centres, pi (n - 1) / 2 for n endpoint samples.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from kan_inr.errors import KanInrError
+
+CENTERS, ENDPOINTS = "centers", "endpoints"
+CONVENTIONS = (CENTERS, ENDPOINTS)
+
+
+def check_convention(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise KanInrError(f"unknown grid convention '{convention}' (choose from {', '.join(CONVENTIONS)})")
+    return convention
+
+
+def positions(index: torch.Tensor, n: int, convention: str = ENDPOINTS) -> torch.Tensor:
+    """Coordinates of samples ``index`` (any shape, integer) of an axis of ``n``: same shape, float32.
+    With ``CENTERS`` these are the cell centres."""
+    if n == 1:
+        return torch.zeros_like(index, dtype=torch.float32)
+    if check_convention(convention) == CENTERS:
+        return (2.0 * index.float() + 1.0) / n - 1.0
+    return index.float() * (2.0 / (n - 1)) - 1.0
+
+
+def spacing(n: int, convention: str = ENDPOINTS) -> float:
+    """Distance between neighbouring samples of an axis of ``n`` (the width of a pixel's cell)."""
+    if check_convention(convention) == CENTERS:
+        return 2.0 / n
+    return 2.0 / max(n - 1, 1)
+
+
+def cell_widths(shape: tuple[int, ...], convention: str,
+                extent: tuple[tuple[float, float], ...] | None = None) -> tuple[float, ...]:
+    """Per axis, the width of a sample's cell in coordinate units: (d,) numbers. ``extent`` ((lo, hi) per
+    axis) maps the grid's [-1, 1] affinely onto [lo, hi] (``render.predict_grid``); None = [-1, 1]."""
+    scale = [1.0] * len(shape) if extent is None else [(hi - lo) / 2 for lo, hi in extent]
+    return tuple(spacing(n, convention) * s for n, s in zip(shape, scale))
+
+
+def subcell_offsets(k: int, d: int, device: torch.device | str | None = None,
+                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The centres of the k^d equal sub-cells of a cell, in cell widths from its centre: (k^d, d), each
+    coordinate in (-1/2, 1/2), row-major (last axis fastest). Along an axis they are the cell centres
+    of k pixels on [-1, 1] (``positions``), halved: the cell is 1 wide, not 2."""
+    centres = positions(torch.arange(k, device=device), k, CENTERS).to(dtype) / 2  # (k,)
+    return torch.stack(torch.meshgrid(*[centres] * d, indexing="ij"), dim=-1).reshape(-1, d)
+
+
+def nyquist(n: int, convention: str) -> float:
+    """Highest angular frequency (units of cos(k x), x in [-1, 1]) an axis of ``n`` samples carries."""
+    return math.pi / spacing(n, convention)
