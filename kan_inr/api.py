@@ -282,8 +282,10 @@ def presets(for_signal: SignalLike | None = None) -> list[dict[str, Any]]:
         n = registry.num_params(registry.build(p.family, in_dim, out_dim, p.config_for(shape)))
         r = p.recipe
         rows.append({"name": name, "family": p.family, "paper": p.paper, "params": n, "lr": r.lr,
-                     "batch": r.batch, "steps": r.steps, "schedule": r.schedule, "kind": kind,
-                     "shape": list(shape), "channels": out_dim})
+                     "batch": r.batch, "epochs": r.epochs, "steps": r.steps,
+                     "length": r.length(), "schedule": r.schedule, "box": r.box, "kind": kind,
+                     "shape": list(shape), "channels": out_dim,
+                     "paper_recipe": None if p.published is None else p.published.length()})
     return rows
 
 

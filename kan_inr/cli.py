@@ -279,7 +279,8 @@ def list_models(
     for_: Optional[Path] = typer.Option(None, "--for", help="Count parameters for this signal file."),
     json_: AsJson = False,
 ) -> None:
-    """Table of model presets: family, paper, parameters, published recipe (plug-in presets included)."""
+    """Table of model presets: family, paper, parameters and the default recipe (lr, batch, length in
+    epochs, pixel model); `fit --recipe paper` runs the paper's own (plug-in presets included)."""
     from rich.console import Console  # here, not at the top: start-up time
     from rich.table import Table
 
@@ -292,13 +293,15 @@ def list_models(
         return
     first = rows[0]
     table = Table(title=f"model presets for a {first['kind']} of shape {'x'.join(map(str, first['shape']))} with {first['channels']} channels")
-    for col in ("name", "family", "paper", "params", "lr", "batch", "steps"):
+    numeric = ("params", "lr", "batch", "length", "pixels")
+    for col in ("name", "family", "paper", *numeric):
         # a preset name is never cut or wrapped (scripts grep it); the paper column wraps instead
-        table.add_column(col, justify="right" if col in ("params", "lr", "batch", "steps") else "left",
+        table.add_column(col, justify="right" if col in numeric else "left",
                          no_wrap=col != "paper", min_width=max(len(r["name"]) for r in rows) if col == "name" else None)
     for r in rows:
         table.add_row(r["name"], label(r["family"]), r["paper"], f"{r['params']:,}", f"{r['lr']:g}",
-                      "full" if r["batch"] is None else f"{r['batch']:,}", str(r["steps"]))
+                      "full" if r["batch"] is None else f"{r['batch']:,}", r["length"],
+                      f"box {r['box']}x{r['box']}" if r["box"] else "point")
     # a pipe gets the table at its natural width, one line per preset; a terminal gets its own width
     Console(width=None if sys.stdout.isatty() else 10_000).print(table)
 
