@@ -20,6 +20,7 @@ from kan_inr._version import __version__
 from kan_inr import models, plots, signals
 from kan_inr.atomic import write_text
 from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol
+from kan_inr.metrics import mean_std
 from kan_inr.results import README_END, README_START
 from kan_inr.runs import CONFIG, HISTORY, METRICS
 from kan_inr.signals import Signal
@@ -78,13 +79,6 @@ def table_rows(results: list[RunResult], proto: Protocol | None) -> list[dict[st
             row["run_dir"] = ""
             rows.append(row)
     return rows
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (n - 1 in the denominator; 0 for a single value) of
-    ``values``: the one definition of "mean +- std over signals" in every table kan-inr writes."""
-    array = np.asarray(values, dtype=np.float64)
-    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
 
 
 def rows_to_csv(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
