@@ -6,7 +6,7 @@ imports form no cycle (tests/test_imports.py reads every module's imports, funct
 included, and checks both against this list):
 
     0. errors, _version  (the user-error type; the version: what every layer may import)
-    1. atomic, checkpoint, config, device, metrics, plugins, results  (files, training state, options, devices, numbers, plug-in loading)
+    1. atomic, checkpoint, config, device, metrics, plugins  (files, training state, options, devices, numbers, plug-in loading)
     2. signals  (file <-> Signal, render plans)
     3. models, plots, sampling, spectral  (networks; figures; where a step samples; first-layer spectra)
     4. logging, render  (progress and TensorBoard; model x grid -> values)

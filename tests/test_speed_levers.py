@@ -15,7 +15,7 @@ from kan_inr.step import compile_model, make_optimizer, matmul_precision, train_
 from kan_inr.training import fit
 from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.layers import FourierKAN, harmonics, harmonics_direct, harmonics_powers
-from kan_inr.models.reference import fourier_kan_coefficients, fourier_kan_naive
+from tests.reference_models import fourier_kan_coefficients, fourier_kan_naive
 from kan_inr.models.siren import SirenConfig
 from kan_inr.atomic import save_weights
 

@@ -1,16 +1,20 @@
-"""Measured results with their provenance, and the README blocks made from them.
+"""Benchmark records: measured results with their provenance, and the README blocks made from them.
 
-Every number in the README comes from a file ``benchmarks/<name>.json`` written by the script that
-measured it (``record``): the results as data, the command that produced them, the device, the
-torch and kan-inr versions, the date, and the markdown the script rendered from them. The README
-holds that markdown verbatim between ``<!-- benchmark:NAME -->`` and ``<!-- /benchmark:NAME -->``;
-``sync_readme`` pastes it there and ``check_readme`` (run by the tests) fails when a block differs
-from its file, so a number cannot be typed in by hand or go stale silently.
+Repository tooling, not part of the installed package: every number in the README comes from a file
+``benchmarks/<name>.json`` written by the script that measured it (``record``): the results as data,
+the command that produced them, the device, the torch and kan-inr versions, the date, and the
+markdown the script rendered from them. The README holds that markdown verbatim between ``<!-- benchmark:NAME -->`` and
+``<!-- /benchmark:NAME -->``; ``sync_readme`` (``scripts/sync_readme.py``) pastes it there and
+``check_readme`` (run by the tests) fails when a block differs from its file, so a number cannot be
+typed in by hand or go stale silently.
 
-The README's Results section is written by ``kan-inr compare --readme`` between ``<!-- results:start -->``
-and ``<!-- results:end -->``; it names its comparison (``### Comparison `NAME```), and ``check_readme``
+The README's Results section is written by ``kan-inr compare --readme`` between the markers of
+``kan_inr.comparison.report``; it names its comparison (``### Comparison `NAME```), and ``check_readme``
 also holds it to ``benchmarks/compare-NAME.json`` (recorded from the comparison's own results.md by
 ``scripts/record_compare.py``).
+
+Scripts import this module by name (``import records``): ``python scripts/X.py`` puts scripts/ on the
+path, and so does pytest's ``pythonpath`` for the tests.
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ import torch
 from kan_inr.errors import KanInrError
 from kan_inr._version import __version__
 from kan_inr.atomic import write_json, write_text
+from kan_inr.comparison.report import README_END, README_START
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "benchmarks"
 BLOCK = re.compile(r"<!-- benchmark:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /benchmark:(?P=name) -->", re.S)
-README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"  # compare --readme writes between
 RESULTS_SECTION = re.compile(f"{re.escape(README_START)}\n(?P<body>.*?)\n{re.escape(README_END)}", re.S)
 COMPARISON = re.compile(r"^### Comparison `(?P<name>[\w.-]+)`$", re.M)
 
@@ -115,12 +119,6 @@ def sync_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_
 
     write_text(readme, BLOCK.sub(fill, text))
     return names
-
-
-def comparison_markdown(results_md: str) -> str:
-    """What ``compare --readme`` puts into the README from a comparison's results.md: figure links
-    dropped (the figures live in the git-ignored outputs folder), surrounding blank lines stripped."""
-    return "\n".join(line for line in results_md.splitlines() if not line.startswith("![")).strip() + "\n"
 
 
 def check_results_section(text: str, bench_dir: Path = BENCH_DIR) -> list[str]:
