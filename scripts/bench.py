@@ -25,7 +25,7 @@ Adam state (a lower bound: it misses temporaries). The JSON names the method use
 
 Absolute times mean something only from a quiet machine (a GPU run); on a shared CPU read the ratios.
 ``--record NAME`` writes the results and the markdown tables the README shows to benchmarks/NAME.json
-(``records.record``: with the command, device, torch version and date); then
+(``records.record``: with the command, git commit, device, torch version and date); then
 ``python scripts/sync_readme.py`` puts them into the README's ``<!-- benchmark:NAME -->`` block.
 Usage: python scripts/bench.py [--device auto] [--models fkan,sl2a] [--batches 16384,65536,262144,full]
        [--precision fp32,bf16] [--compile off,default] [--quick] [--no-references] [--json out.json]

@@ -1,8 +1,9 @@
-"""scripts/records.py: a benchmark file records its provenance, a README block equals its
-benchmarks/*.json, and a hand edit is caught."""
+"""scripts/records.py: a benchmark file records its provenance (git commit included), a README block equals
+its benchmarks/*.json, and a hand edit is caught."""
 
 import importlib.util
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ def test_record_sync_check_round_trip(tmp_path):
     data = json.loads(path.read_text())
     assert data["results"] == {"ratio": 9.9} and data["command"] == "scripts/bench.py --quick"
     assert data["torch"] and data["date"] and data["device"].startswith("cpu")
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert data["commit"] == head and isinstance(data["dirty"], bool)
+    assert f"commit {head[:10]}" in records.provenance_line(data)
     readme = tmp_path / "README.md"
     readme.write_text("# t\n<!-- benchmark:speed-x -->\nold numbers\n<!-- /benchmark:speed-x -->\nafter\n")
     assert records.check_readme(readme, bench) == ["speed-x: README block differs from benchmarks/speed-x.json"]
@@ -30,6 +34,28 @@ def test_record_sync_check_round_trip(tmp_path):
     assert "| 1 | 2 |" in text and text.endswith("<!-- /benchmark:speed-x -->\nafter\n")
     readme.write_text(text.replace("| 1 | 2 |", "| 1 | 3 |"))  # a number typed in by hand
     assert records.check_readme(readme, bench) != []
+
+
+def test_git_state_says_whether_the_tree_differs_from_its_commit(tmp_path):
+    assert records.git_state(tmp_path) == {"commit": None}  # not a checkout: nothing to name
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("1")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "a")
+    state = records.git_state(tmp_path)
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    (tmp_path / "new.txt").write_text("untracked files do not change what was measured")
+    assert records.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "a.txt").write_text("2")
+    assert records.git_state(tmp_path) == {"commit": state["commit"], "dirty": True}
+    line = records.provenance_line({"command": "c", "device": "cpu", "torch": "2", "kan_inr": "0.1", "date": "d",
+                                    "name": "n", **records.git_state(tmp_path)})
+    assert f"commit {state['commit'][:10]} + uncommitted changes;" in line
 
 
 def test_missing_file_is_reported(tmp_path):
