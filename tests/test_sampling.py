@@ -17,6 +17,7 @@ from kan_inr.render import predict_grid
 from kan_inr.sampling import box_positions, cell_offsets, check_options, jitter
 from kan_inr.signals.base import grid
 from kan_inr.step import mse_loss
+from conftest import constant_psnr
 
 
 def test_jitter_stays_in_the_cell_and_covers_it():
@@ -113,7 +114,7 @@ def test_fit_with_box_pixels_trains_inside_the_cells_and_evaluates_cell_means(im
     model = Recorder(build("siren", 2, 3, SirenConfig(hidden_dim=32, hidden_layers=1)))
     psnr = signals.module("image").evaluate
     before = psnr(predict_grid(model.model, signal.shape, "cpu", convention="centers", box=2), signal.values, signal.shape)
-    result = fit(model, signal, TrainConfig(steps=60, lr=1e-3, batch=144, eval_every=60, device="cpu", box=2))
+    result = fit(model, signal, TrainConfig(steps=60, lr=3e-3, batch=144, eval_every=60, device="cpu", box=2))
     steps = [x for x in model.seen[True] if x.shape[0] == 4 * 144]
     assert len(steps) == 60
     train = steps[0].reshape(4, 144, 2)  # (S, batch, d): the 4 sub-cells of 144 pixels
@@ -125,7 +126,8 @@ def test_fit_with_box_pixels_trains_inside_the_cells_and_evaluates_cell_means(im
     cell_means = predict_grid(model.model, signal.shape, "cpu", convention="centers", box=2)
     expected = psnr(cell_means, signal.values, signal.shape)["psnr"]
     assert result.metrics["final_psnr"] == pytest.approx(expected, abs=1e-4)
-    assert result.metrics["final_psnr"] > before["psnr"] + 3  # and it learns
+    # and it learns: 23.3 dB, 10 above the best constant
+    assert result.metrics["final_psnr"] > max(before["psnr"] + 3, constant_psnr(image_file) + 5)
 
 
 @pytest.mark.parametrize("options, message", [
