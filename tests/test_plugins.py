@@ -62,6 +62,7 @@ def plugin_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # 8 s: new processes; plug-in fits are held by the tests below, resume by test_resume.py
 def test_plugin_fits_and_resumes_in_new_processes(image_file, plugin_file, tmp_path):
     spec = f"{plugin_file}:SincINR"
     done = kan_inr_cli("fit", image_file, "--model", spec, *TRAIN, "--outputs", tmp_path / "o", "--json")
