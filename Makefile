@@ -1,10 +1,11 @@
 # The README's two commands. `make demo`: set up and fit the bundled sample. `make test`: set up and
-# run the test suite (what CI runs through .ci/run).
+# run the whole test suite (what CI runs through .ci/run). `make test-fast`: all but the tests marked
+# slow, whose capability another test also holds (the loop while editing).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup clean
+.PHONY: demo test test-fast setup clean
 
 $(BIN)/kan-inr: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) outputs/*/ outputs/.[!.]*

@@ -24,11 +24,12 @@ from typing import Any
 from kan_inr.errors import KanInrError
 from kan_inr import signals
 from kan_inr.checkpoint import CheckpointPolicy
-from kan_inr.comparison.report import markdown_table, mean_std, rows_to_csv
+from kan_inr.comparison.report import markdown_table, rows_to_csv
 from kan_inr.device import resolve_device
 from kan_inr.distributed import session
 from kan_inr.training import FitResult
 from kan_inr.jobs import Job, fit_group, fit_one, reopen_run, start_run
+from kan_inr.metrics import mean_std
 from kan_inr.logging import NullLog
 from kan_inr.atomic import write_text
 from kan_inr.runs import CHECKPOINT, COMPLETE, load_checkpoint, load_config, read_status
@@ -225,7 +226,7 @@ def read_rows(run_dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def _stats(rows: list[dict[str, Any]], columns: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Mean and standard deviation (``report.mean_std``) of each metric column."""
+    """Mean and standard deviation (``metrics.mean_std``) of each metric column."""
     mean: dict[str, Any] = {"signal": "mean"}
     std: dict[str, Any] = {"signal": "std"}
     for col in columns[1:]:

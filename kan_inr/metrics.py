@@ -3,13 +3,15 @@
 Definitions follow ``shared/docs/benchmarks.md``: PSNR = 10 log10(peak^2 / MSE); SSIM is the standard
 single-scale SSIM of Wang et al. 2004 (Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03), mean over
 channels; SNR = 10 log10(sum y^2 / sum (y - y_hat)^2); LSD is the log-spectral distance on an STFT.
-Callers clamp predictions to the signal's range first; nothing here rescales.
+Callers clamp predictions to the signal's range first; nothing here rescales. ``mean_std`` is the
+one definition of "mean +- std over signals" in every table kan-inr writes.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -84,3 +86,9 @@ def lsd(pred: torch.Tensor, target: torch.Tensor, n_fft: int = 2048, hop: int = 
 
     diff = power(pred.T) - power(target.T)  # (C, bins, frames)
     return torch.sqrt((diff**2).mean(dim=1)).mean().item()
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1 in the denominator; 0 for a single value) of ``values``."""
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0

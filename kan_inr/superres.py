@@ -28,6 +28,7 @@ from kan_inr.errors import KanInrError
 from kan_inr import plots, signals
 from kan_inr.atomic import write_json, write_text
 from kan_inr.device import resolve_device
+from kan_inr.metrics import mean_std
 from kan_inr.render import reconstruct
 from kan_inr.runs import load_run, read_status
 from kan_inr.signals.base import Signal
@@ -197,8 +198,8 @@ def table(scored: list[Scored], kind: str, factor: int) -> tuple[list[dict[str, 
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for method in methods:
         mine = [s for s in scored if s.method == method]
-        cells = [method, _mean_std([s.grid[headline] for s in mine if headline in s.grid], headline)]
-        cells += [_mean_std([s.upsampled[m] for s in mine], m) for m in names]
+        cells = [method, _mean_std_cell([s.grid[headline] for s in mine if headline in s.grid], headline)]
+        cells += [_mean_std_cell([s.upsampled[m] for s in mine], m) for m in names]
         lines.append("| " + " | ".join(cells) + " |")
     if len(signal_names) > 1:
         lines += ["", f"{factor}x {headline.upper()}{unit} per signal:", "",
@@ -209,13 +210,13 @@ def table(scored: list[Scored], kind: str, factor: int) -> tuple[list[dict[str, 
     return rows, "\n".join(lines) + "\n"
 
 
-def _mean_std(values: list[float], metric: str) -> str:
+def _mean_std_cell(values: list[float], metric: str) -> str:
+    """A table cell: the mean, and +- the std over signals when there are several (``metrics.mean_std``)."""
     if not values:
         return "-"
     digits = 2 if metric in ("psnr", "snr") else 3
-    array = np.asarray(values, dtype=np.float64)
-    text = f"{array.mean():.{digits}f}"
-    return text + (f" ± {array.std(ddof=1):.{digits}f}" if len(array) > 1 else "")
+    mean, std = mean_std(values)
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if len(values) > 1 else "")
 
 
 def figures(scored: list[Scored], originals: dict[str, Signal], out_dir: Path, factor: int) -> list[Path]:

@@ -23,7 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without installing
 
-from kan_inr import models, results, signals  # noqa: E402
+from kan_inr import models, signals  # noqa: E402
+import records  # noqa: E402
 from kan_inr.training import fit  # noqa: E402
 from kan_inr.jobs import train_config_for  # noqa: E402
 from kan_inr.signals.base import Signal  # noqa: E402
@@ -79,16 +80,16 @@ def main() -> None:
     parser.add_argument("--record", default="", help="record the results as benchmarks/NAME.json")
     args = parser.parse_args()
     if args.record:
-        results.check_name(args.record)
+        records.check_name(args.record)
     signal = signals.load(args.audio, start=args.start, duration=args.duration)
     data = sweep(signal, args.steps)
     clip = f"{args.duration * 1000:g} ms of {args.audio.stem} from {args.start:g} s"
     text = markdown(data, clip)
     print(text)
     if args.record:
-        path = results.record(args.record, {**data, "clip": clip}, text, device="cpu")
+        path = records.record(args.record, {**data, "clip": clip}, text, device="cpu")
         print(f"recorded {path}; python scripts/sync_readme.py puts it into the README")
 
 
 if __name__ == "__main__":
-    results.run_script(main, "audio_fractions")
+    records.run_script(main, "audio_fractions")

@@ -25,7 +25,7 @@ Adam state (a lower bound: it misses temporaries). The JSON names the method use
 
 Absolute times mean something only from a quiet machine (a GPU run); on a shared CPU read the ratios.
 ``--record NAME`` writes the results and the markdown tables the README shows to benchmarks/NAME.json
-(``kan_inr.results.record``: with the command, device, torch version and date); then
+(``records.record``: with the command, git commit, device, torch version and date); then
 ``python scripts/sync_readme.py`` puts them into the README's ``<!-- benchmark:NAME -->`` block.
 Usage: python scripts/bench.py [--device auto] [--models fkan,sl2a] [--batches 16384,65536,262144,full]
        [--precision fp32,bf16] [--compile off,default] [--quick] [--no-references] [--json out.json]
@@ -50,18 +50,19 @@ import torch  # noqa: E402
 import typer  # noqa: E402
 from torch import nn  # noqa: E402
 
-from kan_inr import models, results  # noqa: E402
+from kan_inr import models  # noqa: E402
+import records  # noqa: E402
 from kan_inr.atomic import write_json  # noqa: E402
 from kan_inr.config import COMPILE_MODES, PRECISIONS, check_choice  # noqa: E402
 from kan_inr.device import resolve_device  # noqa: E402
 from kan_inr.step import compile_model, make_optimizer, train_step  # noqa: E402
 from kan_inr.training import Sampler  # noqa: E402
-from kan_inr.models import reference  # noqa: E402
+from tests import reference_models as reference  # noqa: E402
 from kan_inr.models.layers import FourierKAN, harmonics_direct, harmonics_powers  # noqa: E402
 from kan_inr.signals.base import grid  # noqa: E402
 
 SHAPE = (512, 512)  # the benchmark image: every model is built and timed for it
-BENCH_DIR = results.BENCH_DIR  # where --record writes (the tests point it at a temporary folder)
+BENCH_DIR = records.BENCH_DIR  # where --record writes (the tests point it at a temporary folder)
 FULL = SHAPE[0] * SHAPE[1]
 CHANNELS = 3
 
@@ -311,7 +312,7 @@ def reference_rows(device: torch.device, quick: bool, budget_s: float, emit: Cal
 
 
 def environment(device: torch.device) -> dict[str, Any]:
-    return {"device": results.device_description(device), "cores": os.cpu_count(), "torch": torch.__version__,
+    return {"device": records.device_description(device), "cores": os.cpu_count(), "torch": torch.__version__,
             "python": platform.python_version(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
@@ -438,7 +439,7 @@ def main(
     for name in names:
         models.preset(name)  # unknown name: one clear error before any work
     if record:
-        results.check_name(record)
+        records.check_name(record)
     batch_list = parse_batches(batches or ("4096" if quick else "16384,65536,262144,full"))
     precisions = [check_choice("precision", p.strip(), PRECISIONS) for p in precision.split(",")]
     compiles = [check_choice("compile mode", c.strip(), COMPILE_MODES) for c in compile_.split(",")]
@@ -462,7 +463,7 @@ def main(
         reference_rows(dev, quick, budget_s, emit, levers=True)
     print_tables(result)
     if record:
-        path = results.record(record, result, markdown(result), device=dev, bench_dir=BENCH_DIR)
+        path = records.record(record, result, markdown(result), device=dev, bench_dir=BENCH_DIR)
         print(f"recorded {path}; python scripts/sync_readme.py puts it into the README")
 
 

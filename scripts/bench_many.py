@@ -11,7 +11,7 @@ and one evaluation at the end; the script checks that they reach the same PSNR (
 exact up to floating-point summation order) and prints signals/s for each and the ratio. Signals are
 generated (smooth random images, ``--size`` x ``--size`` RGB), so nothing is read from disk.
 ``--record NAME`` writes the results and their markdown table to benchmarks/NAME.json
-(``kan_inr.results.record``); ``python scripts/sync_readme.py`` puts the table into the README.
+(``records.record``); ``python scripts/sync_readme.py`` puts the table into the README.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kan_inr import models, results as bench_results  # noqa: E402
+from kan_inr import models  # noqa: E402
+import records  # noqa: E402
 from kan_inr.atomic import write_json  # noqa: E402
 from kan_inr.batched import fit_batch  # noqa: E402
 from kan_inr.device import device_name as _device_name, resolve_device, sync as _sync  # noqa: E402
@@ -128,7 +129,7 @@ def main() -> None:
     parser.add_argument("--record", default="", help="record the results as benchmarks/NAME.json")
     args = parser.parse_args()
     if args.record:
-        bench_results.check_name(args.record)
+        records.check_name(args.record)
     device = resolve_device(args.device)
     if args.quick:
         args.signals, args.steps = args.signals or 8, args.steps or 20
@@ -152,7 +153,7 @@ def main() -> None:
     if args.json:
         write_json(args.json, rows if args.suite else rows[0])
     if args.record:
-        path = bench_results.record(args.record, rows, markdown(rows), device=device)
+        path = records.record(args.record, rows, markdown(rows), device=device)
         print(f"recorded {path}; python scripts/sync_readme.py puts it into the README")
 
 

@@ -26,11 +26,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from kan_inr import results, signals
+from kan_inr import signals
 from kan_inr.atomic import write_bytes, write_json
-from kan_inr.codec import jobs, rd
+from kan_inr.codec import jobs
 from kan_inr.plots import curves
 from kan_inr.signals import image
+import rate_distortion
+import records
 
 CLASSICAL = {"jpeg": ("JPEG", [1, 2, 3, 5, 8, 12, 16, 20, 25, 30, 40, 50, 60, 70, 80, 85, 90, 95]),
              "webp": ("WEBP", [0, 2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95])}
@@ -85,17 +87,17 @@ def inr_job(args: tuple[str, str, float, str]) -> dict:
 
 def summarise(points: list[dict], images: list[str], inr: list[str]) -> tuple[dict, str]:
     """BD numbers and matched-rate rows (data), and the README markdown."""
-    def curve(img: str, codec: str) -> rd.Curve:
+    def curve(img: str, codec: str) -> rate_distortion.Curve:
         rows = [p for p in points if p["image"] == img and p["codec"] == codec]
         return [p["bpp"] for p in rows], [p["psnr"] for p in rows]
 
-    bd = {c: {img: {"bd_rate": rd.bd_rate(curve(img, "jpeg"), curve(img, c)),
-                    "bd_psnr": rd.bd_psnr(curve(img, "jpeg"), curve(img, c))} for img in images}
+    bd = {c: {img: {"bd_rate": rate_distortion.bd_rate(curve(img, "jpeg"), curve(img, c)),
+                    "bd_psnr": rate_distortion.bd_psnr(curve(img, "jpeg"), curve(img, c))} for img in images}
           for c in [*inr, "webp"]}
     matched = []
     for p in sorted(points, key=lambda p: (p["image"], p["codec"], p.get("target_bpp", 0))):
         if p["codec"] in inr:
-            jpeg = rd.psnr_at(curve(p["image"], "jpeg"), p["bpp"])
+            jpeg = rate_distortion.psnr_at(curve(p["image"], "jpeg"), p["bpp"])
             matched.append({**{k: p[k] for k in ("image", "codec", "target_bpp", "bpp", "psnr")}, "jpeg_psnr": jpeg})
 
     def fmt(v: float | None, spec: str) -> str:
@@ -152,7 +154,7 @@ def main(argv: list[str]) -> None:
     if mismatched:
         raise SystemExit(f"decoded PSNR differs from compress's for {len(mismatched)} files")
     name = f"codec-{args.name}"
-    figure = curves(results.BENCH_DIR / f"{name}.png",
+    figure = curves(records.BENCH_DIR / f"{name}.png",
                     {c: [tuple(np.array(v) for v in zip(*sorted((p["bpp"], p["psnr"]) for p in points
                                                                   if p["codec"] == c and p["image"] == img)))
                          for img in images] for c in [*inr, *CLASSICAL]},
@@ -161,7 +163,7 @@ def main(argv: list[str]) -> None:
     header = (f"Images {', '.join(images)} of div2k at {args.resize} px (8-bit); INR target rates {args.bpp} bpp; "
               f"figure `benchmarks/{figure.name}`. Cells: bpp / PSNR / SSIM; BD-rate / BD-PSNR against JPEG "
               f"(Bjontegaard, cubic fits over the shared range).\n\n")
-    path = results.record(name, {"points": points, **summary}, header + markdown, device="cpu",
+    path = records.record(name, {"points": points, **summary}, header + markdown, device="cpu",
                           command=["python", "scripts/codec_bench.py", *argv])
     print(markdown)
     print(f"wrote {path}")

@@ -64,7 +64,7 @@ import os, torch
 from kan_inr import models
 from kan_inr.step import compile_model
 from kan_inr.models.layers import FourierKAN, harmonics_direct, harmonics_powers
-from kan_inr.models.reference import fourier_kan_coefficients, fourier_kan_naive
+from tests.reference_models import fourier_kan_coefficients, fourier_kan_naive
 dev = torch.device(os.environ["DEVICE"])
 x = torch.linspace(-1, 1, 2001, device=dev).reshape(-1, 1)
 err = (harmonics_powers(x, 270).double() - harmonics_direct(x.double(), 270)).abs().max().item()

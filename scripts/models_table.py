@@ -14,7 +14,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without installing
 
-from kan_inr import models, results  # noqa: E402
+from kan_inr import models  # noqa: E402
+import records  # noqa: E402
 
 SHAPE = (512, 512)
 
@@ -47,11 +48,11 @@ def main() -> None:
     parser.add_argument("--record", default="", help="record the table as benchmarks/NAME.json")
     args = parser.parse_args()
     if args.record:
-        results.check_name(args.record)
+        records.check_name(args.record)
     table = rows()
     print(markdown(table))
     if args.record:
-        path = results.record(args.record, table, markdown(table), device="cpu")
+        path = records.record(args.record, table, markdown(table), device="cpu")
         print(f"recorded {path}; python scripts/sync_readme.py puts it into the README")
 
 

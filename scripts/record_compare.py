@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Record a finished comparison (``kan-inr compare``) as benchmarks/compare-NAME.json, so that the
 README's Results section, which ``compare --readme`` writes, has a committed file behind it that the
-tests check it against (``kan_inr.results.check_results_section``).
+tests check it against (``records.check_results_section``).
 
 The comparison's folder (outputs/compare-NAME/) is git-ignored: this copies its results.csv rows (the
 data) and results.md (what the README shows, figure links dropped) with the comparison's own command.
@@ -20,7 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without installing
 
-from kan_inr import KanInrError, results  # noqa: E402
+from kan_inr import KanInrError  # noqa: E402
+from kan_inr.comparison.report import readme_body  # noqa: E402
+import records  # noqa: E402
 
 COMMAND = re.compile(r"^Command: `(?P<command>.+)`$", re.M)
 
@@ -37,7 +39,7 @@ def record(name: str, outputs: Path) -> Path:
     if command is None or not rows:
         raise KanInrError(f"{folder / 'results.md'} names no command, or results.csv has no rows")
     devices = {row["device"] for row in rows if row["device"]}
-    return results.record(f"compare-{name}", rows, results.comparison_markdown(results_md),
+    return records.record(f"compare-{name}", rows, readme_body(results_md),
                           device=devices.pop() if len(devices) == 1 else "cpu",
                           command=shlex.split(command["command"]))
 
@@ -47,10 +49,10 @@ def main() -> None:
     parser.add_argument("name", help="the comparison's name: outputs/compare-NAME/")
     parser.add_argument("--outputs", type=Path, default=Path("outputs"))
     args = parser.parse_args()
-    results.check_name(f"compare-{args.name}")
+    records.check_name(f"compare-{args.name}")
     path = record(args.name, args.outputs)
     print(f"recorded {path}; the README's Results section must equal its markdown (compare --readme)")
 
 
 if __name__ == "__main__":
-    results.run_script(main, "record_compare")
+    records.run_script(main, "record_compare")

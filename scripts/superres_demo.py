@@ -5,7 +5,7 @@
 data/astronaut.png is scikit-image's astronaut (512 px) shrunk by area averaging to 128 px, so the
 original at 256 px is the same image shrunk to 256: the 2x render of a run fitted on the sample is
 scored against it (PSNR, SSIM), beside Pillow bicubic and Lanczos of the 128 px sample. Writes
-benchmarks/superres-demo.json (``kan_inr.results.record``).
+benchmarks/superres-demo.json (``records.record``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from kan_inr import results, signals, superres
+from kan_inr import signals, superres
+import records
 from kan_inr.runs import load_run, read_status
 from kan_inr.signals.base import Signal
 from kan_inr.signals.image import resize
@@ -45,7 +46,7 @@ def main(run_dir: Path) -> None:
              "| 2x from the 128 px sample | PSNR (dB) | SSIM |", "|---|---|---|"]
     lines += [f"| {r['method']} | {r['psnr']:.2f} | {r['ssim']:.3f} |" for r in rows]
     print("\n".join(lines))
-    print(results.record("superres-demo", rows, "\n".join(lines), device=metrics["device"]))
+    print(records.record("superres-demo", rows, "\n".join(lines), device=metrics["device"]))
 
 
 if __name__ == "__main__":

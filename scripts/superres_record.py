@@ -1,5 +1,5 @@
 """Record super-resolution comparisons (``superres.json`` of ``kan-inr compare --downsample``) as one
-benchmark file for the README: benchmarks/superres-<NAME>.json (``kan_inr.results.record``).
+benchmark file for the README: benchmarks/superres-<NAME>.json (``records.record``).
 
     python scripts/superres_record.py NAME outputs/compare-A [outputs/compare-B ...]
 
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from kan_inr import results, superres
+from kan_inr import superres
+import records
 
 
 def main(name: str, folders: list[Path]) -> None:
@@ -35,7 +36,7 @@ def main(name: str, folders: list[Path]) -> None:
     header = "\n".join(header)
     text = f"{header}\n\n{markdown}"
     print(text)
-    print(results.record(f"superres-{name}", rows, text, device=torch.device("cpu")))
+    print(records.record(f"superres-{name}", rows, text, device=torch.device("cpu")))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ reduced image with the same steps, batch and seed, rendered at the original size
 it. Variants are the first layer's basis size (a fraction of the grid's Nyquist limit, or the paper's)
 and fit options (TrainConfig); "preset" is the model as registered when the sweep ran. Grid PSNR is the
 run's own rendering of the fitted grid (with the box pixel model: each pixel its cell's mean), beside
-the PSNR of the INR's values at the pixel centres. Writes benchmarks/superres-remedies[-TAG].json (``kan_inr.results.record``).
+the PSNR of the INR's values at the pixel centres. Writes benchmarks/superres-remedies[-TAG].json (``records.record``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import time
 
 import torch
 
-from kan_inr import results, signals, superres, training
+from kan_inr import signals, superres, training
+import records
 from kan_inr.jobs import start_run
 from kan_inr.render import predict_grid
 from kan_inr.signals.base import denormalise
@@ -108,7 +109,7 @@ def write(rows: list[dict], original: signals.Signal, low: signals.Signal, args:
         grid, centre = (f"{r[k]:.2f}" if k in r else "-" for k in ("grid_psnr", "centre_psnr"))
         lines.append(f"| {r['model']} | {r['variant']} | {grid} | {centre} | {r['upsampled_psnr']:.2f} | {r['upsampled_ssim']:.3f} |")
     name = "superres-remedies" + (f"-{args.tag}" if args.tag else "")
-    print(results.record(name, rows, "\n".join(lines), device=torch.device("cpu")), flush=True)
+    print(records.record(name, rows, "\n".join(lines), device=torch.device("cpu")), flush=True)
 
 
 if __name__ == "__main__":

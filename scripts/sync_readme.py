@@ -1,4 +1,4 @@
-"""Paste every ``benchmarks/<name>.json`` into its README block (``kan_inr.results.sync_readme``).
+"""Paste every ``benchmarks/<name>.json`` into its README block (``records.sync_readme``).
 
     python scripts/sync_readme.py          # rewrite the blocks
     python scripts/sync_readme.py --check  # exit 1 and name the blocks that differ from their files
@@ -6,11 +6,11 @@
 
 import sys
 
-from kan_inr import results
+import records
 
 if __name__ == "__main__":
     if "--check" in sys.argv[1:]:
-        stale = results.check_readme()
+        stale = records.check_readme()
         print("\n".join(stale) or "README blocks match benchmarks/")
         sys.exit(1 if stale else 0)
-    print("synced: " + (", ".join(results.sync_readme()) or "no blocks"))
+    print("synced: " + (", ".join(records.sync_readme()) or "no blocks"))

@@ -51,3 +51,19 @@ def constant_psnr(path: Path, **load_options) -> float:
     values = signals.load(path, **load_options).values  # (N, C) in [0, 1]
     best = values.mean(dim=0, keepdim=True).expand_as(values)  # (N, C)
     return metrics.psnr(best, values)
+
+
+def tb_scalars(tb_dir: Path) -> dict[str, dict[int, float]]:
+    """Every scalar logged under ``tb_dir`` (all its event files), read back by TensorBoard's own
+    reader: tag -> {step: value}."""
+    events = tb_events(tb_dir)
+    return {tag: {e.step: e.value for e in events.Scalars(tag)} for tag in events.Tags()["scalars"]}
+
+
+def tb_events(tb_dir: Path):
+    """TensorBoard's reader over every event file under ``tb_dir``, loaded, keeping every event."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tb_dir), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    return events

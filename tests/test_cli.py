@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kan_inr.signals import image
-from conftest import constant_psnr, run_cli
+from conftest import constant_psnr, run_cli, tb_scalars
 
 SMALL = ["--model", "siren", "--set", "hidden_dim=32", "--set", "hidden_layers=1", "--steps", "40",
          "--lr", "3e-3", "--quiet"]  # about 25 dB on the 24x24 test image: 11 dB above the best constant
@@ -24,6 +24,11 @@ def test_fit_then_render(image_file, tmp_path, capsys, monkeypatch):
     assert config["model"]["config"]["hidden_dim"] == 32 and config["train"]["steps"] == 40
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["steps"] == 40 and metrics["final_psnr"] > constant_psnr(image_file) + 5, metrics["final_psnr"]
+    logged = tb_scalars(run / "tb")  # TensorBoard holds the run's curves, not just a file
+    assert logged["eval/psnr"] == {40: pytest.approx(metrics["final_psnr"], rel=1e-6)}
+    loss, lr = logged["train/loss"], logged["lr"]
+    assert list(loss) == list(lr) == [10, 20, 30, 40] and loss[40] < loss[10] / 2  # it learned
+    assert 3e-3 > lr[10] > lr[20] > lr[30] > lr[40] > 0  # the decaying schedule from --lr 3e-3
 
     moved = tmp_path / "elsewhere" / "run"  # relocatable: render needs nothing but the folder
     moved.parent.mkdir()

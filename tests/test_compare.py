@@ -134,6 +134,8 @@ def test_budget_and_option_errors(image_file: Path, tmp_path: Path) -> None:
         run_comparison([], protocol="nope", outputs=tmp_path)
     with pytest.raises(KanInrError, match="unknown model 'nope'"):
         run_comparison([image_file], ["siren", "nope"], Budget(steps=1), outputs=tmp_path)
+    with pytest.raises(KanInrError, match="reads its signals from a folder"):  # the library guesses no folder
+        run_comparison([], protocol="div2k-sl2a", outputs=tmp_path)
     with pytest.raises(KanInrError, match="needs .*00.png"):
         run_comparison([], protocol="div2k-sl2a", data_dir=tmp_path, outputs=tmp_path)
     assert not (tmp_path / "compare-div2k-sl2a").exists()

@@ -44,6 +44,7 @@ def test_session_without_torchrun_is_one_process(monkeypatch: pytest.MonkeyPatch
     assert distributed.Context(rank=1, world_size=2).shard(list("abcde")) == ["b", "d"]
 
 
+@pytest.mark.slow  # 12 s: torchrun twice; DDP itself is held by the gradient-averaging test
 def test_fit_many_sharded_over_two_processes_equals_one(tmp_path: Path) -> None:
     # rank 0 gets img0 and img2 (two shapes: each alone), rank 1 img1 and img3 (one shape: batched);
     # the single process batches img0, img1, img3 and fits img2 alone
@@ -100,6 +101,7 @@ def test_fit_distributed_averages_gradients_over_ranks(tmp_path: Path) -> None:
         torch.testing.assert_close(weights[name], expected, rtol=1e-5, atol=1e-6, msg=name)
 
 
+@pytest.mark.slow  # 31 s: three torchrun fits; resume alone is held by test_resume.py, DDP by the test above
 def test_fit_distributed_interrupted_resumes_to_the_same_weights(tmp_path: Path) -> None:
     """SIGINT to torchrun after a checkpoint: the ranks agree to stop at a log step, rank 0 checkpoints and
     the run is kept (interrupted, never deleted); `fit --resume RUN --distributed` ends with the weights

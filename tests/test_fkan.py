@@ -9,7 +9,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from kan_inr.models import build, num_params
 from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.layers import FourierKAN
-from kan_inr.models.reference import fourier_kan_coefficients, fourier_kan_naive
+from tests.reference_models import fourier_kan_coefficients, fourier_kan_naive
 
 
 def test_fourier_kan_equals_naive_per_edge_formula():

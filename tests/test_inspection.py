@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import imageio.v3 as iio
+import pytest
 import torch
 
 from kan_inr import jobs
 from kan_inr.inspection import edge_functions
 from kan_inr.models.layers import FourierKAN
-from conftest import run_cli
+from conftest import run_cli, tb_events
 
 
 def test_edge_functions_are_the_per_input_sums():
@@ -25,12 +27,14 @@ def test_inspect_writes_png_and_tensorboard_figure(image_file, tmp_path, capsys,
     torch.set_num_threads(1)
     run, _ = jobs.fit_file(image_file, "fkan", outputs=tmp_path, name="run", console=False, steps=2, device="cpu",
                            model_overrides={"hidden_dim": "8", "block_dims": "(8,)"})
-    before = {p.name for p in (run / "tb").iterdir()}
     code, out, err = run_cli(["inspect", run], capsys, monkeypatch)
     assert code == 0, err
     png = run / "inspect.png"
     assert out.strip() == str(png) and png.read_bytes()[:4] == b"\x89PNG"
-    assert {p.name for p in (run / "tb").iterdir()} - before  # a new event file with the figure
+    (figure,) = tb_events(run / "tb").Images("inspect/first_layer")  # the same figure, in TensorBoard
+    height, width = iio.imread(png).shape[:2]
+    assert figure.step == 2 and figure.encoded_image_string[:4] == b"\x89PNG"
+    assert figure.width / figure.height == pytest.approx(width / height, rel=0.02)
 
 
 def test_inspect_refuses_a_model_without_kan_layer(image_file, tmp_path, capsys, monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, bspline_basis, chebyshev_basis, edge_functions
-from kan_inr.models.reference import chebyshev_kan_coefficients, chebyshev_kan_einsum
+from tests.reference_models import chebyshev_kan_coefficients, chebyshev_kan_einsum
 
 
 def chebyshev_recurrence(t: torch.Tensor, degree: int) -> torch.Tensor:

@@ -24,6 +24,7 @@ from kan_inr.config import TrainConfig
 from kan_inr.training import fit
 from kan_inr.logging import NullLog
 from kan_inr.many import fit_many, find_signals
+from conftest import tb_scalars
 
 TINY_FKAN = {"grid_size": "8", "hidden_dim": "16", "block_dims": "32,32"}
 TINY_SIREN = {"hidden_dim": "16", "hidden_layers": "1"}
@@ -127,7 +128,8 @@ def test_fit_many_runs_summary_and_resume(tmp_path: Path) -> None:
     for run in first.fitted:
         assert {"config.json", "weights.pt", "metrics.json", "history.json", "reconstruction.png", "tb"} <= {
             p.name for p in run.iterdir()}
-        assert list((run / "tb").iterdir())  # TensorBoard scalars per signal
+        history = json.loads((run / "history.json").read_text())  # TensorBoard: each signal's own curve
+        assert tb_scalars(run / "tb")["eval/psnr"] == {h["step"]: pytest.approx(h["psnr"], rel=1e-6) for h in history}
     together = {json.loads((first.group_dir / n / "metrics.json").read_text()).get("fitted_together") for n in
                 ("img0", "img1", "img2")}
     assert together == {2, None}

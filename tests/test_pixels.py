@@ -18,6 +18,7 @@ from kan_inr.geometry import subcell_offsets
 from kan_inr.pixels import PixelModel
 from kan_inr.signals.base import grid
 from kan_inr.step import mse_loss
+from conftest import constant_psnr
 
 
 def jitter(coords: torch.Tensor, shape: tuple[int, ...], convention: str, width: float = 1.0) -> torch.Tensor:
@@ -119,7 +120,7 @@ def test_fit_with_box_pixels_trains_inside_the_cells_and_evaluates_cell_means(im
     psnr = signals.module("image").evaluate
     before = psnr(predict_grid(model.model, signal.shape, "cpu", convention="centers", pixels=PixelModel(box=2)),
                   signal.values, signal.shape)
-    result = fit(model, signal, TrainConfig(steps=60, lr=1e-3, batch=144, eval_every=60, device="cpu", box=2))
+    result = fit(model, signal, TrainConfig(steps=60, lr=3e-3, batch=144, eval_every=60, device="cpu", box=2))
     steps = [x for x in model.seen[True] if x.shape[0] == 4 * 144]
     assert len(steps) == 60
     train = steps[0].reshape(4, 144, 2)  # (S, batch, d): the 4 sub-cells of 144 pixels
@@ -131,7 +132,8 @@ def test_fit_with_box_pixels_trains_inside_the_cells_and_evaluates_cell_means(im
     cell_means = predict_grid(model.model, signal.shape, "cpu", convention="centers", pixels=PixelModel(box=2))
     expected = psnr(cell_means, signal.values, signal.shape)["psnr"]
     assert result.metrics["final_psnr"] == pytest.approx(expected, abs=1e-4)
-    assert result.metrics["final_psnr"] > before["psnr"] + 3  # and it learns
+    # and it learns: 23.3 dB, 10 above the best constant
+    assert result.metrics["final_psnr"] > max(before["psnr"] + 3, constant_psnr(image_file) + 5)
 
 
 @pytest.mark.parametrize("options, message", [

@@ -15,7 +15,7 @@ import torch
 import kan_inr
 from kan_inr import KanInrError, jobs, plugins, runs
 from kan_inr.signals import image
-from conftest import run_cli
+from conftest import constant_psnr, run_cli
 
 KAN_INR = [sys.executable, "-m", "kan_inr.cli"]
 
@@ -44,7 +44,7 @@ class SincINR(nn.Module):
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         return self.out(torch.sinc(self.omega * self.hidden(coords) / torch.pi))  # (N, out_dim)
 '''
-TRAIN = ["--steps", "30", "--lr", "1e-2", "--batch", "0", "--device", "cpu", "-q"]
+TRAIN = ["--steps", "500", "--lr", "0.1", "--batch", "0", "--device", "cpu", "-q"]  # 21.7 dB: 8.4 above the best constant
 
 
 def kan_inr_cli(*args, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -62,13 +62,14 @@ def plugin_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # 8 s: new processes; plug-in fits are held by the tests below, resume by test_resume.py
 def test_plugin_fits_and_resumes_in_new_processes(image_file, plugin_file, tmp_path):
     spec = f"{plugin_file}:SincINR"
     done = kan_inr_cli("fit", image_file, "--model", spec, *TRAIN, "--outputs", tmp_path / "o", "--json")
     assert done.returncode == 0, done.stderr
     metrics = json.loads(done.stdout)
     run_dir = Path(metrics["run_dir"])
-    assert run_dir.name == "tiny-SincINR" and metrics["final_psnr"] > 10  # 6.4 dB after one step, 11.2 after 30
+    assert run_dir.name == "tiny-SincINR" and metrics["final_psnr"] > constant_psnr(image_file) + 5, metrics
     config = json.loads((run_dir / runs.CONFIG).read_text())
     assert config["model"]["family"] == spec and config["model"]["config_class"] == f"{plugin_file}:SincConfig"
     assert config["model"]["config"] == {"hidden_dim": 16, "omega": 10.0}

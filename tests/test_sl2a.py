@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from kan_inr.models.reference import chebyshev_kan_coefficients, chebyshev_kan_einsum
+from tests.reference_models import chebyshev_kan_coefficients, chebyshev_kan_einsum
 from kan_inr.models.sl2a import SL2A, SL2AConfig
 
 

@@ -15,9 +15,10 @@ from kan_inr.step import compile_model, make_optimizer, matmul_precision, train_
 from kan_inr.training import fit
 from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.layers import FourierKAN, harmonics, harmonics_direct, harmonics_powers
-from kan_inr.models.reference import fourier_kan_coefficients, fourier_kan_naive
+from tests.reference_models import fourier_kan_coefficients, fourier_kan_naive
 from kan_inr.models.siren import SirenConfig
 from kan_inr.atomic import save_weights
+from conftest import constant_psnr
 
 # scripts/gpu_check.sh runs this file with KAN_INR_TEST_DEVICE=cuda; CPU otherwise.
 DEVICE_NAME = os.environ.get("KAN_INR_TEST_DEVICE", "cpu")
@@ -84,7 +85,7 @@ def _tiny_fit(image_file, precision: str):
 
 def test_bf16_training_reaches_the_fp32_psnr_within_half_a_db(image_file):
     fp32, bf16 = _tiny_fit(image_file, "fp32"), _tiny_fit(image_file, "bf16")
-    assert fp32["final_psnr"] > 22.0, fp32  # the fit learned something: the comparison means something
+    assert fp32["final_psnr"] > constant_psnr(image_file) + 5, fp32  # it learned: the comparison means something
     assert bf16["final_psnr"] > fp32["final_psnr"] - 0.5, (fp32["final_psnr"], bf16["final_psnr"])
     assert bf16["precision"] == "bf16" and bf16["compile"] == "eager"
 
@@ -148,8 +149,8 @@ def test_cuda_fit_with_every_lever_learns(image_file):
     assert resolve_device("auto").type == "cuda"
 
 
-@pytest.mark.parametrize("flag, value, message", [("--precision", "fp16", "unknown --precision 'fp16'"),
-                                                  ("--compile", "fast", "unknown --compile mode 'fast'")])
+@pytest.mark.parametrize("flag, value, message", [("--precision", "fp16", "unknown precision 'fp16'"),
+                                                  ("--compile", "fast", "unknown compile 'fast'")])
 def test_cli_rejects_unknown_levers_in_one_line(image_file, tmp_path, capsys, monkeypatch, flag, value, message):
     import sys
 

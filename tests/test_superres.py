@@ -13,6 +13,7 @@ import torch
 from kan_inr import signals, superres
 from kan_inr.comparison import Budget, run_comparison
 from kan_inr.signals.base import Signal
+from conftest import constant_psnr
 
 
 def test_area_downsampling_averages_blocks():
@@ -58,8 +59,8 @@ def test_bicubic_of_a_linear_ramp_is_the_ramp_inside():
 def test_tiny_downsample_comparison_scores_renders_and_baselines(image_file: Path, tmp_path: Path):
     torch.set_num_threads(1)
     out = tmp_path / "out"
-    result = run_comparison([image_file], ["siren"], Budget(steps=3), outputs=out, device="cpu", downsample=2)
-    folder = out / "compare-steps3-x2"
+    result = run_comparison([image_file], ["siren"], Budget(steps=50), outputs=out, device="cpu", downsample=2)
+    folder = out / "compare-steps50-x2"
     assert result.out_dir == folder
     low = signals.load(folder / "inputs" / "tiny.png")
     assert low.shape == (12, 12)  # the 24x24 fixture, halved
@@ -67,7 +68,8 @@ def test_tiny_downsample_comparison_scores_renders_and_baselines(image_file: Pat
     data = json.loads((folder / "superres.json").read_text())
     methods = {r["method"]: r for r in data["rows"]}
     assert set(methods) == {"bicubic", "lanczos", "siren"}
-    assert "grid_psnr" in methods["siren"] and 5 < methods["siren"]["upsampled_psnr"] < 60
+    # scored at the original size against the original: 25.5 dB after 50 steps, 12 above the best constant
+    assert "grid_psnr" in methods["siren"] and methods["siren"]["upsampled_psnr"] > constant_psnr(image_file) + 5
     assert methods["bicubic"]["upsampled_psnr"] > 25  # a smooth image: bicubic is close
     assert "Super-resolution x2" in result.markdown and (folder / "superres_tiny.png").read_bytes()[:4] == b"\x89PNG"
     assert np.isfinite(methods["lanczos"]["upsampled_ssim"])

@@ -20,10 +20,11 @@ from kan_inr._version import __version__
 from kan_inr import models, plots, signals
 from kan_inr.atomic import write_text
 from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol
-from kan_inr.results import README_END, README_START
+from kan_inr.metrics import mean_std
 from kan_inr.runs import CONFIG, HISTORY, METRICS
 from kan_inr.signals import Signal
 
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"  # compare --readme writes between
 
 
 @dataclass
@@ -78,13 +79,6 @@ def table_rows(results: list[RunResult], proto: Protocol | None) -> list[dict[st
             row["run_dir"] = ""
             rows.append(row)
     return rows
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (n - 1 in the denominator; 0 for a single value) of
-    ``values``: the one definition of "mean +- std over signals" in every table kan-inr writes."""
-    array = np.asarray(values, dtype=np.float64)
-    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
 
 
 def rows_to_csv(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
@@ -272,8 +266,7 @@ def results_figures(out_dir: Path, results: list[RunResult], loaded: dict[str, S
 
 
 def update_readme(readme: str | Path, markdown: str) -> Path:
-    """Replace the text between the README's results markers with ``markdown`` (figure links dropped:
-    figures live in the git-ignored outputs folder)."""
+    """Replace the text between the README's results markers with ``markdown`` (``readme_body``)."""
     readme = Path(readme)
     try:
         text = readme.read_text()
@@ -281,8 +274,13 @@ def update_readme(readme: str | Path, markdown: str) -> Path:
         raise KanInrError(f"cannot read {readme}: {exc.strerror or exc}") from None
     if text.count(README_START) != 1 or text.count(README_END) != 1 or text.index(README_START) > text.index(README_END):
         raise KanInrError(f"{readme} needs one '{README_START}' line followed by one '{README_END}' line")
-    body = "\n".join(line for line in markdown.splitlines() if not line.startswith("!["))
     head, rest = text.split(README_START)
     _, tail = rest.split(README_END)
-    write_text(readme, f"{head}{README_START}\n{body.strip()}\n{README_END}{tail}")
+    write_text(readme, f"{head}{README_START}\n{readme_body(markdown)}\n{README_END}{tail}")
     return readme
+
+
+def readme_body(markdown: str) -> str:
+    """What goes between the README's results markers: ``markdown`` without its figure links (the
+    figures live in the git-ignored outputs folder), surrounding blank lines stripped."""
+    return "\n".join(line for line in markdown.splitlines() if not line.startswith("![")).strip()

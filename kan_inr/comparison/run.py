@@ -28,8 +28,6 @@ from kan_inr.logging import NullLog
 from kan_inr.runs import COMPLETE, CONFIG, HISTORY, load_config, read_status
 from kan_inr.signals import Signal
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"  # the benchmark signals beside a clone
 RUN_METRICS = ("params", "steps", "batch", "train_s", "samples_per_s", "device")  # a complete metrics.json
 
 
@@ -118,8 +116,10 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     if not paths:
         if proto is None:
             raise KanInrError("give signal files, or --protocol NAME")
-        data = Path(data_dir) if data_dir is not None else DEFAULT_DATA
-        paths = [data / rel for rel in proto.signals]
+        if data_dir is None:
+            raise KanInrError(f"protocol '{proto.name}' reads its signals from a folder: give it (--data DIR) "
+                              f"or give the signal files")
+        paths = [Path(data_dir) / rel for rel in proto.signals]
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise KanInrError(f"protocol '{proto.name}' needs {', '.join(missing)} (not found; use --data DIR "

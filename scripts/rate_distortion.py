@@ -1,5 +1,5 @@
-"""Rate-distortion comparisons: PSNR at a matched rate, and Bjontegaard deltas (G. Bjontegaard,
-"Calculation of average PSNR differences between RD-curves", VCEG-M33, 2001).
+"""Rate-distortion comparisons for ``scripts/codec_bench.py``: PSNR at a matched rate, and Bjontegaard
+deltas (G. Bjontegaard, "Calculation of average PSNR differences between RD-curves", VCEG-M33, 2001).
 
 A curve is (rates in bits per pixel, PSNR in dB), one point per file. BD-PSNR fits a cubic of PSNR
 in log10(rate) to each curve and averages their difference over the rates both cover; BD-rate fits

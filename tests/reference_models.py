@@ -1,7 +1,7 @@
 """Naive reference formulations of KAN layers, as the papers' public code computes them.
 
 Slow on purpose: the tests prove our fast layers equal these, and ``scripts/bench.py`` times both in
-one process. Not registered as models.
+one process (``from tests import reference_models``). Not part of the package, not registered as models.
 """
 
 from __future__ import annotations

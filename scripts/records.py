@@ -1,16 +1,21 @@
-"""Measured results with their provenance, and the README blocks made from them.
+"""Benchmark records: measured results with their provenance, and the README blocks made from them.
 
-Every number in the README comes from a file ``benchmarks/<name>.json`` written by the script that
-measured it (``record``): the results as data, the command that produced them, the device, the
-torch and kan-inr versions, the date, and the markdown the script rendered from them. The README
-holds that markdown verbatim between ``<!-- benchmark:NAME -->`` and ``<!-- /benchmark:NAME -->``;
-``sync_readme`` pastes it there and ``check_readme`` (run by the tests) fails when a block differs
-from its file, so a number cannot be typed in by hand or go stale silently.
+Repository tooling, not part of the installed package: every number in the README comes from a file
+``benchmarks/<name>.json`` written by the script that measured it (``record``): the results as data,
+the command that produced them, the git commit it ran at (and whether the tree had uncommitted
+changes), the device, the torch and kan-inr versions, the date, and the markdown the script rendered
+from them. The README holds that markdown verbatim between ``<!-- benchmark:NAME -->`` and
+``<!-- /benchmark:NAME -->``; ``sync_readme`` (``scripts/sync_readme.py``) pastes it there and
+``check_readme`` (run by the tests) fails when a block differs from its file, so a number cannot be
+typed in by hand or go stale silently.
 
-The README's Results section is written by ``kan-inr compare --readme`` between ``<!-- results:start -->``
-and ``<!-- results:end -->``; it names its comparison (``### Comparison `NAME```), and ``check_readme``
+The README's Results section is written by ``kan-inr compare --readme`` between the markers of
+``kan_inr.comparison.report``; it names its comparison (``### Comparison `NAME```), and ``check_readme``
 also holds it to ``benchmarks/compare-NAME.json`` (recorded from the comparison's own results.md by
 ``scripts/record_compare.py``).
+
+Scripts import this module by name (``import records``): ``python scripts/X.py`` puts scripts/ on the
+path, and so does pytest's ``pythonpath`` for the tests.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import platform
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -29,11 +35,11 @@ import torch
 from kan_inr.errors import KanInrError
 from kan_inr._version import __version__
 from kan_inr.atomic import write_json, write_text
+from kan_inr.comparison.report import README_END, README_START
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "benchmarks"
 BLOCK = re.compile(r"<!-- benchmark:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /benchmark:(?P=name) -->", re.S)
-README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"  # compare --readme writes between
 RESULTS_SECTION = re.compile(f"{re.escape(README_START)}\n(?P<body>.*?)\n{re.escape(README_END)}", re.S)
 COMPARISON = re.compile(r"^### Comparison `(?P<name>[\w.-]+)`$", re.M)
 
@@ -61,16 +67,32 @@ def check_name(name: str) -> None:
         raise KanInrError(f"bad benchmark name '{name}' (letters, digits, '.', '-', '_')")
 
 
+def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
+    """The commit the working tree is at and whether its tracked files differ from it (a result
+    measured on uncommitted code says so); ``{"commit": None}`` outside a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None}
+    return {"commit": commit, "dirty": dirty}
+
+
 def record(name: str, results: Any, markdown: str, *, device: torch.device | str,
            command: list[str] | None = None, bench_dir: Path = BENCH_DIR) -> Path:
     """Write ``bench_dir/<name>.json``: ``results`` (plain data), the ``markdown`` rendered from them
-    (what the README shows), and how they were measured. ``command`` defaults to this process's."""
+    (what the README shows), and how they were measured: the command (default: this process's), the
+    git commit and whether the tree was dirty, the device, the versions and the date."""
     check_name(name)
     argv = command if command is not None else [Path(sys.argv[0]).name if sys.argv[0].endswith("kan-inr")
                                                  else sys.argv[0], *sys.argv[1:]]
     data = {
         "name": name,
         "command": shlex.join(argv),
+        **git_state(),
         "device": device_description(device),
         "torch": torch.__version__,
         "kan_inr": __version__,
@@ -86,8 +108,12 @@ def record(name: str, results: Any, markdown: str, *, device: torch.device | str
 
 
 def provenance_line(data: dict[str, Any]) -> str:
-    """One italic line under a README block: where its numbers came from."""
-    return (f"*`{data['command']}`; {data['device']}; torch {data['torch']}; kan-inr {data['kan_inr']}; "
+    """One italic line under a README block: where its numbers came from (files recorded before
+    commits were recorded name none)."""
+    commit = ""
+    if data.get("commit"):
+        commit = f"commit {data['commit'][:10]}{' + uncommitted changes' if data['dirty'] else ''}; "
+    return (f"*`{data['command']}`; {commit}{data['device']}; torch {data['torch']}; kan-inr {data['kan_inr']}; "
             f"{data['date']}; `benchmarks/{data['name']}.json`.*\n")
 
 
@@ -115,12 +141,6 @@ def sync_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_
 
     write_text(readme, BLOCK.sub(fill, text))
     return names
-
-
-def comparison_markdown(results_md: str) -> str:
-    """What ``compare --readme`` puts into the README from a comparison's results.md: figure links
-    dropped (the figures live in the git-ignored outputs folder), surrounding blank lines stripped."""
-    return "\n".join(line for line in results_md.splitlines() if not line.startswith("![")).strip() + "\n"
 
 
 def check_results_section(text: str, bench_dir: Path = BENCH_DIR) -> list[str]:

@@ -1,0 +1,97 @@
+"""scripts/records.py: a benchmark file records its provenance (git commit included), a README block equals
+its benchmarks/*.json, and a hand edit is caught."""
+
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import records
+from kan_inr import KanInrError
+from kan_inr.comparison.report import readme_body
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_record_sync_check_round_trip(tmp_path):
+    bench = tmp_path / "benchmarks"
+    path = records.record("speed-x", {"ratio": 9.9}, "| a | b |\n|---|---|\n| 1 | 2 |",
+                          device="cpu", command=["scripts/bench.py", "--quick"], bench_dir=bench)
+    data = json.loads(path.read_text())
+    assert data["results"] == {"ratio": 9.9} and data["command"] == "scripts/bench.py --quick"
+    assert data["torch"] and data["date"] and data["device"].startswith("cpu")
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert data["commit"] == head and isinstance(data["dirty"], bool)
+    assert f"commit {head[:10]}" in records.provenance_line(data)
+    readme = tmp_path / "README.md"
+    readme.write_text("# t\n<!-- benchmark:speed-x -->\nold numbers\n<!-- /benchmark:speed-x -->\nafter\n")
+    assert records.check_readme(readme, bench) == ["speed-x: README block differs from benchmarks/speed-x.json"]
+    assert records.sync_readme(readme, bench) == ["speed-x"]
+    assert records.check_readme(readme, bench) == []
+    text = readme.read_text()
+    assert "| 1 | 2 |" in text and text.endswith("<!-- /benchmark:speed-x -->\nafter\n")
+    readme.write_text(text.replace("| 1 | 2 |", "| 1 | 3 |"))  # a number typed in by hand
+    assert records.check_readme(readme, bench) != []
+
+
+def test_git_state_says_whether_the_tree_differs_from_its_commit(tmp_path):
+    assert records.git_state(tmp_path) == {"commit": None}  # not a checkout: nothing to name
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("1")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "a")
+    state = records.git_state(tmp_path)
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    (tmp_path / "new.txt").write_text("untracked files do not change what was measured")
+    assert records.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "a.txt").write_text("2")
+    assert records.git_state(tmp_path) == {"commit": state["commit"], "dirty": True}
+    line = records.provenance_line({"command": "c", "device": "cpu", "torch": "2", "kan_inr": "0.1", "date": "d",
+                                    "name": "n", **records.git_state(tmp_path)})
+    assert f"commit {state['commit'][:10]} + uncommitted changes;" in line
+
+
+def test_missing_file_is_reported(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- benchmark:nothing -->\nx\n<!-- /benchmark:nothing -->\n")
+    (stale,) = records.check_readme(readme, tmp_path)
+    assert stale.startswith("nothing: cannot read")
+
+
+def test_bad_name_is_refused(tmp_path):
+    with pytest.raises(KanInrError, match="bad benchmark name"):
+        records.record("../x", {}, "", device="cpu", bench_dir=tmp_path)
+
+
+def test_project_readme_matches_its_benchmark_files():
+    assert records.check_readme() == []
+
+
+def test_results_section_is_checked_against_its_recorded_comparison(tmp_path):
+    results_md = "### Comparison `tiny`\n\nCommand: `kan-inr compare a.png`\n\n| model | PSNR |\n|---|---|\n| siren | 25.00 |\n\n![f](psnr.png)\n"
+    body = readme_body(results_md) + "\n"
+    assert body == "### Comparison `tiny`\n\nCommand: `kan-inr compare a.png`\n\n| model | PSNR |\n|---|---|\n| siren | 25.00 |\n"
+    text = f"# x\n<!-- results:start -->\n{body.strip()}\n<!-- results:end -->\n"  # what compare --readme writes
+    (stale,) = records.check_results_section(text, tmp_path)
+    assert stale.startswith("Results section: cannot read")
+    records.record("compare-tiny", [{"psnr": "25.0"}], body, device="cpu", command=["kan-inr", "compare", "a.png"],
+                   bench_dir=tmp_path)
+    assert records.check_results_section(text, tmp_path) == []
+    assert records.check_results_section(text.replace("25.00", "26.00"), tmp_path) == [
+        "Results section differs from benchmarks/compare-tiny.json"]
+    assert records.check_results_section(text.replace("### Comparison `tiny`", "### Ours"), tmp_path) != []
+
+
+def test_recorded_models_table_matches_the_registry():
+    """Parameter counts and recipes are computed, not measured: the recorded table must be today's."""
+    spec = importlib.util.spec_from_file_location("models_table", REPO / "scripts" / "models_table.py")
+    models_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(models_table)
+    assert records.load("models")["markdown"] == models_table.markdown(models_table.rows()) + "\n"
