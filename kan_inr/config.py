@@ -102,9 +102,14 @@ def check_values(cfg: Any) -> None:
         lo, hi = meta.get("lo"), meta.get("hi")
         if lo is not None and (value <= lo if meta.get("above") else value < lo):
             bound = "positive" if lo == 0 and meta.get("above") else f"{'above' if meta.get('above') else 'at least'} {lo:g}"
-            raise KanInrError(f"{f.name} must be {bound}{f' and at most {hi:g}' if hi is not None else ''}, got {value!r}")
+            raise KanInrError(f"{f.name} must be {bound}{f' and at most {_num(hi)}' if hi is not None else ''}, got {value!r}")
         if hi is not None and value > hi:
-            raise KanInrError(f"{f.name} must be at most {hi:g}, got {value!r}")
+            raise KanInrError(f"{f.name} must be at most {_num(hi)}, got {value!r}")
+
+
+def _num(bound: float) -> str:
+    """A range bound as an error shows it: integers in full (a seed's 2^63 - 1), floats short."""
+    return f"{bound:,}" if isinstance(bound, int) else f"{bound:g}"
 
 
 def _type_name(hint: Any) -> str:
