@@ -9,6 +9,14 @@ from them. The README holds that markdown verbatim between ``<!-- benchmark:NAME
 ``check_readme`` (run by the tests) fails when a block differs from its file, so a number cannot be
 typed in by hand or go stale silently.
 
+A block whose file does not exist yet holds ``NOT_MEASURED`` (the benchmark is still to be run):
+``sync_readme`` writes it and ``check_readme`` accepts it only while the file is missing.
+
+``benchmarks/README.md`` is generated, never edited (``benchmarks_readme``): one section per
+``benchmarks/*.json`` (its title, its note from ``benchmarks/notes.md``, its figure
+``benchmarks/<name>.png`` if there is one, its markdown and provenance line), the files of
+``SUPERSEDED`` last, under "Older results", each with the reason it no longer describes the code.
+
 The README's Results section is written by ``kan-inr compare --readme`` between the markers of
 ``kan_inr.comparison.report``; it names its comparison (``### Comparison `NAME```), and ``check_readme``
 also holds it to ``benchmarks/compare-NAME.json`` (recorded from the comparison's own results.md by
@@ -42,6 +50,22 @@ BENCH_DIR = REPO_ROOT / "benchmarks"
 BLOCK = re.compile(r"<!-- benchmark:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /benchmark:(?P=name) -->", re.S)
 RESULTS_SECTION = re.compile(f"{re.escape(README_START)}\n(?P<body>.*?)\n{re.escape(README_END)}", re.S)
 COMPARISON = re.compile(r"^### Comparison `(?P<name>[\w.-]+)`$", re.M)
+NOTE = re.compile(r"^## (?P<name>[\w.-]+)\n(?P<body>.*?)(?=^## |\Z)", re.M | re.S)
+NOTES = BENCH_DIR / "notes.md"
+
+# Benchmarks measured under settings the code no longer uses: kept, and listed as such, in
+# benchmarks/README.md; never in the README. name -> why it no longer describes today's code.
+SUPERSEDED = {
+    "compare-steps300-r128": "measured with point pixels, before the box pixel model became the image presets' "
+                             "default; the time-to-quality protocol (`compare --protocol ttq`) replaces it.",
+    "superres-div2k-128-300": "the superres protocol with point pixels, before the box pixel model; "
+                              "`superres-div2k-128-box` is the same protocol with box pixels.",
+}
+
+
+def not_measured(name: str) -> str:
+    """The body of a README block whose benchmark file does not exist yet."""
+    return f"*Not measured yet: `benchmarks/{name}.json` does not exist; `python scripts/sync_readme.py` fills this block once it does.*\n"
 
 
 def device_description(device: torch.device | str) -> str:
@@ -129,15 +153,24 @@ def load(name: str, bench_dir: Path = BENCH_DIR) -> dict[str, Any]:
         raise KanInrError(f"cannot read {path}: {exc}") from None
 
 
+def expected_body(name: str, bench_dir: Path = BENCH_DIR) -> str:
+    """What the README block ``name`` must hold: its file's markdown and provenance, or ``not_measured``
+    while the file does not exist (an unreadable file is an error)."""
+    if not (bench_dir / f"{name}.json").exists():
+        return not_measured(name)
+    return block_body(load(name, bench_dir))
+
+
 def sync_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_DIR) -> list[str]:
-    """Replace every benchmark block of ``readme`` by its file's markdown; returns the names synced."""
+    """Replace every benchmark block of ``readme`` by its file's markdown (``not_measured`` while there
+    is no file); returns the names of the blocks, in order."""
     text = readme.read_text()
     names: list[str] = []
 
     def fill(match: re.Match[str]) -> str:
         name = match["name"]
         names.append(name)
-        return f"<!-- benchmark:{name} -->\n{block_body(load(name, bench_dir))}<!-- /benchmark:{name} -->"
+        return f"<!-- benchmark:{name} -->\n{expected_body(name, bench_dir)}<!-- /benchmark:{name} -->"
 
     write_text(readme, BLOCK.sub(fill, text))
     return names
@@ -165,11 +198,79 @@ def check_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH
     text = readme.read_text()
     stale = check_results_section(text, bench_dir)
     for match in BLOCK.finditer(text):
+        name = match["name"]
+        missing = not (bench_dir / f"{name}.json").exists()
+        if missing and match["body"] != not_measured(name):
+            stale.append(f"{name}: cannot read {bench_dir / f'{name}.json'} (a block still to be measured holds "
+                         f"only the not-measured line that sync_readme writes)")
+            continue
         try:
-            expected = block_body(load(match["name"], bench_dir))
+            expected = expected_body(name, bench_dir)
         except KanInrError as exc:
-            stale.append(f"{match['name']}: {exc}")
+            stale.append(f"{name}: {exc}")
             continue
         if match["body"] != expected:
-            stale.append(f"{match['name']}: README block differs from benchmarks/{match['name']}.json")
+            stale.append(f"{name}: README block differs from benchmarks/{name}.json")
     return stale
+
+
+def not_measured_blocks(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_DIR) -> list[str]:
+    """The README's blocks whose benchmark is still to be measured (no file yet)."""
+    return [m["name"] for m in BLOCK.finditer(readme.read_text()) if not (bench_dir / f"{m['name']}.json").exists()]
+
+
+def notes(path: Path = NOTES) -> dict[str, str]:
+    """The hand-written notes on the benchmarks: ``## NAME`` then prose on what NAME measured and why."""
+    return {m["name"]: m["body"].strip() + "\n" for m in NOTE.finditer(path.read_text())} if path.exists() else {}
+
+
+def benchmarks_readme(bench_dir: Path = BENCH_DIR, notes_path: Path | None = None) -> str:
+    """benchmarks/README.md: one section per ``bench_dir/*.json`` (name order), SUPERSEDED ones last under
+    "Older results". A note naming no benchmark file is an error: it would describe nothing."""
+    notes_path = bench_dir / "notes.md" if notes_path is None else notes_path
+    names = sorted(p.stem for p in bench_dir.glob("*.json"))
+    text_of = notes(notes_path)
+    orphans = sorted(set(text_of) - set(names))
+    if orphans:
+        raise KanInrError(f"{notes_path} has notes for benchmarks with no file: {', '.join(orphans)}")
+    current = [n for n in names if n not in SUPERSEDED]
+    older = [n for n in names if n in SUPERSEDED]
+
+    def section(name: str, level: str) -> str:
+        data = load(name, bench_dir)
+        parts = [f"{level} {name}\n"]
+        if name in SUPERSEDED:
+            parts.append(f"**Superseded:** {SUPERSEDED[name]}\n")
+        if name in text_of:
+            parts.append(text_of[name])
+        if (bench_dir / f"{name}.png").exists():
+            parts.append(f"![{name}]({name}.png)\n")
+        parts.append(block_body(data))
+        return "\n".join(parts)
+
+    head = ("# Benchmarks\n\n"
+            "Generated by `python scripts/sync_readme.py` from the files `benchmarks/*.json` and the notes in "
+            "`benchmarks/notes.md`; do not edit it (a test fails when it differs from what the script writes). "
+            "Each section is one file: what was measured, its results as the measuring script rendered them, "
+            "and a provenance line (command, commit, device, versions, date).\n\n"
+            + "".join(f"- [{n}](#{n})\n" for n in current)
+            + ("- [Older results](#older-results): " + ", ".join(f"`{n}`" for n in older) + "\n" if older else ""))
+    body = [head] + [section(n, "##") for n in current]
+    if older:
+        body.append("## Older results\n\nMeasured under settings the code no longer uses; kept for the record.\n")
+        body += [section(n, "###") for n in older]
+    return "\n".join(body)
+
+
+def write_benchmarks_readme(bench_dir: Path = BENCH_DIR) -> Path:
+    path = bench_dir / "README.md"
+    write_text(path, benchmarks_readme(bench_dir))
+    return path
+
+
+def check_benchmarks_readme(bench_dir: Path = BENCH_DIR) -> list[str]:
+    """Empty when benchmarks/README.md is exactly what ``benchmarks_readme`` generates."""
+    path = bench_dir / "README.md"
+    if not path.exists() or path.read_text() != benchmarks_readme(bench_dir):
+        return [f"{path} differs from what scripts/sync_readme.py generates"]
+    return []

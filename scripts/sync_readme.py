@@ -1,7 +1,10 @@
-"""Paste every ``benchmarks/<name>.json`` into its README block (``records.sync_readme``).
+"""Write the README's benchmark blocks and benchmarks/README.md from the files ``benchmarks/*.json``.
 
-    python scripts/sync_readme.py          # rewrite the blocks
-    python scripts/sync_readme.py --check  # exit 1 and name the blocks that differ from their files
+    python scripts/sync_readme.py          # fill the README's blocks, regenerate benchmarks/README.md
+    python scripts/sync_readme.py --check  # exit 1 and name what differs from the files
+
+A README block whose file does not exist yet holds a "not measured yet" line (``records.not_measured``);
+the script names those blocks.
 """
 
 import sys
@@ -9,8 +12,14 @@ import sys
 import records
 
 if __name__ == "__main__":
+    pending = records.not_measured_blocks()
     if "--check" in sys.argv[1:]:
-        stale = records.check_readme()
-        print("\n".join(stale) or "README blocks match benchmarks/")
+        stale = records.check_readme() + records.check_benchmarks_readme()
+        print("\n".join(stale) or "README blocks and benchmarks/README.md match benchmarks/")
+        if pending:
+            print("not measured yet: " + ", ".join(pending))
         sys.exit(1 if stale else 0)
     print("synced: " + (", ".join(records.sync_readme()) or "no blocks"))
+    print(f"wrote {records.write_benchmarks_readme()}")
+    if pending:
+        print("not measured yet: " + ", ".join(pending))

@@ -1,14 +1,12 @@
-"""The public API: equals the CLI, runs round-trip, array signals, JSON output, the README's Python blocks."""
+"""The public API: equals the CLI, runs round-trip, array signals, JSON output (the README's examples: test_readme.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -102,26 +100,3 @@ def test_compare_json(image_file, tmp_path, capsys, monkeypatch):
     printed = json.loads(out)
     assert Path(printed["out_dir"]) == tmp_path / "compare-steps3" and printed["fitted"] == ["tiny-siren"]
     assert printed["rows"][0]["model"] == "siren" and printed["rows"][0]["steps"] == 3
-
-
-def python_blocks(readme: Path, section: str) -> list[str]:
-    """The ```python blocks of a README section (up to the next '## ' heading)."""
-    text = readme.read_text()
-    start = text.index(f"\n## {section}\n")
-    end = text.find("\n## ", start + 1)
-    return re.findall(r"```python\n(.*?)```", text[start:end if end != -1 else None], flags=re.S)
-
-
-def test_readme_from_python_blocks_run(tmp_path, monkeypatch):
-    blocks = python_blocks(REPO / "README.md", "From Python")
-    assert len(blocks) >= 3
-    (tmp_path / "data").mkdir()
-    shutil.copy(REPO / "data" / "astronaut.png", tmp_path / "data")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(kan_inr.plugins, "PRESETS", {})  # the blocks register a preset
-    module = types.ModuleType("readme")  # a module, as a script is: dataclasses look theirs up
-    monkeypatch.setitem(sys.modules, "readme", module)
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), module.__dict__)
-    assert (tmp_path / "outputs" / "astronaut-2x.png").is_file()
-    assert module.run.config["model"]["family"] == "readme:SincINR"

@@ -1,5 +1,6 @@
 """scripts/records.py: a benchmark file records its provenance (git commit included), a README block equals
-its benchmarks/*.json, and a hand edit is caught."""
+its benchmarks/*.json (or says it is not measured yet), a hand edit is caught, and benchmarks/README.md is
+generated from the files."""
 
 import importlib.util
 import json
@@ -95,3 +96,36 @@ def test_recorded_models_table_matches_the_registry():
     models_table = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(models_table)
     assert records.load("models")["markdown"] == models_table.markdown(models_table.rows()) + "\n"
+
+
+def test_a_block_still_to_be_measured_says_so_until_its_file_exists(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- benchmark:ttq -->\n<!-- /benchmark:ttq -->\n")
+    (stale,) = records.check_readme(readme, tmp_path)  # an empty block is not a measurement
+    assert stale.startswith("ttq: cannot read")
+    assert records.sync_readme(readme, tmp_path) == ["ttq"] and records.not_measured_blocks(readme, tmp_path) == ["ttq"]
+    assert "Not measured yet: `benchmarks/ttq.json`" in readme.read_text()
+    assert records.check_readme(readme, tmp_path) == []
+    records.record("ttq", {"t35": 1.0}, "| model | t35 |", device="cpu", command=["kan-inr", "compare"], bench_dir=tmp_path)
+    assert records.check_readme(readme, tmp_path) == ["ttq: README block differs from benchmarks/ttq.json"]
+    records.sync_readme(readme, tmp_path)
+    assert records.check_readme(readme, tmp_path) == [] and records.not_measured_blocks(readme, tmp_path) == []
+    assert "| model | t35 |" in readme.read_text()
+
+
+def test_benchmarks_readme_has_a_section_per_file_superseded_last(tmp_path, monkeypatch):
+    monkeypatch.setattr(records, "SUPERSEDED", {"a-old": "point pixels"})
+    for name in ("b-speed", "a-old", "c-codec"):
+        records.record(name, {}, f"table of {name}", device="cpu", command=["x"], bench_dir=tmp_path)
+    (tmp_path / "c-codec.png").write_bytes(b"png")
+    (tmp_path / "notes.md").write_text("# Notes\n\n## b-speed\n\nWhat b measures.\n")
+    text = records.benchmarks_readme(tmp_path)
+    assert text.index("## b-speed") < text.index("## c-codec") < text.index("## Older results") < text.index("### a-old")
+    assert "What b measures.\n\ntable of b-speed" in text and "![c-codec](c-codec.png)" in text
+    assert "**Superseded:** point pixels" in text and text.count("`benchmarks/b-speed.json`") == 1
+    assert records.check_benchmarks_readme(tmp_path) != []
+    records.write_benchmarks_readme(tmp_path)
+    assert records.check_benchmarks_readme(tmp_path) == []
+    (tmp_path / "notes.md").write_text("## gone\n\nA note on a file that was deleted.\n")
+    with pytest.raises(KanInrError, match="no file: gone"):
+        records.benchmarks_readme(tmp_path)
