@@ -17,7 +17,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Sequence, Union
 
 import numpy as np
 import torch
@@ -175,8 +175,8 @@ def export(run_dir: str | os.PathLike, path: str | os.PathLike | None = None, sc
     if scale is not None and size is not None:
         raise KanInrError("give scale or size, not both")
     with plugins.allowing_code(allow_code):
-        return render_run(run_dir, path, scale=scale, size=size, device=device, prefilter=prefilter,
-                          **kind_options)
+        return render_run(os.fspath(run_dir), None if path is None else os.fspath(path), scale=scale, size=size,
+                          device=device, prefilter=prefilter, **kind_options)
 
 
 def model_name(model: ModelLike) -> str:
@@ -210,7 +210,7 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = N
     chosen = model_name(model)
     path = Path(signal) if isinstance(signal, (str, os.PathLike)) else None
     load_options = {"resize_to": resize, "channels": channels, "start": start, "duration": duration}
-    loaded = signal if path is None else None
+    loaded = signal if isinstance(signal, Signal) else None  # what path None leaves (else an error below)
     if path is None:
         if not isinstance(signal, Signal):
             raise KanInrError("fit takes a file path or a Signal: kan_inr.load_signal(array, kind=...) for arrays")
@@ -221,7 +221,7 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = N
                  device=device, precision=precision, compile=compile, max_seconds=max_seconds)
     if model_config is not None and not isinstance(model_config, dict):
         raise KanInrError(f"model_config must be a dict of model fields, got {type(model_config).__name__}")
-    options = dict(model_overrides=dict(model_config or {}), load_options=load_options if path is not None else None, **train)
+    options: dict[str, Any] = dict(model_overrides=dict(model_config or {}), load_options=load_options if path is not None else None, **train)
     if outputs is None:
         if distributed:
             raise KanInrError("a distributed fit writes a run folder: give outputs")
@@ -232,11 +232,13 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = N
                               f"try a lower lr")
         metrics = {"status": COMPLETE, **result.metrics}
         return Run(job.model.eval(), job.config, metrics, result.history)
-    stem = (path if path is not None else Path(str(loaded.meta.get("source", "array")))).stem
+    source = loaded.meta.get("source", "array") if loaded is not None else "array"
+    stem = (path if path is not None else Path(str(source))).stem
     name = name or f"{stem}-{plugins.label(chosen)}"
     policy = CheckpointPolicy(checkpoint_every, checkpoint_minutes)
-    common = dict(outputs=outputs, name=name, overwrite=overwrite, console=progress, **options)
+    common: dict[str, Any] = dict(outputs=outputs, name=name, overwrite=overwrite, console=progress, **options)
     if distributed:
+        assert path is not None  # a Signal with distributed was refused above
         run_dir, result = fit_file_ddp(path, chosen, policy=policy, **common)
         if run_dir is None:
             return None
@@ -244,6 +246,7 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = N
         run_dir, result = fit_file(path, chosen, policy=policy, **common)
     else:
         run_dir, result = fit_one(start_run(stem, chosen, signal=loaded, **common), policy)
+        assert run_dir is not None  # start_run wrote a run folder
     return _loaded(run_dir, result)
 
 
@@ -255,9 +258,10 @@ def resume(run_dir: str | os.PathLike, signal: str | os.PathLike | None = None, 
     ``distributed``: DDP under torchrun on any number of processes dividing the run's global batch
     (returns None on processes other than rank 0)."""
     with plugins.allowing_code(allow_code):
-        run_dir, result = resume_run(run_dir, signal, console=progress, device=device, distributed=distributed,
-                                     policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes))
-        return None if run_dir is None else _loaded(run_dir, result)
+        done, result = resume_run(os.fspath(run_dir), None if signal is None else os.fspath(signal), console=progress,
+                                  device=device, distributed=distributed,
+                                  policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes))
+        return None if done is None else _loaded(done, result)
 
 
 def _loaded(run_dir: Path, result: Any) -> Run:
@@ -271,6 +275,7 @@ def _loaded(run_dir: Path, result: Any) -> Run:
 def presets(for_signal: SignalLike | None = None) -> list[dict[str, Any]]:
     """Every preset (built-in, then those of installed plug-in packages and ``register_model``): name,
     family, paper, parameter count for ``for_signal`` (default: a 512x512 RGB image) and recipe."""
+    shape: tuple[int, ...]
     kind, in_dim, out_dim, shape = "image", 2, 3, (512, 512)
     if for_signal is not None:
         sig = load_signal(for_signal)
@@ -289,7 +294,7 @@ def presets(for_signal: SignalLike | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def compare(signals: list[str | os.PathLike] | None = None, models: list[ModelLike] | None = None,
+def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence[ModelLike] | None = None,
             budget: int | Budget | None = None, *, batch: int | None = None, protocol: str | None = None,
             data: str | os.PathLike | None = None, resize: int | None = None, seed: int = 0,
             device: str | None = None, eval_every: int | None = None, name: str | None = None,
@@ -303,16 +308,19 @@ def compare(signals: list[str | os.PathLike] | None = None, models: list[ModelLi
     the table into that README's results markers. ``allow_code``: existing run folders of plug-in
     models named by spec may import their module (as for ``load``). ``downsample``: the super-resolution
     protocol on any signals: fit each signal reduced by that factor, score its render at full size."""
-    if isinstance(budget, int) and not isinstance(budget, bool):
+    if isinstance(budget, bool):
+        raise KanInrError(f"budget is a number of steps or a Budget, not {budget}")
+    if isinstance(budget, int):
         budget = Budget(steps=budget, batch=batch)
     elif batch is not None:
         raise KanInrError("batch goes with a steps budget (an int); in a Budget, give Budget(..., batch=N)")
     names = [model_name(m) for m in models] if models else None
     with plugins.allowing_code(allow_code):
-        result = run_comparison(list(signals or []), names, budget, protocol=protocol, name=name, outputs=outputs,
-                                data_dir=data, resize=resize, seed=seed, device=device, eval_every=eval_every,
+        result = run_comparison([os.fspath(s) for s in signals or []], names, budget, protocol=protocol, name=name,
+                                outputs=os.fspath(outputs), data_dir=None if data is None else os.fspath(data),
+                                resize=resize, seed=seed, device=device, eval_every=eval_every,
                                 console=progress and sys.stderr.isatty(), command=command,
                                 log=RunLog(None, console=progress), downsample=downsample)
     if readme is not None:
-        update_readme(readme, result.markdown)
+        update_readme(os.fspath(readme), result.markdown)
     return result

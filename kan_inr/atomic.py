@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import Any, BinaryIO, Callable
 
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ from torch import nn
 from kan_inr.errors import KanInrError, first_line
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write ``path`` atomically: temporary file in the same folder, fsync, rename, fsync the folder.
     A failure (full disk, no permission) leaves the previous file untouched and is a KanInrError."""
     path = Path(path)

@@ -111,7 +111,7 @@ def capture(step: int, trained: dict[str, Any], sampler: Any, batch: int, best: 
     """One network's training state after ``step`` as plain data (tensors on the CPU): ``trained``
     holds its weights and optimiser state (``state_dict`` of the loop's step), ``batch`` is the
     coordinates per step of all processes together (what a resume on another world size must keep)."""
-    rng = {"cpu": torch.get_rng_state()}
+    rng: dict[str, torch.Tensor | list[torch.Tensor]] = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     return {

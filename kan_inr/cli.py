@@ -25,7 +25,8 @@ def recipe_help(name: str) -> str:
 
 
 # Click's exception base: typer >= 0.25 vendors click, older typer re-exports it; BadParameter has it in both.
-ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+# Any: a class found at run time (mypy sees neither); it has format_message() and exit_code.
+ClickException: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Fit implicit neural representations (Fourier-KAN, SL2A, SIREN, ...) to images and audio.")
@@ -137,7 +138,6 @@ def fit(
     Ctrl-C or SIGTERM stops after the current step with a checkpoint; --resume continues exactly."""
     import kan_inr  # here, not at the top: start-up time (torch)
 
-    checkpoints = dict(checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if resume is not None:
         fixed = dict(recipe=recipe, steps=steps, epochs=epochs, seconds=seconds, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
                      resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
@@ -147,7 +147,8 @@ def fit(
             raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
         with limits.lifted(no_limits):
             run = kan_inr.resume(resume, signal, device=device, progress=not quiet, allow_code=allow_code,
-                                 distributed=distributed, **checkpoints)
+                                 distributed=distributed, checkpoint_every=checkpoint_every,
+                                 checkpoint_minutes=checkpoint_minutes)
     elif signal is None:
         raise KanInrError("give a signal file to fit, or --resume RUN_FOLDER")
     else:
@@ -161,7 +162,8 @@ def fit(
                                                   precision=precision, compile=compile_)
             run = kan_inr.fit(signal, model, model_config=model_fields, resize=resize, channels=channels,
                               start=start, duration=duration, outputs=outputs, name=name, overwrite=overwrite,
-                              progress=not quiet, distributed=distributed, **checkpoints, **options)
+                              progress=not quiet, distributed=distributed, checkpoint_every=checkpoint_every,
+                              checkpoint_minutes=checkpoint_minutes, **options)
     if run is None:
         return  # a DDP rank other than 0: rank 0 writes the run and reports
     if run.status != "complete":

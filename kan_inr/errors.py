@@ -8,7 +8,7 @@ class KanInrError(Exception):
     """A problem with the user's input (file, option, run folder): shown as one line, no traceback."""
 
 
-def first_line(exc: BaseException, limit: int = 200) -> str:
+def first_line(exc: BaseException | str, limit: int = 200) -> str:
     """The first line of an exception's message (its type's name when it has none), at most ``limit``
     characters: how a library's error is quoted inside one of ours."""
     text = str(exc).strip()

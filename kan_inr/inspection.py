@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr import plots, spectral
 from kan_inr.geometry import nyquist
+from kan_inr.models.layers import KANLayer
 from kan_inr.runs import load_run
 
 MAX_EDGES = 16  # edges drawn per input (the first outputs)
@@ -29,7 +29,7 @@ CURVE_POINTS = 1000
 
 
 @torch.no_grad()
-def edge_functions(layer: nn.Module, points: int = CURVE_POINTS, outputs: int = MAX_EDGES
+def edge_functions(layer: KANLayer, points: int = CURVE_POINTS, outputs: int = MAX_EDGES
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(x (P,), phi (P, in, out')) for the first ``outputs`` outputs: phi_oi(x) - phi_oi(0).
 
@@ -47,14 +47,14 @@ def edge_functions(layer: nn.Module, points: int = CURVE_POINTS, outputs: int = 
     return x.cpu().numpy(), torch.stack(curves, dim=1).float().cpu().numpy()
 
 
-def figure(layer: nn.Module, shape: tuple[int, ...], convention: str, title: str) -> Figure:
+def figure(layer: KANLayer, shape: tuple[int, ...], convention: str, title: str) -> Figure:
     """The inspect figure of a first KAN layer fitted on a grid of ``shape``."""
     x, phi = edge_functions(layer)  # (P,), (P, in, out')
     n_in, n_out = phi.shape[1], phi.shape[2]
     cols = min(n_out, 8)
     rows = n_in * -(-n_out // cols)
     fig = Figure(figsize=(2.0 * cols + 5.5, 1.3 * rows + 1.2), layout="constrained")
-    left, right = fig.subfigures(1, 2, width_ratios=[2.0 * cols, 5.5])
+    left, right = fig.subfigures(1, 2, squeeze=False, width_ratios=[2.0 * cols, 5.5])[0]
     axes = left.subplots(rows, cols, squeeze=False, sharex=True)
     per_input = rows // n_in
     for i in range(n_in):

@@ -247,7 +247,9 @@ def fit_file(path: str | Path, model_name: str, *, outputs: str | Path = "output
     """
     job = start_run(path, model_name, outputs=outputs, name=name, overwrite=overwrite,
                     model_overrides=model_overrides, load_options=load_options, console=console, **train_overrides)
-    return fit_one(job, policy)
+    run_dir, result = fit_one(job, policy)
+    assert run_dir is not None  # start_run wrote a run folder (write=True)
+    return run_dir, result
 
 
 def fit_file_ddp(path: str | Path, model_name: str, *, outputs: str | Path = "outputs", name: str | None = None,

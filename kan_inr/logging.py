@@ -9,13 +9,16 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from kan_inr import signals
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 
 PROGRESS_UNITS = 1000  # the bar's resolution: it counts thousandths of the fit (steps or time budget)
@@ -41,9 +44,9 @@ class RunLog(NullLog):
     def __init__(self, tb_dir: Path | None = None, console: bool = True) -> None:
         self.console = Console(stderr=True, quiet=not console)
         self.tb_dir = tb_dir
-        self.writer = None
-        self.progress = None
-        self.task = None
+        self.writer: SummaryWriter | None = None
+        self.progress: Progress | None = None
+        self.task = TaskID(-1)  # the progress bar's task, added with it by start
         self.last: dict[str, str] = {"loss": "-", "metric": "-"}
 
     def start(self, total_steps: int, description: str, seconds: float | None = None) -> None:

@@ -107,7 +107,7 @@ def fit_many(sources: list[str], model_name: str, *, outputs: str | Path = "outp
     with session(train_overrides.get("device")) as ctx:
         overrides = {**train_overrides, "device": ctx.device}
         prefix = f"rank {ctx.rank}/{ctx.world_size}: " if ctx.world_size > 1 else ""
-        pending = []
+        pending: list[Path] = []
         for path in paths:
             (result.skipped if is_complete(result.group_dir / path.stem) else pending).append(path)
         ctx.barrier()  # every rank has listed the pending signals before any rank writes a run
@@ -123,7 +123,9 @@ def fit_many(sources: list[str], model_name: str, *, outputs: str | Path = "outp
         chunks = [("resume", members[i:i + group])
                   for members in _group_resumable(resumable, result.group_dir, batched)
                   for i in range(0, len(members), group)]
-        for members in (_group_by_shape(fresh, load_options, result.failed) if batched else [[(p, None)] for p in fresh]):
+        groups: list[list[tuple[Path, Signal | None]]] = (
+            _group_by_shape(fresh, load_options, result.failed) if batched else [[(p, None)] for p in fresh])
+        for members in groups:
             chunks += [("fresh", members[i:i + group]) for i in range(0, len(members), group)]
         options = dict(model_overrides=model_overrides, load_options=load_options, **overrides)
         for how, chunk in chunks:
@@ -184,7 +186,7 @@ def _fit_chunk(how: str, members: list[tuple[Path, Signal | None]], model_name: 
     (``jobs.start_run``; an unfinished run of the same name is replaced); one network through
     ``jobs.fit_one``, several of one shape together through ``jobs.fit_group``."""
     jobs: list[Job] = []
-    states = []
+    states: list[dict[str, Any] | None] = []
     try:
         for path, signal in members:
             if how == "resume":
@@ -196,12 +198,18 @@ def _fit_chunk(how: str, members: list[tuple[Path, Signal | None]], model_name: 
             jobs.append(job)
     except BaseException as exc:
         for job in jobs:
-            job.writer.discard(exc)
+            if job.writer is not None:
+                job.writer.discard(exc)
         raise
-    resume = states if how == "resume" else None
-    if len(jobs) == 1:
-        return [fit_one(jobs[0], policy, resume[0] if resume else None)]
-    return fit_group(jobs, policy, resume)
+    # A run without a checkpoint (None) starts again from step 0: a group of them as a fresh group.
+    resume = [s for s in states if s is not None] if how == "resume" else None
+    done = ([fit_one(jobs[0], policy, resume[0] if resume else None)] if len(jobs) == 1
+            else fit_group(jobs, policy, resume or None))
+    fitted = []
+    for run_dir, result in done:
+        assert run_dir is not None  # every job here writes its run folder (start_run, reopen_run)
+        fitted.append((run_dir, result))
+    return fitted
 
 
 def _headline(result: FitResult) -> str:

@@ -82,8 +82,8 @@ def spec_of(cls: type) -> str:
     module = cls.__module__
     if module in _FILES:
         left = str(_FILES[module])
-    elif module == "__main__" and getattr(sys.modules["__main__"], "__file__", None):
-        left = str(Path(sys.modules["__main__"].__file__).resolve())  # a script: its `if __name__` guard
+    elif module == "__main__" and (main_file := getattr(sys.modules["__main__"], "__file__", None)):
+        left = str(Path(main_file).resolve())  # a script: its `if __name__` guard
     else:  # keeps its main block from running when imported as a plug-in
         left = module
     return f"{left}:{cls.__qualname__}"
@@ -180,13 +180,15 @@ def config_class(model_cls: type) -> type:
     annotation of the third parameter of ``__init__(in_dim, out_dim, cfg)``."""
     cfg_cls = _CONFIGS.get(model_cls)
     if cfg_cls is None:
-        params = list(inspect.signature(model_cls.__init__).parameters.values())[1:]
+        init = model_cls.__init__  # type: ignore[misc]  # the class's own __init__ (mypy: unsound on instances)
+        params = list(inspect.signature(init).parameters.values())[1:]
         try:
-            hints = typing.get_type_hints(model_cls.__init__)
+            hints = typing.get_type_hints(init)
         except Exception:  # an annotation that does not resolve
             hints = {}
         cfg_cls = hints.get(params[2].name) if len(params) >= 3 else None
-    if not (inspect.isclass(cfg_cls) and dataclasses.is_dataclass(cfg_cls) and cfg_cls.__dataclass_params__.frozen):
+    if not (inspect.isclass(cfg_cls) and dataclasses.is_dataclass(cfg_cls)
+            and getattr(cfg_cls, "__dataclass_params__").frozen):  # no public API tells frozen
         raise KanInrError(f"plug-in model {model_cls.__qualname__} must be built as Model(in_dim, out_dim, cfg) "
                           f"with cfg annotated as a frozen dataclass (or give register_model(config=...))")
     return cfg_cls

@@ -18,18 +18,18 @@ import torch
 from torch import nn
 
 from kan_inr.errors import KanInrError
-from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN
+from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, KANLayer
 from kan_inr.geometry import cell_widths, spacing
 
 BASIS_LAYERS = (FourierKAN, ChebyshevKAN, BSplineKAN)
 
 
-def first_basis_layer(model: nn.Module) -> nn.Module | None:
+def first_basis_layer(model: nn.Module) -> KANLayer | None:
     """The first KAN basis layer of ``model`` (the one on the coordinates), or None."""
     return next((m for m in model.modules() if isinstance(m, BASIS_LAYERS)), None)
 
 
-def column_frequencies(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+def column_frequencies(layer: KANLayer) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(frequency k, input axis i) of every column of the layer's ``weight`` (out, in * n_basis), both
     (in * n_basis,); None for a layer without frequencies (B-splines)."""
     if isinstance(layer, FourierKAN):
@@ -43,7 +43,7 @@ def column_frequencies(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | 
     return k.repeat(layer.in_features), axis
 
 
-def energy_per_frequency(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+def energy_per_frequency(layer: KANLayer) -> tuple[torch.Tensor, torch.Tensor]:
     """(k (F,), energy (F,)): the sum of squared coefficients at each frequency k, over outputs, inputs
     and (Fourier) cos/sin."""
     columns = column_frequencies(layer)
@@ -71,7 +71,7 @@ def frequency_penalty(model: nn.Module, strength: float, alpha: float,
         return None
     layer = first_basis_layer(model)
     columns = None if layer is None else column_frequencies(layer)
-    if columns is None:
+    if layer is None or columns is None:
         raise KanInrError("freq_penalty needs a model whose first layer is a Fourier or Chebyshev KAN layer")
     weight = (columns[0] / limit).pow(alpha)  # (in * n_basis,)
 
@@ -110,7 +110,7 @@ def prefiltered(model: nn.Module, cells: tuple[float | None, ...]) -> Iterator[b
     filter, or no Fourier/Chebyshev first layer)."""
     layer = first_basis_layer(model)
     columns = None if layer is None else column_frequencies(layer)
-    if columns is None or all(c is None for c in cells) or len(cells) != layer.in_features:
+    if layer is None or columns is None or all(c is None for c in cells) or len(cells) != layer.in_features:
         yield False
         return
     k, axis = columns

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, cast
 
 import torch
 from torch import nn
@@ -93,7 +93,7 @@ def compile_model(model: nn.Module, mode: str, device: torch.device, coords: tor
         mode = "default" if device.type == "cuda" else "off"
     if mode == "off":
         return model, "eager"
-    compiled = torch.compile(model, mode=mode, dynamic=False)
+    compiled = cast(nn.Module, torch.compile(model, mode=mode, dynamic=False))  # an OptimizedModule for a module
     try:
         with matmul_precision(precision):
             mse_loss(compiled, coords, target, precision, pixels).backward()

@@ -122,7 +122,7 @@ def _compress(signal: Signal, bpp: float, model_name: str, out: Path, seed: int,
     second = fit(quant.attach(model, recipe.quant), signal, qat, log("quantised"))
     quant.detach(model)
 
-    header = {"family": family, "config": to_plain(cfg), "shape": list(signal.shape),
+    header: dict[str, Any] = {"family": family, "config": to_plain(cfg), "shape": list(signal.shape),
               "channels": signal.out_dim, "bit_depth": _bit_depth(signal),
               "target_range": list(recipe.target_range) if recipe.target_range else None,
               "coords": signal.convention, "quant": asdict(recipe.quant), "box": PixelModel.of(train).box}

@@ -102,6 +102,7 @@ def detach(model: nn.Module) -> nn.Module:
     """Undo ``attach``: the latent float weights become plain parameters again (in place)."""
     for module in list(model.modules()):
         if parametrize.is_parametrized(module):
+            assert isinstance(module.parametrizations, nn.ModuleDict)
             for name in list(module.parametrizations.keys()):
                 parametrize.remove_parametrizations(module, name, leave_parametrized=False)
     return model

@@ -114,6 +114,6 @@ def decode_weights(family: str, config: dict[str, Any], in_dim: int, out_dim: in
         raise KanInrError(f"{name}: {exc}") from None
     model = models.build(family, in_dim, out_dim, cfg)
     with torch.no_grad():
-        for param, q, step, shape in zip(model.parameters(), ints, steps, shapes):
-            param.copy_(dequantise(torch.from_numpy(q).view(shape), step))
+        for param, q, q_step, shape in zip(model.parameters(), ints, steps, shapes):
+            param.copy_(dequantise(torch.from_numpy(q).view(shape), q_step))
     return model.eval()

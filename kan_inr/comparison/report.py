@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 import torch
@@ -90,7 +90,7 @@ def rows_to_csv(rows: list[dict[str, Any]], columns: list[str] | None = None) ->
     return buffer.getvalue()
 
 
-def markdown_table(columns: list[str], rows: list[list[str]], right: set[str] = frozenset()) -> list[str]:
+def markdown_table(columns: list[str], rows: list[list[str]], right: Collection[str] = frozenset()) -> list[str]:
     """Lines of a Markdown table; columns named in ``right`` are right-aligned."""
     return ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if c in right else "---" for c in columns) + "|",
             *("| " + " | ".join(cells) + " |" for cells in rows)]
@@ -201,8 +201,9 @@ def recipe_notes(results: list[RunResult], proto: Protocol | None, budget: Budge
         note = f"**{r.run.model}**: {ran}"
         if differs:
             in_protocol = proto is not None and r.run.model in proto.recipes
-            source = (f"protocol {proto.name}'s recipe" if in_protocol and budget.recipe else
-                      f"the shared budget and protocol {proto.name}'s lr" if in_protocol else "the shared budget")
+            name = proto.name if proto is not None else ""
+            source = (f"protocol {name}'s recipe" if in_protocol and budget.recipe else
+                      f"the shared budget and protocol {name}'s lr" if in_protocol else "the shared budget")
             note += f" (from {source}; the preset's own recipe: {', '.join(differs)})"
         notes.append(note)
     return notes

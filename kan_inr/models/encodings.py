@@ -65,6 +65,8 @@ class PositionalEncoding(nn.Module):
 class FourierFeatures(nn.Module):
     """[cos(2 pi B x), sin(2 pi B x)] with a fixed random B (m, d) ~ N(0, sigma^2): (N, d) -> (N, 2m)."""
 
+    B: torch.Tensor  # buffer (registered in __init__)
+
     def __init__(self, in_features: int, mapping_size: int, sigma: float) -> None:
         super().__init__()
         self.sigma = sigma

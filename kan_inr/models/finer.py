@@ -38,6 +38,7 @@ class FinerLayer(SineLayer):
 
 class Finer(Siren):
     layer = FinerLayer
+    cfg: FinerConfig
 
     def __init__(self, in_dim: int, out_dim: int, cfg: FinerConfig) -> None:
         super().__init__(in_dim, out_dim, cfg)
@@ -46,4 +47,6 @@ class Finer(Siren):
         """SIREN's head initialisation, then the first layer's bias ~ U(-k, k) (FINER's bias initialisation)."""
         super().reset_parameters()
         k = self.cfg.first_bias_scale
-        nn.init.uniform_(self.body[0].linear.bias, -k, k)
+        first = self.body[0]
+        assert isinstance(first, SineLayer)
+        nn.init.uniform_(first.linear.bias, -k, k)

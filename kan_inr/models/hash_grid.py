@@ -48,6 +48,14 @@ def level_resolutions(cfg: HashGridConfig) -> list[int]:
 class HashGridEncoding(nn.Module):
     """(N, d) in [-1, 1] -> (N, L * F) interpolated features, all levels in one table with offsets."""
 
+    resolution: torch.Tensor  # buffers (registered in __init__)
+    size: torch.Tensor
+    offset: torch.Tensor
+    dense: torch.Tensor
+    corners: torch.Tensor
+    strides: torch.Tensor
+    primes: torch.Tensor
+
     def __init__(self, in_dim: int, cfg: HashGridConfig) -> None:
         super().__init__()
         if in_dim > len(PRIMES):

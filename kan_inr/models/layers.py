@@ -213,8 +213,11 @@ class BSplineKAN(nn.Module):
                 f"order={self.order}, grid_range={self.grid_range}")
 
 
+KANLayer = FourierKAN | ChebyshevKAN | BSplineKAN  # the basis layers of this module
+
+
 @torch.no_grad()
-def edge_functions(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def edge_functions(layer: KANLayer, x: torch.Tensor) -> torch.Tensor:
     """The learned univariate functions phi_oi of a KAN layer y_o = sum_i phi_oi(x_i) (+ b_o), sampled
     at ``x`` (M,): (M, out, in), each shifted to phi_oi(0) = 0 (a constant moves freely between the
     edges of one output and its bias, so only the shape of phi is defined).

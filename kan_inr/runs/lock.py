@@ -12,7 +12,7 @@ from kan_inr.runs.layout import LOCK
 try:
     import fcntl
 except ImportError:  # Windows: no flock; runs are then not protected against a second writer
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module or None: callers test it before use
 
 
 def lock(run_dir: Path, record_pid: bool = True) -> int:

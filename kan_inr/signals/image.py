@@ -15,7 +15,7 @@ import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, BinaryIO, Iterator
 
 import imageio.v3 as iio
 import numpy as np
@@ -103,6 +103,7 @@ def from_array(array: np.ndarray, resize_to: int | None = None, source: str = "a
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4) or array.size == 0:
         raise KanInrError(f"{source}: expected a 2-D grayscale, RGB or RGBA image, got array of shape {array.shape}")
+    bits: int | str  # bits per sample, or "float"
     if array.dtype == np.bool_:  # a 1-bit image: black 0.0, white 1.0, written back as 8-bit
         bits, values = 8, torch.from_numpy(array.astype(np.float32))
     elif array.dtype in _SCALE:
@@ -154,7 +155,7 @@ def save(values: torch.Tensor, shape: tuple[int, ...], meta: dict[str, Any], pat
     if array.shape[2] == 1:
         array = array[:, :, 0]
 
-    def write(f: IO[bytes]) -> None:
+    def write(f: BinaryIO) -> None:
         if suffix in (".tif", ".tiff"):
             photometric = "rgb" if array.ndim == 3 and array.shape[2] in (3, 4) else "minisblack"
             buffer = io.BytesIO()  # tifffile wants a named file, and ours is an anonymous descriptor
