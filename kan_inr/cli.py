@@ -6,11 +6,13 @@ mistyped option answer at once. Every user error ends as one line on stderr and 
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from inspect import Parameter, signature
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -56,6 +58,40 @@ AllowCode = Annotated[bool, typer.Option("--allow-code", help="Let a run folder 
                                          "it names (only for runs you trust; installed plug-ins need no flag).")]
 
 
+Recipe = Annotated[Optional[str], typer.Option("--recipe", help=help_of(TrainConfig, "recipe") + " [default: default]")]
+
+# The training options fit and fit-many share, declared once: ``fit_options`` adds them to a command's
+# signature and hands them to it as one dict ``given`` (None = not given), which ``train_options``
+# turns into TrainConfig fields.
+FIT_OPTIONS: dict[str, Any] = {
+    "recipe": Recipe, "steps": Steps, "epochs": Epochs, "seconds": Seconds, "lr": Lr, "batch": Batch, "box": Box,
+    "schedule": Schedule, "eval_every": EvalEvery, "seed": Seed, "device": Device, "set_": SetFields,
+    "config": ConfigFile,
+}
+
+
+def fit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(..., given: dict)`` as a typer command that takes the ``FIT_OPTIONS`` as options."""
+    declared = signature(command, eval_str=True)
+    own = [p for p in declared.parameters.values() if p.name != "given"]
+    shared = [Parameter(name, Parameter.KEYWORD_ONLY, annotation=hint,
+                                default=[] if name == "set_" else None) for name, hint in FIT_OPTIONS.items()]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        given = {name: kwargs.pop(name) for name in FIT_OPTIONS}
+        command(given=given, **kwargs)
+
+    setattr(wrapper, "__signature__", declared.replace(parameters=[*own, *shared]))  # what typer reads
+    return wrapper
+
+
+def checked_options(given: dict[str, Any], **more: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model fields, TrainConfig options) from the ``FIT_OPTIONS`` given and ``more`` fit options."""
+    options = {k: v for k, v in given.items() if k not in ("set_", "config", "seconds")}
+    return train_options(given["config"], given["set_"], max_seconds=given["seconds"], **options, **more)
+
+
 def parse_assignments(items: list[str]) -> dict[str, str]:
     """['key=value', ...] -> {'key': 'value'}; a malformed item is an error."""
     out: dict[str, str] = {}
@@ -98,31 +134,20 @@ def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tupl
 
 
 @app.command()
+@fit_options
 def fit(
+    given: dict[str, Any],
     signal: Optional[Path] = typer.Argument(None, help="Image or audio file to fit (with --resume: only if moved)."),
     model: ModelName = "fkan",
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run folder with its own options."),
     checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every N steps [default: by time only]."),
     checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
-    recipe: Optional[str] = typer.Option(None, "--recipe", help=help_of(TrainConfig, "recipe") + " [default: default]"),
-    steps: Steps = None,
-    epochs: Epochs = None,
-    seconds: Seconds = None,
-    lr: Lr = None,
-    batch: Batch = None,
-    box: Box = None,
-    schedule: Schedule = None,
-    eval_every: EvalEvery = None,
-    seed: Seed = None,
-    device: Device = None,
     precision: Optional[str] = typer.Option(None, help=help_of(TrainConfig, "precision")),
     compile_: Optional[str] = typer.Option(None, "--compile", help=help_of(TrainConfig, "compile")),
     resize: Resize = None,
     channels: Optional[str] = typer.Option(None, help="Audio: 'mono' averages the channels [default: all]."),
     start: Optional[float] = typer.Option(None, help="Audio: segment start in seconds."),
     duration: Optional[float] = typer.Option(None, help="Audio: segment length in seconds [default: to the end]."),
-    set_: SetFields = [],
-    config: ConfigFile = None,
     outputs: Outputs = Path("outputs"),
     name: Optional[str] = typer.Option(None, help="Run folder name [default: <file stem>-<model>]."),
     overwrite: bool = typer.Option(False, help="Replace an existing run folder of the same name."),
@@ -139,14 +164,14 @@ def fit(
     import kan_inr  # here, not at the top: start-up time (torch)
 
     if resume is not None:
-        fixed = dict(recipe=recipe, steps=steps, epochs=epochs, seconds=seconds, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
-                     resize=resize, channels=channels, start=start, duration=duration, set=set_ or None,
-                     config=config, name=name, overwrite=overwrite or None, precision=precision, compile=compile_)
+        fixed = {**{k.rstrip("_"): v or None for k, v in given.items() if k != "device"}, "resize": resize,
+                 "channels": channels, "start": start, "duration": duration, "name": name,
+                 "overwrite": overwrite or None, "precision": precision, "compile": compile_}
         if any(v is not None for v in fixed.values()):
-            given = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
-            raise KanInrError(f"--resume continues a run with the options it was started with: drop {given}")
+            named = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
+            raise KanInrError(f"--resume continues a run with the options it was started with: drop {named}")
         with limits.lifted(no_limits):
-            run = kan_inr.resume(resume, signal, device=device, progress=not quiet, allow_code=allow_code,
+            run = kan_inr.resume(resume, signal, device=given["device"], progress=not quiet, allow_code=allow_code,
                                  distributed=distributed, checkpoint_every=checkpoint_every,
                                  checkpoint_minutes=checkpoint_minutes)
     elif signal is None:
@@ -155,11 +180,7 @@ def fit(
         if allow_code:
             raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is imported anyway")
         with limits.lifted(no_limits):  # the box cap is checked where the options are validated
-            model_fields, options = train_options(config, set_, recipe=recipe, steps=steps, epochs=epochs,
-                                                  max_seconds=seconds,
-                                                  lr=lr, batch=batch, box=box, schedule=schedule,
-                                                  eval_every=eval_every, seed=seed, device=device,
-                                                  precision=precision, compile=compile_)
+            model_fields, options = checked_options(given, precision=precision, compile=compile_)
             run = kan_inr.fit(signal, model, model_config=model_fields, resize=resize, channels=channels,
                               start=start, duration=duration, outputs=outputs, name=name, overwrite=overwrite,
                               progress=not quiet, distributed=distributed, checkpoint_every=checkpoint_every,
@@ -179,20 +200,12 @@ def fit(
 
 
 @app.command("fit-many")
+@fit_options
 def fit_many(
+    given: dict[str, Any],
     sources: list[str] = typer.Argument(..., help="Folders, globs (quoted) or files of signals to fit."),
     model: ModelName = "fkan",
-    steps: Steps = None,
-    lr: Lr = None,
-    batch: Batch = None,
-    box: Box = None,
-    schedule: Schedule = None,
-    eval_every: EvalEvery = None,
-    seed: Seed = None,
-    device: Device = None,
     resize: Resize = None,
-    set_: SetFields = [],
-    config: ConfigFile = None,
     outputs: Outputs = Path("outputs"),
     name: Optional[str] = typer.Option(None, help="Folder of the runs and summary [default: <folder>-<model>]."),
     batched: Optional[bool] = typer.Option(None, "--batched/--sequential", help="Fit signals of equal shape "
@@ -210,8 +223,7 @@ def fit_many(
     from kan_inr.logging import RunLog
     from kan_inr.many import fit_many as run_many
 
-    model_fields, options = train_options(config, set_, steps=steps, lr=lr, batch=batch, box=box, schedule=schedule,
-                                          eval_every=eval_every, seed=seed, device=device)
+    model_fields, options = checked_options(given)
     with limits.lifted(no_limits):
         result = run_many(sources, model, outputs=outputs, name=name, batched=batched, group=group,
                           model_overrides=model_fields, load_options={"resize_to": resize},

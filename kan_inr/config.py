@@ -45,7 +45,7 @@ class TrainConfig:
 
     steps: int = option(2000, "Training steps.", lo=1, hi=MAX_STEPS)
     epochs: float | None = option(None, "Passes over the signal's samples (box samples counted once); when "
-                                        "given, steps = ceil(epochs x samples / batch).", lo=0, above=True)
+                                        "given, steps = epochs x (samples // batch), rounded up.", lo=0, above=True)
     lr: float = option(1e-4, "Adam learning rate.", lo=0, hi=1, above=True)
     batch: int | None = option(None, "Coordinates per step (all processes together); None or at least the "
                                      "signal's size = full batch.", lo=1)
