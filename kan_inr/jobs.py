@@ -49,8 +49,8 @@ def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
         raise KanInrError("give the length as steps or as epochs, not both")
     if "steps" in given or "epochs" in given:
         base = dataclasses.replace(base, epochs=None)
-    elif given.get("max_seconds") is not None:
-        base = dataclasses.replace(base, steps=MAX_STEPS, epochs=None)  # the clock ends the schedule
+    elif given.get("max_seconds") is not None:  # the clock ends the schedule; evaluations spread over it
+        base = dataclasses.replace(base, steps=MAX_STEPS, epochs=None, eval_every=MAX_STEPS)
     return replace(base, **given)
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import platform
 import re
 import shlex
@@ -118,6 +119,9 @@ def record(name: str, results: Any, markdown: str, *, device: torch.device | str
         "command": shlex.join(argv),
         **git_state(),
         "device": device_description(device),
+        # CPU timings depend on the threads and on what else ran: measured one process at a time
+        "torch_threads": torch.get_num_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "torch": torch.__version__,
         "kan_inr": __version__,
         "python": platform.python_version(),

@@ -161,6 +161,18 @@ def results_markdown(rows: list[dict[str, Any]], header: str, proto: Protocol | 
 QUALITY_LEVELS = (30.0, 35.0, 40.0)  # dB marks of the time-to-quality table
 
 
+def crossing(ts: np.ndarray, ys: np.ndarray, level: float) -> float | None:
+    """The first time the curve (ts, ys), linear between its points, reaches ``level``; None if never."""
+    above = np.flatnonzero(ys >= level)
+    if above.size == 0:
+        return None
+    i = int(above[0])
+    if i == 0:
+        return float(ts[0])
+    t0, t1, y0, y1 = ts[i - 1], ts[i], ys[i - 1], ys[i]
+    return float(t0 + (level - y0) * (t1 - t0) / (y1 - y0))
+
+
 def time_to_quality(results: list[RunResult], headline: str) -> list[str]:
     """Markdown lines: per model, the training time at which the mean of its runs' curves against time
     (``plots.mean_curve``) first reaches each of ``QUALITY_LEVELS``, or "never" within the budget."""
@@ -172,7 +184,7 @@ def time_to_quality(results: list[RunResult], headline: str) -> list[str]:
     for model, runs in by_model.items():
         ts, ys = plots.mean_curve([(np.array([h["time_s"] for h in r.history]),
                                     np.array([h[headline] for h in r.history])) for r in runs])
-        reached = [ts[np.argmax(ys >= level)] if (ys >= level).any() else None for level in QUALITY_LEVELS]
+        reached = [crossing(ts, ys, level) for level in QUALITY_LEVELS]
         cells.append([model, *("never" if t is None else f"{t:.1f}" for t in reached)])
     unit = _UNITS.get(headline, "")
     return [f"Training time (s, evaluation excluded) until the mean {headline.upper()} over the signals first "

@@ -161,7 +161,7 @@ FKAN_PAPER = Recipe(lr=1e-4, batch=4096, epochs=500)  # 500 epochs of 4,096 pixe
 SL2A_PAPER = Recipe(lr=1e-3, batch=16384, epochs=501)  # 501 epochs of 16,384 pixels, lr x 0.1^(epoch/501)
 # SIREN's: Adam 1e-4 on the full batch, constant; the paper gives no length for image fitting, so
 # the length is this project's (2,000 steps), the one setting of this recipe not from the paper.
-SIREN_PAPER = Recipe(lr=1e-4, batch=None, steps=2000, schedule="constant")
+SIREN_PAPER = Recipe(lr=1e-4, batch=None, steps=2000, schedule="constant", target_range=(-1.0, 1.0))  # images in [-1, 1]
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {

@@ -1,0 +1,96 @@
+"""Budgets users think in (epochs, seconds) and the two recipe families (default, paper): issue 18."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import kan_inr
+from kan_inr import jobs, models, runs
+from kan_inr.comparison.report import time_to_quality
+from kan_inr.config import MAX_STEPS, TrainConfig, epoch_steps, with_length
+from kan_inr.errors import KanInrError
+from kan_inr.logging import NullLog
+from kan_inr.training import EVALS_PER_BUDGET
+from conftest import run_cli
+
+TINY = {"hidden_dim": 8, "hidden_layers": 1}
+
+
+@pytest.fixture(autouse=True)
+def quiet_runs(monkeypatch):
+    monkeypatch.setattr(jobs, "RunLog", lambda *a, **k: NullLog())
+
+
+def test_epochs_count_passes_over_the_samples() -> None:
+    assert epoch_steps(3, 144, 576) == 12  # 4 batches an epoch
+    assert epoch_steps(2.5, 100, 576) == 13  # 5 batches an epoch (remainder dropped), 12.5 rounded up
+    assert epoch_steps(7, None, 576) == 7  # full batch: one step an epoch
+    assert with_length(TrainConfig(epochs=3, batch=144), 576).steps == 12
+    with pytest.raises(KanInrError, match="epochs must be positive"):
+        TrainConfig(epochs=0)
+
+
+def test_fit_epochs_and_seconds(image_file: Path, tmp_path: Path) -> None:
+    run = kan_inr.fit(image_file, "siren", epochs=3, batch=144, box=0, model_config=TINY, device="cpu",
+                      progress=False)
+    assert run.metrics["steps"] == 12 and run.config["train"]["epochs"] == 3
+    with pytest.raises(KanInrError, match="steps or as epochs, not both"):
+        kan_inr.fit(image_file, "siren", steps=5, epochs=1, model_config=TINY, device="cpu", progress=False)
+    run = kan_inr.fit(image_file, "siren", max_seconds=1.0, model_config=TINY, device="cpu", progress=False)
+    train = run.config["train"]
+    assert train["steps"] == MAX_STEPS and train["max_seconds"] == 1.0  # the clock ends the schedule
+    assert 1.0 <= run.metrics["train_s"] < 3.0 and run.metrics["steps"] < MAX_STEPS
+    # evaluations spread over the budget, not one per eval_every steps
+    assert 5 <= len(run.history) <= EVALS_PER_BUDGET + 1, len(run.history)
+
+
+def test_recipe_paper_is_the_published_network_and_settings(image_file: Path) -> None:
+    default = kan_inr.fit(image_file, "fkan", steps=1, device="cpu", progress=False,
+                          model_config={"hidden_dim": 8, "block_dims": (8,)})
+    paper = kan_inr.fit(image_file, "fkan", recipe="paper", steps=1, device="cpu", progress=False,
+                        model_config={"hidden_dim": 8, "block_dims": (8,)})
+    assert default.config["train"]["recipe"] == "default" and paper.config["train"]["recipe"] == "paper"
+    assert paper.config["model"]["config"]["grid_size"] == 270  # the paper's K, above this grid's Nyquist limit
+    assert default.config["model"]["config"]["grid_size"] < 270  # the default caps it for the grid
+    assert paper.config["train"]["box"] == 0 and paper.config["train"]["lr"] == 1e-4
+    assert paper.config["train"]["batch"] == 4096  # its epochs gave way to the steps given
+    assert models.preset("fkan").recipe_for("paper").epochs == 500
+    with pytest.raises(KanInrError, match="unknown recipe"):
+        kan_inr.fit(image_file, "fkan", recipe="fastest", steps=1, device="cpu", progress=False)
+
+
+def test_paper_recipe_length_from_epochs(image_file: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    code, out, err = run_cli(["fit", image_file, "--model", "siren", "--recipe", "paper", "--set", "hidden_dim=8",
+                              "--set", "hidden_layers=1", "--device", "cpu", "-q", "--epochs", "4",
+                              "--outputs", tmp_path], capsys, monkeypatch)
+    assert code == 0, err
+    config = json.loads((tmp_path / "tiny-siren" / runs.CONFIG).read_text())
+    assert config["train"]["recipe"] == "paper" and config["train"]["steps"] == 4  # full batch: a step an epoch
+    assert config["train"]["schedule"] == "constant" and config["train"]["target_range"] == [-1.0, 1.0]
+
+
+def test_models_table_states_lengths_and_pixels(capsys, monkeypatch) -> None:
+    code, out, _ = run_cli(["models"], capsys, monkeypatch)
+    assert code == 0
+    line = next(l for l in out.splitlines() if l.lstrip("│ ").startswith("fkan "))
+    assert ("epochs" in line or "steps" in line) and ("box" in line or "point" in line), line
+    rows = kan_inr.presets()
+    fkan = next(r for r in rows if r["name"] == "fkan")
+    assert fkan["paper_recipe"] == "500 epochs"
+
+
+def test_time_to_quality_reads_the_mean_curve() -> None:
+    def result(model: str, points: list[tuple[float, float]]) -> SimpleNamespace:
+        return SimpleNamespace(run=SimpleNamespace(model=model), history=[{"time_s": t, "psnr": p} for t, p in points])
+
+    rows = time_to_quality([result("a", [(0, 20), (10, 40)]), result("a", [(0, 20), (10, 30)]),
+                            result("b", [(0, 10), (10, 20)])], "psnr")
+    table = [r for r in rows if r.startswith("| a") or r.startswith("| b")]
+    a, b = (r.split("|")[2:5] for r in table)
+    # a's mean curve: 20 -> 35 over 10 s, linear between the evaluations: 30 dB at 6.67 s, 35 at 10 s
+    assert [c.strip() for c in a] == ["6.7", "10.0", "never"]
+    assert [c.strip() for c in b] == ["never", "never", "never"]
