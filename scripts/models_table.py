@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """The README's table of presets: for each registered preset, its paper, its parameter count for a
-512x512 RGB image and its published recipe (the numbers ``kan-inr models`` prints), from the registry.
+512x512 RGB image and its default recipe (the numbers ``kan-inr models`` prints), from the registry.
 
     python scripts/models_table.py --record models   # then python scripts/sync_readme.py
 """
@@ -28,7 +28,7 @@ def rows() -> list[dict[str, Any]]:
         model = models.build(preset.family, 2, 3, preset.config_for(SHAPE))
         r = preset.recipe
         out.append({"name": name, "paper": preset.paper, "params": models.num_params(model), "lr": r.lr,
-                    "batch": r.batch, "steps": r.steps})
+                    "batch": r.batch, "length": r.length(), "box": r.box, "schedule": r.schedule})
     return out
 
 
@@ -36,10 +36,16 @@ def _lr(lr: float) -> str:
     return f"{lr:.0e}".replace("e-0", "e-")  # 1e-4, as the papers write it
 
 
+def _pixels(box: int) -> str:
+    return f"box {box}x{box}" if box else "point"
+
+
 def markdown(table: list[dict[str, Any]]) -> str:
-    lines = ["| name | paper | params (512² RGB) | recipe: Adam lr, batch, steps |", "|---|---|---:|---|"]
+    lines = ["| name | paper | params (512² RGB) | default recipe: Adam lr, batch, length, schedule, pixels |",
+             "|---|---|---:|---|"]
     lines += [f"| `{r['name']}` | {r['paper']} | {r['params']:,} | {_lr(r['lr'])}, "
-              f"{'full' if r['batch'] is None else format(r['batch'], ',')}, {r['steps']:,} |" for r in table]
+              f"{'full' if r['batch'] is None else format(r['batch'], ',')}, {r['length']}, {r['schedule']}, "
+              f"{_pixels(r['box'])} |" for r in table]
     return "\n".join(lines)
 
 

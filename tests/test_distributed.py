@@ -88,7 +88,7 @@ def test_fit_distributed_averages_gradients_over_ranks(tmp_path: Path) -> None:
     target = normalise(signal.values, signal.value_range, preset.recipe.target_range)  # (N, 3)
     sampler = Sampler(signal.num_samples, 2 * batch, 5, torch.device("cpu"))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    cfg = TrainConfig(steps=steps, lr=lr)
+    cfg = TrainConfig(steps=steps, lr=lr, schedule=preset.recipe.schedule)
     for step in range(steps):
         optimizer.param_groups[0]["lr"] = lr_at(step, cfg)
         indices = sampler.next().split(batch)  # (batch,) per rank

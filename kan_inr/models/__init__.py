@@ -129,10 +129,15 @@ def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
     return dataclasses.replace(cfg, degree=audio_frequencies(shape, 1 / 4))
 
 
-# The box pixel model for image presets (TrainConfig.box): 2 x 2 samples per pixel. It raised every
-# preset's 2x render (benchmarks/superres-remedies-box-64.json) and put the superres protocol's within
-# about 0.1 dB of bicubic (benchmarks/superres-div2k-128-box.json); 4 model evaluations per pixel.
-IMAGE_BOX = 2
+# The image presets' default recipes (issue 18, measured by the time-to-quality protocol ttq: DIV2K at
+# 128 px, the same wall-clock budget per model, benchmarks/compare-ttq.json): point samples, the full
+# 128 px image as one batch (16,384 pixels; larger images in random batches of that size), a cosine
+# schedule to lr/10, lengths in epochs so they scale with the image. Box pixels (--box 2) cost 4
+# model evaluations per pixel: at equal time they lost on the grid and between the samples
+# (scripts/ttq_levers.py: fkan 16.9 dB on the grid after 120 s with 2x2 box samples against 30.1 dB
+# with points, 2x render 16.1 against 22.6 dB).
+IMAGE_BOX = 0
+IMAGE_BATCH = 16384
 IMAGE_NYQUIST_FRACTION = 0.5  # image presets cap their first layer's basis at this fraction of Nyquist (measured: scripts/superres_remedies.py)
 
 
@@ -165,7 +170,7 @@ SIREN_PAPER = Recipe(lr=1e-4, batch=None, steps=2000, schedule="constant", targe
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
-        "image": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=4096, steps=2000, box=IMAGE_BOX),
+        "image": Preset("fkan", FKANConfig(), Recipe(lr=3e-4, batch=IMAGE_BATCH, epochs=300, schedule="cosine", box=IMAGE_BOX),
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323", adapt=nyquist_capped("grid_size"),
                         published=FKAN_PAPER),
         "audio": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000),
@@ -173,7 +178,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
     },
     "siren": {
         "image": Preset("siren", SirenConfig(),
-                        Recipe(lr=1e-4, batch=None, steps=2000, target_range=(-1.0, 1.0), box=IMAGE_BOX),
+                        Recipe(lr=3e-4, batch=IMAGE_BATCH, epochs=1000, schedule="cosine", target_range=(-1.0, 1.0),
+                               box=IMAGE_BOX),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661", published=SIREN_PAPER),
         # SIREN's audio recipe: 3 x 256, first-layer omega0 3000 on [-1, 1], hidden 30, constant Adam 1e-4.
         "audio": Preset("siren", SirenConfig(first_omega=3000.0),
@@ -182,7 +188,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
     },
     # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
     "sl2a": {
-        "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16, box=IMAGE_BOX),
+        "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=IMAGE_BATCH, epochs=501, schedule="cosine",
+                                                           box=IMAGE_BOX),
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836", adapt=nyquist_capped("degree"),
                         published=SL2A_PAPER),
         "audio": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=AUDIO_BATCH, steps=2000),
@@ -190,11 +197,11 @@ PRESETS: dict[str, dict[str, Preset]] = {
     },
     # Plain KANs have no published INR recipe: they get SL2A's (protocol div2k-sl2a).
     "cheby-kan": {
-        "image": Preset("cheby-kan", ChebyKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16, box=IMAGE_BOX),
+        "image": Preset("cheby-kan", ChebyKANConfig(), Recipe(lr=1e-3, batch=16384, epochs=501, box=IMAGE_BOX),
                         "Chebyshev KAN, SS et al. 2024, arXiv 2405.07200", adapt=nyquist_capped("first_degree")),
     },
     "bspline-kan": {
-        "image": Preset("bspline-kan", BSplineKANConfig(), Recipe(lr=1e-3, batch=16384, steps=501 * 16, box=IMAGE_BOX),
+        "image": Preset("bspline-kan", BSplineKANConfig(), Recipe(lr=1e-3, batch=16384, epochs=501, box=IMAGE_BOX),
                         "KAN, Liu et al. 2024, arXiv 2404.19756 (efficient B-spline formulation)",
                         adapt=nyquist_capped("first_grid_size", spline=True)),
     },
