@@ -16,7 +16,7 @@ $(BIN)/kan-inr: pyproject.toml constraints.txt
 setup: $(BIN)/kan-inr
 
 demo: setup
-	$(BIN)/kan-inr fit data/astronaut.png --model fkan --steps 700 --lr 3e-4 --batch 4096 --overwrite
+	$(BIN)/kan-inr fit data/astronaut.png --model fkan --overwrite
 	$(BIN)/kan-inr render outputs/astronaut-fkan --scale 2 -o outputs/astronaut-fkan/render-2x.png
 	$(BIN)/kan-inr inspect outputs/astronaut-fkan
 

@@ -17,7 +17,7 @@ included, and checks both against this list):
     9. api  (the public Python API below)
     10. cli  (the command line)
 
-The public API (README "From Python"): ``load_signal``, ``fit``, ``load``, ``resume``, ``export``,
+The public API (README "In five lines", kan_inr/api.py): ``load_signal``, ``fit``, ``load``, ``resume``, ``export``,
 ``compare``, ``presets``, the ``Run`` they return; ``register_model`` and ``Recipe`` for your own models and
 presets; the KAN layers ``FourierKAN``, ``ChebyshevKAN``, ``BSplineKAN`` ((..., in) -> (..., out)) and
 ``edge_functions`` (their learned univariate functions). Names load on first use, so

@@ -88,8 +88,11 @@ def fit_options(command: Callable[..., None]) -> Callable[..., None]:
 
 def checked_options(given: dict[str, Any], **more: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model fields, TrainConfig options) from the ``FIT_OPTIONS`` given and ``more`` fit options."""
-    options = {k: v for k, v in given.items() if k not in ("set_", "config", "seconds")}
-    return train_options(given["config"], given["set_"], max_seconds=given["seconds"], **options, **more)
+    options = {k: v for k, v in given.items() if k not in ("set_", "config")}
+    model_fields, checked = train_options(given["config"], given["set_"], **options, **more)
+    if "seconds" in checked:  # --seconds (or seconds = S in the TOML file) is the API's max_seconds
+        checked["max_seconds"] = checked.pop("seconds")
+    return model_fields, checked
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

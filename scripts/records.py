@@ -57,10 +57,13 @@ NOTES = BENCH_DIR / "notes.md"
 # Benchmarks measured under settings the code no longer uses: kept, and listed as such, in
 # benchmarks/README.md; never in the README. name -> why it no longer describes today's code.
 SUPERSEDED = {
-    "compare-steps300-r128": "measured with point pixels, before the box pixel model became the image presets' "
-                             "default; the time-to-quality protocol (`compare --protocol ttq`) replaces it.",
-    "superres-div2k-128-300": "the superres protocol with point pixels, before the box pixel model; "
-                              "`superres-div2k-128-box` is the same protocol with box pixels.",
+    "compare-steps300-r128": "300 steps of the presets' recipes of the time; the time-to-quality protocol "
+                             "(`compare --protocol ttq`, benchmarks/compare-ttq.json) replaces it.",
+    "superres-div2k-128-300": "the superres protocol with point pixels and the step-counted recipes of the time; "
+                              "`compare-ttq` scores today's defaults' 2x renders.",
+    "superres-div2k-128-box": "the superres protocol with the 2x2 box pixel default of the time (1,000 steps of "
+                              "4,096 pixels); the defaults are point samples since the time-to-quality "
+                              "measurements (benchmarks/ttq-levers.json), scored in `compare-ttq`.",
 }
 
 

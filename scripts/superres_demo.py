@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from kan_inr import signals, superres
+from kan_inr import plots, signals, superres
 import records
 from kan_inr.runs import load_run, read_status
 from kan_inr.signals.base import Signal
@@ -46,7 +46,28 @@ def main(run_dir: Path) -> None:
              "| 2x from the 128 px sample | PSNR (dB) | SSIM |", "|---|---|---|"]
     lines += [f"| {r['method']} | {r['psnr']:.2f} | {r['ssim']:.3f} |" for r in rows]
     print("\n".join(lines))
+    print(picture(sample, pred, superres.classical(sample, original.shape, 2)["bicubic"], original, rows))
     print(records.record("superres-demo", rows, "\n".join(lines), device=metrics["device"]))
+
+
+def picture(sample: Signal, pred: torch.Tensor, bicubic: torch.Tensor, original: Signal,
+            rows: list[dict]) -> Path:
+    """benchmarks/demo-2x.png: the 128 px sample, the INR's 2x render, bicubic's, and the 256 px
+    original, side by side with their PSNR against it (the README's picture)."""
+    from matplotlib.figure import Figure  # a heavy library: only for the figure
+
+    (h, w), (H, W) = sample.shape, original.shape
+    panels = [("the 128 px sample (fitted)", sample.values.reshape(h, w, -1)),
+              (f"{rows[0]['method']} 2x render: {rows[0]['psnr']:.2f} dB", pred.reshape(H, W, -1)),
+              (f"bicubic 2x: {rows[1]['psnr']:.2f} dB", bicubic.reshape(H, W, -1)),
+              ("the 256 px original", original.values.reshape(H, W, -1))]
+    fig = Figure(figsize=(12, 3.4), layout="constrained")
+    for i, (title, image) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        ax.imshow(image.clamp(0, 1).numpy(), interpolation="nearest")  # nearest: show pixels as they are
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    return plots.save(fig, records.BENCH_DIR / "demo-2x.png")
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def test_published_numbers_belong_to_the_protocol_and_its_models(name: str) -> N
     for model, pub in proto.published.items():
         assert model in (proto.models or models.PRESETS), model
         assert set(pub.per_signal) <= {Path(s).stem for s in proto.signals}, model
-        if pub.params is None or model == "wire":  # WIRE's 91.6K cannot be derived from the SL2A code (README)
+        if pub.params is None or model == "wire":  # WIRE's 91.6K cannot be derived from the SL2A code (reference-models.md)
             continue
         preset = models.preset(model, proto.kind)
         ours = models.num_params(models.build(preset.family, 2, 3, preset.config_for((512, 512))))

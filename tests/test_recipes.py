@@ -94,3 +94,19 @@ def test_time_to_quality_reads_the_mean_curve() -> None:
     # a's mean curve: 20 -> 35 over 10 s, linear between the evaluations: 30 dB at 6.67 s, 35 at 10 s
     assert [c.strip() for c in a] == ["6.7", "10.0", "never"]
     assert [c.strip() for c in b] == ["never", "never", "never"]
+
+
+@pytest.mark.parametrize("how", ["flag", "toml"])
+def test_cli_seconds_from_the_flag_or_the_config_file(how: str, image_file: Path, tmp_path: Path, capsys,
+                                                      monkeypatch) -> None:
+    toml = tmp_path / "options.toml"
+    toml.write_text("seconds = 0.5\n")
+    length = ["--seconds", "0.5"] if how == "flag" else ["--config", toml]
+    code, out, err = run_cli(["fit", image_file, "--model", "siren", "--set", "hidden_dim=8", "--set",
+                              "hidden_layers=1", "--device", "cpu", "-q", *length, "--outputs", tmp_path / "out"],
+                             capsys, monkeypatch)
+    assert code == 0, err
+    config = json.loads((tmp_path / "out" / "tiny-siren" / runs.CONFIG).read_text())
+    assert config["train"]["max_seconds"] == 0.5 and config["train"]["steps"] == MAX_STEPS
+    metrics = json.loads((tmp_path / "out" / "tiny-siren" / runs.METRICS).read_text())
+    assert 0.5 <= metrics["train_s"] < 2.0 and metrics["steps"] < MAX_STEPS

@@ -202,12 +202,13 @@ def recipe_notes(results: list[RunResult], proto: Protocol | None, budget: Budge
         seen.add(r.run.model)
         train = r.config["train"]
         recipe = models.preset(r.run.model, r.config["signal"]["kind"]).recipe
-        full = train["batch"] is None or train["batch"] >= math.prod(r.config["signal"]["shape"])
+        n = math.prod(r.config["signal"]["shape"])
+        full = train["batch"] is None or train["batch"] >= n
         batch = "full batch" if full else f"batch {train['batch']:,}"
         ran = f"lr {train['lr']:g}, {batch}, {train['schedule']} schedule"
         ran += f", {train['max_seconds']:g} s" if train.get("max_seconds") else f", {train['steps']:,} steps"
         ran += f", box pixels ({train['box']}x{train['box']} samples per pixel)" if train.get("box") else ""
-        preset_batch = "full batch" if recipe.batch is None else f"batch {recipe.batch:,}"
+        preset_batch = "full batch" if recipe.batch is None or recipe.batch >= n else f"batch {recipe.batch:,}"
         differs = [v for v, mine in ((f"lr {recipe.lr:g}", f"lr {train['lr']:g}"), (preset_batch, batch),
                                      (f"{recipe.schedule} schedule", f"{train['schedule']} schedule")) if v != mine]
         note = f"**{r.run.model}**: {ran}"

@@ -112,7 +112,7 @@ def audio_frequencies(shape: tuple[int, ...], fraction: float) -> int:
     pi (T - 1) / 2 in the units of cos(k x) (``geometry.nyquist``); a clip of d seconds maps k to k / (pi d) Hz, which ties
     the number to the clip's length and sample rate. The fractions the presets use were measured by
     ``scripts/audio_fractions.py`` (SNR after 100 steps on 50 ms of bach, fractions 1/64, 1/16, 1/4;
-    recorded in benchmarks/audio-fractions.json and shown in the README).
+    recorded in benchmarks/audio-fractions.json and shown in benchmarks/README.md).
     """
     (t,) = shape
     return max(16, min(AUDIO_MAX_FREQUENCIES, round(fraction * nyquist(t, ENDPOINTS))))
