@@ -154,7 +154,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         "beside Pillow bicubic and Lanczos of the same 128x128 input.",
         tuple(f"div2k/{i:02d}.png" for i in (0, 5, 10, 15)),
         ("fkan", "sl2a", "siren"),
-        Budget(steps=1000, batch=4096),  # with 2 x 2 box samples per pixel: 16,384 evaluations a step
+        Budget(steps=1000, batch=4096),  # the budget the box-pixel defaults were measured with (2 x 2 box: 16,384 evaluations a step)
         # FKAN's published lr (1e-4) is for 500 epochs of 4,096 pixels at 512 px (32,000 steps); over this
         # budget's 1,000 steps it underfits (25.3 dB on the grid after 300), so it gets the demo's 3e-4.
         # SIREN's paper lr (1e-4, full batch) left it at 29.9 dB on the grid of 00 here: it gets the SL2A
