@@ -133,9 +133,10 @@ def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
 # 128 px, the same wall-clock budget per model, benchmarks/compare-ttq.json): point samples, the full
 # 128 px image as one batch (16,384 pixels; larger images in random batches of that size), a cosine
 # schedule to lr/10, lengths in epochs so they scale with the image. Box pixels (--box 2) cost 4
-# model evaluations per pixel: at equal time they lost on the grid and between the samples
-# (scripts/ttq_levers.py: fkan 16.9 dB on the grid after 120 s with 2x2 box samples against 30.1 dB
-# with points, 2x render 16.1 against 22.6 dB).
+# model evaluations per pixel; at equal evaluations per step and equal time (4,096 pixels x 4 against
+# 16,384 points, DIV2K 05 at 128 px, 120 s; benchmarks/ttq-levers.json) they gained 0.1-0.3 dB
+# between the pixels and lost 1.6-4.8 dB on the grid (fkan 27.4 / 22.8 dB against 29.0 / 22.4;
+# sl2a 36.6 / 24.5 against 41.4 / 24.4).
 IMAGE_BOX = 0
 IMAGE_BATCH = 16384
 IMAGE_NYQUIST_FRACTION = 0.5  # image presets cap their first layer's basis at this fraction of Nyquist (measured: scripts/superres_remedies.py)
