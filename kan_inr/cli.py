@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import tomllib
 from pathlib import Path
 from inspect import Parameter, signature
 from typing import Annotated, Any, Callable, Optional
@@ -17,7 +16,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from kan_inr import limits
-from kan_inr.config import TrainConfig, help_of
+from kan_inr.config import TrainConfig, help_of, train_options
 from kan_inr.errors import KanInrError
 
 
@@ -95,47 +94,6 @@ def checked_options(given: dict[str, Any], **more: Any) -> tuple[dict[str, Any],
     return model_fields, checked
 
 
-def parse_assignments(items: list[str]) -> dict[str, str]:
-    """['key=value', ...] -> {'key': 'value'}; a malformed item is an error."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise KanInrError(f"--set expects key=value, got '{item}'")
-        out[key.strip()] = value.strip()
-    return out
-
-
-def read_config_file(path: Optional[Path]) -> dict[str, Any]:
-    """Options from a TOML file: top-level keys are fit options, a [model] table holds --set fields."""
-    if path is None:
-        return {}
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise KanInrError(f"no such config file: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, IsADirectoryError) as exc:
-        raise KanInrError(f"cannot read config file {path}: {exc}") from None
-
-
-def train_options(config: Optional[Path], set_: list[str], **given: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(model fields, TrainConfig options) from --config, --set and the fit options given (None = not
-    given); --batch 0 becomes full batch. Values are checked where they are declared, by
-    ``TrainConfig`` and the model's config class, before any run folder is touched."""
-    file_options = read_config_file(config)
-    table = file_options.pop("model", {})
-    if not isinstance(table, dict):
-        raise KanInrError(f"{config}: 'model' must be a [model] table of model fields, got {table!r}"[:300])
-    model_fields = {**table, **parse_assignments(set_)}
-    unknown = set(file_options) - set(given)
-    if unknown:
-        raise KanInrError(f"unknown option(s) in {config}: {', '.join(sorted(unknown))} (valid: {', '.join(given)}, [model])")
-    options = {**file_options, **{k: v for k, v in given.items() if v is not None}}
-    if options.get("batch") == 0 and not isinstance(options["batch"], bool):
-        options["batch"] = 2**62  # any size >= the signal means full batch
-    return model_fields, options
-
-
 @app.command()
 @fit_options
 def fit(
@@ -167,7 +125,9 @@ def fit(
     import kan_inr  # here, not at the top: start-up time (torch)
 
     if resume is not None:
-        fixed = {**{k.rstrip("_"): v or None for k, v in given.items() if k != "device"}, "resize": resize,
+        # None = not given; an empty --set list is not given either (0 and False are values)
+        fixed = {**{k.rstrip("_"): (v or None) if k == "set_" else v for k, v in given.items() if k != "device"},
+                 "resize": resize,
                  "channels": channels, "start": start, "duration": duration, "name": name,
                  "overwrite": overwrite or None, "precision": precision, "compile": compile_}
         if any(v is not None for v in fixed.values()):

@@ -1,4 +1,5 @@
-"""Configuration: the training options (``TrainConfig``) and the run-config schema (config.json).
+"""Configuration: the training options (``TrainConfig``), the run-config schema (config.json), and
+the options as the command line gives them (a TOML file, ``--set key=value``).
 
 One validator for every typed field that arrives as data: ``check_fields`` for JSON values read
 from a run's config.json, ``parse_field`` for the text of a ``--set key=value``; both follow the
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tomllib
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kan_inr import limits
@@ -131,8 +134,8 @@ def _coerce(value: Any, hint: Any) -> Any:
 
 
 def with_length(cfg: TrainConfig, num_samples: int) -> TrainConfig:
-    """``cfg`` with its length resolved for a signal of ``num_samples``: ``epochs`` become steps; a time
-    budget with neither steps nor epochs given runs until the clock stops it (``MAX_STEPS``)."""
+    """``cfg`` with its length resolved for a signal of ``num_samples``: ``epochs`` become steps
+    (``epoch_steps``); a config without epochs is returned as it is."""
     if cfg.epochs is not None:
         return dataclasses.replace(cfg, steps=epoch_steps(cfg.epochs, cfg.batch, num_samples))
     return cfg
@@ -314,3 +317,48 @@ def check_config(data: Any, where: str) -> dict[str, Any]:
 def train_config(config: dict[str, Any], where: str = "config.json") -> TrainConfig:
     """The TrainConfig a run was fitted with (validated)."""
     return TrainConfig(**check_fields(TrainConfig, config["train"], f"{where} train"))
+
+
+# Options as the command line gives them: a TOML file and --set key=value items.
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """['key=value', ...] -> {'key': 'value'}; a malformed item is an error."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise KanInrError(f"--set expects key=value, got '{item}'")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def read_config_file(path: Path | None) -> dict[str, Any]:
+    """Options from a TOML file: top-level keys are fit options, a [model] table holds --set fields."""
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise KanInrError(f"no such config file: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, IsADirectoryError) as exc:
+        raise KanInrError(f"cannot read config file {path}: {exc}") from None
+
+
+def train_options(config: Path | None, set_: list[str], **given: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model fields, TrainConfig options) from a TOML file (``--config``), ``key=value`` items
+    (``--set``) and the fit options given (None = not given); batch 0 becomes full batch. Values are
+    checked where they are declared, by ``TrainConfig`` and the model's config class, before any run
+    folder is touched."""
+    file_options = read_config_file(config)
+    table = file_options.pop("model", {})
+    if not isinstance(table, dict):
+        raise KanInrError(f"{config}: 'model' must be a [model] table of model fields, got {table!r}"[:300])
+    model_fields = {**table, **parse_assignments(set_)}
+    unknown = set(file_options) - set(given)
+    if unknown:
+        raise KanInrError(f"unknown option(s) in {config}: {', '.join(sorted(unknown))} (valid: {', '.join(given)}, [model])")
+    options = {**file_options, **{k: v for k, v in given.items() if v is not None}}
+    if options.get("batch") == 0 and not isinstance(options["batch"], bool):
+        options["batch"] = 2**62  # any size >= the signal means full batch
+    return model_fields, options

@@ -8,6 +8,14 @@ class KanInrError(Exception):
     """A problem with the user's input (file, option, run folder): shown as one line, no traceback."""
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception is an allocator's failure: ``MemoryError``, the CPU allocator's
+    "can't allocate memory" or CUDA's "out of memory" (``torch.cuda.OutOfMemoryError`` is a
+    RuntimeError whose message says so): what becomes one line of advice instead of a traceback."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower()
+
+
 def first_line(exc: BaseException | str, limit: int = 200) -> str:
     """The first line of an exception's message (its type's name when it has none), at most ``limit``
     characters: how a library's error is quoted inside one of ours."""

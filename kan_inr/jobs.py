@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from kan_inr.errors import KanInrError, first_line
+from kan_inr.errors import KanInrError, first_line, is_out_of_memory
 from kan_inr import models, plugins, signals
 from kan_inr.atomic import save_weights, write_json
 from kan_inr.batched import fit_batch
@@ -75,9 +75,8 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     the model after ``torch.manual_seed(seed)``, and create the run folder (when ``write``)."""
     signal = signal if signal is not None else signals.load(path, **(load_options or {}))
     preset = models.preset(model_name, signal.kind)
-    model_cfg = models.with_overrides(preset.config_for(signal.shape, train_overrides.get("recipe") or "default"),
-                                      model_overrides or {})
     train = with_length(train_config_for(preset, **train_overrides), signal.num_samples)
+    model_cfg = models.with_overrides(preset.config_for(signal.shape, train.recipe), model_overrides or {})
     if signal.convention != CENTERS and train_overrides.get("box") is None:
         train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
     # Everything that can refuse the job does so here, before any run folder is created or replaced.
@@ -161,9 +160,7 @@ def run_jobs(jobs: list[Job], train: FitFn, policy: CheckpointPolicy = Checkpoin
         with stop_on_signals() as stop:
             try:
                 results = train(Checkpointer(save if writers else None, policy, stop, resume))
-            except (torch.cuda.OutOfMemoryError, MemoryError):
-                raise KanInrError(_oom_advice(jobs[0])) from None
-            except RuntimeError as exc:
+            except (MemoryError, RuntimeError) as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
                 if not is_out_of_memory(exc):
                     raise
                 raise KanInrError(_oom_advice(jobs[0])) from None
@@ -185,13 +182,6 @@ def run_jobs(jobs: list[Job], train: FitFn, policy: CheckpointPolicy = Checkpoin
         for writer in writers:
             writer.discard(exc)
         raise
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether a RuntimeError is an allocator's failure (CPU: "DefaultCPUAllocator: can't allocate
-    memory"; CUDA's own exception type is caught by name)."""
-    text = str(exc)
-    return "can't allocate memory" in text or "out of memory" in text.lower()
 
 
 def _diverged(job: Job, result: FitResult) -> str:

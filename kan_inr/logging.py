@@ -47,7 +47,6 @@ class RunLog(NullLog):
         self.writer: SummaryWriter | None = None
         self.progress: Progress | None = None
         self.task = TaskID(-1)  # the progress bar's task, added with it by start
-        self.last: dict[str, str] = {"loss": "-", "metric": "-"}
 
     def start(self, total_steps: int, description: str, seconds: float | None = None) -> None:
         """``seconds``: a wall-clock budget; the bar (and its ETA) then follows whichever of steps and

@@ -211,8 +211,13 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
     live = [b for b in range(size) if results[b].diverged_at is None]
     # A time budget is evaluated EVALS_PER_BUDGET times spread over it (a step cadence would give a
     # curve of one or two points when steps are slow): the next mark after the time already trained.
-    mark = None if cfg.max_seconds is None else cfg.max_seconds / EVALS_PER_BUDGET
-    next_mark = None if mark is None else mark * (math.floor(train_s / mark) + 1)
+    def mark_after(seconds: float) -> float | None:
+        if cfg.max_seconds is None:
+            return None
+        mark = cfg.max_seconds / EVALS_PER_BUDGET
+        return mark * (math.floor(seconds / mark) + 1)
+
+    next_mark = mark_after(train_s)
     for log, signal in zip(logs, trainer.signals):
         log.start(cfg.steps, f"{signal.kind} {'x'.join(map(str, signal.shape))}", cfg.max_seconds)
     sync(device)
@@ -243,8 +248,7 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
             sync(device)
             now = time.perf_counter()
             train_s += now - tick
-            if next_mark is not None and mark is not None:
-                next_mark = mark * (math.floor(train_s / mark) + 1)
+            next_mark = mark_after(train_s)
             for b in live:
                 metrics, pred_full = trainer.evaluate(b)
                 results[b].history.append({"step": step, "time_s": train_s, "loss": loss_values[b], **metrics})

@@ -92,7 +92,9 @@ def collect(paths: list[str]) -> None:
         r["bicubic"] = bicubic[key]
     lines = ["Each row one fit (full-grid PSNR of the fitted grid after the last step; its 2x render against the "
              "image at twice the size, beside bicubic of the same input). Steps-bounded rows compare quality per "
-             "step; rows with max_seconds ran one after another on the idle machine (2 threads).", "",
+             "step only: they ran with OMP_NUM_THREADS=1 beside other work, so their seconds (`secs` in the data) "
+             "are not comparable; the rows with max_seconds ran one after another alone on the machine with "
+             "OMP_NUM_THREADS=2.", "",
              "| image | fitted px | model | options | steps | grid PSNR | 2x PSNR | bicubic 2x |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:

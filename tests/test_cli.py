@@ -112,3 +112,12 @@ def test_errors_are_one_line_and_write_nothing(args, message, image_file, tmp_pa
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not outputs.exists() or not any(outputs.iterdir())
+
+
+@pytest.mark.parametrize("option", [["--seed", "0"], ["--steps", "5"], ["--set", "hidden_dim=8"]])
+def test_resume_refuses_options_of_a_new_fit(option, image_file, tmp_path, capsys, monkeypatch):
+    """--resume keeps the run's own options: any fit option given beside it, a zero included, is named."""
+    code, _, err = run_cli(["fit", "--resume", tmp_path / "run", *option], capsys, monkeypatch)
+    assert code == 2 and err.startswith("kan-inr: error: --resume continues a run with the options it was "
+                                        "started with: drop "), err
+    assert option[0] in err

@@ -21,7 +21,6 @@ from typing import Any
 
 from kan_inr.errors import KanInrError
 from kan_inr import models
-from kan_inr.config import epoch_steps
 from kan_inr.models import Recipe
 from kan_inr.signals import Signal
 
@@ -34,8 +33,7 @@ def recipe_options(recipe: Recipe, num_samples: int) -> dict[str, Any]:
     """A protocol recipe's optimiser settings for a signal of ``num_samples``: lr, batch, schedule and
     its length in steps (``config.epoch_steps``: an epoch is num_samples // batch steps)."""
     batch = num_samples if recipe.batch is None else min(recipe.batch, num_samples)
-    steps = recipe.steps if recipe.epochs is None else epoch_steps(recipe.epochs, batch, num_samples)
-    return {"lr": recipe.lr, "batch": batch, "steps": steps, "schedule": recipe.schedule}
+    return {"lr": recipe.lr, "batch": batch, "steps": recipe.steps_for(num_samples), "schedule": recipe.schedule}
 
 
 @dataclass(frozen=True)
@@ -263,7 +261,7 @@ def train_options(model: str, signal: Signal, budget: Budget, protocol: Protocol
     elif budget.recipe:
         if recipe is not None:
             options |= recipe_options(recipe, n)
-        steps = options.get("steps") or 2000
+        steps = options.get("steps") or models.preset(model, signal.kind).recipe.steps_for(n) or 1
     else:
         if recipe is not None:  # the model's own lr and schedule; steps and batch are the budget's
             options |= {"lr": recipe.lr, "schedule": recipe.schedule}

@@ -18,7 +18,7 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr import plugins
-from kan_inr.config import check_fields, parse_field
+from kan_inr.config import check_fields, epoch_steps, parse_field
 from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_pe_for_shape
 from kan_inr.models.finer import Finer, FinerConfig
 from kan_inr.models.fkan import FKAN, FKANConfig
@@ -68,6 +68,11 @@ class Recipe:
                   "box": self.box}
         return fields | ({"epochs": self.epochs} if self.epochs is not None else {}) \
             | ({"steps": self.steps} if self.steps is not None else {})
+
+    def steps_for(self, num_samples: int) -> int | None:
+        """This recipe's length in steps for a signal of ``num_samples`` (``config.epoch_steps`` for
+        epochs); None when it states none."""
+        return self.steps if self.epochs is None else epoch_steps(self.epochs, self.batch, num_samples)
 
     def length(self) -> str:
         """'N epochs', 'N steps' or '-': how ``kan-inr models`` shows it."""

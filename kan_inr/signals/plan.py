@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from kan_inr.errors import KanInrError, first_line
+from kan_inr.errors import KanInrError, first_line, is_out_of_memory
 from kan_inr import limits
 
 
@@ -55,8 +55,7 @@ def out_of_memory_as_error(shape: tuple[int, ...]) -> Iterator[None]:
     try:
         yield
     except (MemoryError, RuntimeError) as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
-        text = str(exc)
-        if not isinstance(exc, MemoryError) and "out of memory" not in text and "can't allocate memory" not in text:
+        if not is_out_of_memory(exc):
             raise
         size = "x".join(map(str, shape[::-1]))
         raise KanInrError(f"out of memory while rendering {size} ({first_line(exc, 80)}): render a smaller size "
