@@ -153,7 +153,7 @@ def fit_batch(models: list[nn.Module], batch_signals: list[Signal], cfg: TrainCo
     if any((s.kind, s.shape, s.out_dim, s.value_range) != (first.kind, first.shape, first.out_dim, first.value_range)
            for s in batch_signals):
         raise KanInrError("batched fitting needs signals of one kind, shape and channel count")
-    device, batch = check_train_config(cfg, first.num_samples)
+    cfg, device, batch = check_train_config(cfg, first.num_samples)
     for model in models:
         model.to(device).train()
     check_batch_memory(models[0], first, len(models), batch, device, PixelModel.of(cfg))

@@ -23,7 +23,7 @@ from kan_inr.errors import KanInrError
 from kan_inr._version import __version__
 
 SCHEDULES = ("exp", "cosine", "constant")
-PRECISIONS = ("fp32", "tf32", "bf16")
+PRECISIONS = ("auto", "fp32", "tf32", "bf16")  # auto: precision.choose
 COMPILE_MODES = ("auto", "off", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 FORMAT_VERSION = 3
 
@@ -61,7 +61,9 @@ class TrainConfig:
     target_range: tuple[float, float] | None = option(None, "Range the model is trained on; None = the signal's.")
     max_seconds: float | None = option(None, "Wall-clock training budget in seconds (evaluation excluded); the lr "
                                              "schedule ends with it. None = steps only.", lo=0, above=True)
-    precision: str = option("fp32", "fp32; tf32 matmuls (CUDA); bf16 autocast forward (+ tf32).", choices=PRECISIONS)
+    precision: str = option("auto", "auto (bf16 where the device has native bf16 and the preset is measured "
+                                    "quality-neutral in it, else fp32; tf32 on CUDA); fp32; tf32 matmuls (CUDA); "
+                                    "bf16 autocast forward (+ tf32).", choices=PRECISIONS)
     compile: str = option("auto", "A torch.compile mode, off, or auto (default on CUDA, off on a CPU).",
                           choices=COMPILE_MODES)
     jitter: float = option(0.0, "Sub-pixel jitter: positions drawn within this fraction of each cell.", lo=0, hi=1)

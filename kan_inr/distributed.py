@@ -158,7 +158,7 @@ def fit_ddp(model: nn.Module, signal: Signal, cfg: TrainConfig, ctx: Context, lo
     if cfg.batch % ctx.world_size:
         raise KanInrError(f"a global batch of {cfg.batch:,} coordinates cannot be split evenly over "
                           f"{ctx.world_size} processes: use a number of processes that divides it")
-    device, batch = check_train_config(cfg, n)
+    cfg, device, batch = check_train_config(cfg, n)
     model.to(device).train()
     check_memory(model, signal, batch // ctx.world_size, device, PixelModel.of(cfg))
     tick = time.perf_counter()

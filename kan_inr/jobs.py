@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from kan_inr.errors import KanInrError, first_line, is_out_of_memory
-from kan_inr import models, plugins, signals
+from kan_inr import models, plugins, precision, signals
 from kan_inr.atomic import save_weights, write_json
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
@@ -82,14 +82,21 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     # Everything that can refuse the job does so here, before any run folder is created or replaced.
     run_dir = run_path(outputs, name or f"{Path(path).stem}-{model_name}") if write else None
     PixelModel.of(train).check(signal.convention)
-    check_train_config(train, signal.num_samples)  # the device exists, the batch is sane
+    device = check_train_config(train, signal.num_samples)[1]  # the device exists, the batch is sane
+    chosen = precision.choose(train.precision, device, preset.recipe_for(train.recipe).bf16)
+    train = replace(train, precision=chosen.precision)  # config.json records what ran: a resume runs it again
     torch.manual_seed(train.seed)
     model = build_checked(model_name, preset.family, signal.in_dim, signal.out_dim, model_cfg)
     config = make_config(model_name, preset.family, model_cfg, signal.in_dim, signal.out_dim, train,
                          signal.describe(), load_options, signal_digest(signal.values),
                          plugins.spec_of(type(model_cfg)) if plugins.is_spec(preset.family) else None)
+    config["precision"] = {"ran": chosen.precision, "why": chosen.why}
     job = Job(signal, train, model, config, None, NullLog())
-    return open_run(job, run_dir, overwrite, console) if run_dir is not None else job
+    if run_dir is None:
+        return job
+    job = open_run(job, run_dir, overwrite, console)
+    job.log.message(f"precision {chosen.precision}: {chosen.why}")
+    return job
 
 
 def run_path(outputs: str | Path, name: str) -> Path:

@@ -14,32 +14,19 @@ no host sync between log steps.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from typing import Any, Callable, Iterable, Iterator, cast
+from typing import Any, Callable, Iterable, cast
 
 import torch
 from torch import nn
 
 from kan_inr import signals, spectral
-from kan_inr.config import COMPILE_MODES, PRECISIONS, TrainConfig, check_choice
+from kan_inr.config import COMPILE_MODES, TrainConfig, check_choice
 from kan_inr.geometry import nyquist
 from kan_inr.pixels import POINT, PixelModel
+from kan_inr.precision import autocast, matmul_precision
 from kan_inr.render import predict_grid
 from kan_inr.signals.base import Signal, denormalise, normalise
-
-
-@contextlib.contextmanager
-def matmul_precision(precision: str) -> Iterator[None]:
-    """fp32 matmuls as IEEE fp32 ("highest"), or on TF32 tensor cores ("high") for tf32 and bf16; a
-    CPU computes fp32 either way. Restores the process's previous setting on exit."""
-    check_choice("precision", precision, PRECISIONS)
-    previous = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest" if precision == "fp32" else "high")
-    try:
-        yield
-    finally:
-        torch.set_float32_matmul_precision(previous)
 
 
 def mse_loss(model: Callable[[torch.Tensor], torch.Tensor], coords: torch.Tensor, target: torch.Tensor,
@@ -49,7 +36,7 @@ def mse_loss(model: Callable[[torch.Tensor], torch.Tensor], coords: torch.Tensor
     model maps (S * B, d) to (M, S * B, C), target (M, B, C)). ``coords`` is (S * B, d), sample-major,
     S positions per target, which ``pixels`` reduces to its value (``pixels.PixelModel``). bf16: the
     forward runs under bfloat16 autocast (matmuls in bf16, reductions such as LayerNorm in fp32)."""
-    with torch.autocast(coords.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+    with autocast(precision, coords.device.type):
         pred = model(coords)  # (..., S * B, C)
     pred = pixels.reduce(pred.float(), target.shape[-2])  # (..., B, C)
     return torch.mean((pred - target) ** 2, dim=(-2, -1))

@@ -12,6 +12,7 @@ processes), so scheduling, evaluation, the NaN guard, checkpoints, stop requests
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from torch import nn
 from kan_inr.errors import KanInrError
 from kan_inr import checkpoint, signals
 from kan_inr.checkpoint import Checkpointer
-from kan_inr.config import PRECISIONS, SCHEDULES, TrainConfig, check_choice
+from kan_inr import precision
+from kan_inr.config import SCHEDULES, TrainConfig
 from kan_inr.device import device_name, format_bytes, free_memory, resolve_device, sync
 from kan_inr.logging import NullLog
 from kan_inr.pixels import POINT, PixelModel
@@ -158,17 +160,19 @@ class Step(Protocol):
     def finish(self) -> None: ...
 
 
-def check_train_config(cfg: TrainConfig, num_samples: int) -> tuple[torch.device, int]:
-    """(device, coordinates per step) of a valid ``cfg``; a user error before any work otherwise."""
+def check_train_config(cfg: TrainConfig, num_samples: int) -> tuple[TrainConfig, torch.device, int]:
+    """(``cfg`` with the precision it runs, device, coordinates per step) of a valid ``cfg``; a user error
+    before any work otherwise. A precision still "auto" here (a fit without a preset: no recipe declares
+    bf16 neutral) becomes fp32 (tf32 on CUDA); ``jobs.start_run`` settles a preset's first."""
     if cfg.steps < 1:
         raise KanInrError(f"steps must be at least 1, got {cfg.steps}")
     lr_at(0, cfg)  # validates the schedule name
-    check_choice("precision", cfg.precision, PRECISIONS)
     device = resolve_device(cfg.device)
     batch = num_samples if cfg.batch is None or cfg.batch >= num_samples else cfg.batch
     if batch < 1:
         raise KanInrError(f"batch must be at least 1, got {cfg.batch}")
-    return device, batch
+    cfg = dataclasses.replace(cfg, precision=precision.choose(cfg.precision, device, neutral=False).precision)
+    return cfg, device, batch
 
 
 def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullLog(),
@@ -177,7 +181,7 @@ def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullL
     loss diverged) and stays on the training device. With ``checkpoints`` the fit starts from its
     ``resume`` state, hands the full state to its ``save`` when due, and stops early (metrics empty,
     ``interrupted_at`` set) when a stop was requested."""
-    device, batch = check_train_config(cfg, signal.num_samples)
+    cfg, device, batch = check_train_config(cfg, signal.num_samples)
     model.to(device).train()
     check_memory(model, signal, batch, device, PixelModel.of(cfg))  # before the large allocations: advice, not an OOM
     tick = time.perf_counter()
@@ -219,7 +223,7 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
 
     next_mark = mark_after(train_s)
     for log, signal in zip(logs, trainer.signals):
-        log.start(cfg.steps, f"{signal.kind} {'x'.join(map(str, signal.shape))}", cfg.max_seconds)
+        log.start(cfg.steps, f"{signal.kind} {'x'.join(map(str, signal.shape))} {cfg.precision}", cfg.max_seconds)
     sync(device)
     tick = time.perf_counter()
     step = start - 1

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from kan_inr.models.layers import exact_linear
+
 
 @dataclass(frozen=True)
 class SirenConfig:
@@ -37,7 +39,9 @@ class SineLayer(nn.Module):
         nn.init.uniform_(self.linear.weight, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.linear(x))  # (N, out)
+        # the first layer's phases omega_0 (W x + b) in fp32 even in a bf16 step (layers.exact_linear)
+        z = exact_linear(x, self.linear) if self.first else self.linear(x)  # (N, out)
+        return self.activation(z)  # (N, out)
 
     def activation(self, z: torch.Tensor) -> torch.Tensor:
         """sin(omega z); variants of SIREN (e.g. FINER) override only this."""
