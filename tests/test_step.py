@@ -59,7 +59,7 @@ def test_a_step_makes_no_host_tensor_or_generator(image_file, monkeypatch, name)
     from Python numbers (a synchronising host-to-device copy on a GPU), no new generator."""
     signal = signals.load(image_file)
     cfg = train_config_for(models.preset(name, "image"), device="cpu", batch=128)  # the image recipe: box pixels
-    device, batch = check_train_config(cfg, signal.num_samples)
+    cfg, device, batch = check_train_config(cfg, signal.num_samples)
     torch.manual_seed(0)
     step = ModelStep(preset_model(name, signal), signal, cfg, device, batch)
     sampler = Sampler(signal.num_samples, batch, cfg.seed, device)
@@ -81,7 +81,7 @@ def test_default_cuda_steps_never_sync_with_the_host(image_file, name):
     under sync debug mode "error": any host-device synchronisation in a step raises."""
     signal = signals.load(image_file)
     cfg = train_config_for(models.preset(name, "image"), device="cuda", batch=128)
-    device, batch = check_train_config(cfg, signal.num_samples)
+    cfg, device, batch = check_train_config(cfg, signal.num_samples)
     torch.manual_seed(0)
     model = preset_model(name, signal).to(device)
     step = ModelStep(model, signal, cfg, device, batch)
