@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-shot GPU check for issue 6 (speed): run once on a CUDA machine (H200, no internet), about 5 minutes.
+# One-shot GPU check for issues 6 (speed) and 23 (precision): run once on a CUDA machine (H200, no internet),
+# about 10 minutes.
 #
 #   1. CUDA correctness: pytest of the speed-lever and bench tests with KAN_INR_TEST_DEVICE=cuda, and of the
 #      step tests (a few default training steps under torch.cuda.set_sync_debug_mode("error"): no host sync)
@@ -80,6 +81,21 @@ with torch.no_grad():
 print(how, "compiled vs eager sl2a:", err); assert err < 1e-4
 print("passed")
 EOF
+fi
+
+# 2a. issue 23 (precision): the roofline (this GPU's fp32 / tf32 / bf16 matmul peaks and each preset's
+#     default step in each precision, 512 px) and quality neutrality (each preset fp32 vs bf16 at equal
+#     steps on DIV2K 00/05/10/15, 512 -> fitted at 256, grid and 2x render); both write benchmarks/*.json
+#     into $OUT/benchmarks (copy them into benchmarks/ to commit).
+ROOF_SIZE=$([ "$DRY" = 1 ] && echo 32 || echo 512)
+step roofline 90 env PYTHONPATH=".:scripts" "$PY" scripts/roofline.py --device "$DEVICE" --size "$ROOF_SIZE" \
+  --name "roofline-$DEVICE" --out "$OUT/benchmarks"
+if [ -n "$IMAGE" ]; then
+  DIV=$(dirname "$IMAGE")
+  NEUTRAL_STEPS=$([ "$DRY" = 1 ] && echo "--steps 5 --size 32" || echo "--size 512")
+  # shellcheck disable=SC2086  # NEUTRAL_STEPS is two options
+  step neutrality 240 env PYTHONPATH=".:scripts" "$PY" scripts/precision_neutrality.py --device "$DEVICE" \
+    --images "$DIV"/{00,05,10,15}.png --name "precision-$DEVICE" --out "$OUT/benchmarks" $NEUTRAL_STEPS
 fi
 
 # 2. bench: the protocol (fp32 eager, all models, with references), then the levers

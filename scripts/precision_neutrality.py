@@ -1,6 +1,6 @@
 """Is bf16 free? Each preset fitted in fp32 and in bf16 at equal steps (benchmarks.md, protocol 10).
 
-    OMP_NUM_THREADS=1 python scripts/precision_neutrality.py --models siren fkan sl2a \
+    OMP_NUM_THREADS=1 python scripts/precision_neutrality.py [--device auto] --models siren fkan sl2a \
         --images ../shared/data/div2k/{00,05,10,15}.png --size 128 [--audio ../shared/data/audio/bach.wav \
         --start 2.0 --duration 0.5] [--steps N] [--name precision]
 
@@ -25,6 +25,7 @@ import torch
 import kan_inr
 import records
 from kan_inr import signals, superres
+from kan_inr.device import resolve_device
 from kan_inr.precision import native_bf16
 
 LIMIT_DB = 0.1  # the loss a neutral preset may show, grid and 2x alike (issue 23)
@@ -32,13 +33,13 @@ PRECISIONS = ("fp32", "bf16")
 
 
 def fit_scored(name: str, low: Any, original: Any, precision: str, steps: int | None,
-               max_seconds: float | None) -> dict[str, Any]:
+               max_seconds: float | None, device: torch.device) -> dict[str, Any]:
     """Fit ``low`` with preset ``name`` in ``precision``; its grid and 2x scores and training time."""
-    run = kan_inr.fit(low, model=name, precision=precision, steps=steps, max_seconds=max_seconds, device="cpu",
-                      progress=False)
+    run = kan_inr.fit(low, model=name, precision=precision, steps=steps, max_seconds=max_seconds,
+                      device=str(device), progress=False)
     assert run is not None
     metrics = run.metrics
-    pred = superres.model_upsampled(run.model, run.config, low, original.shape, 2, "cpu")
+    pred = superres.model_upsampled(run.model, run.config, low, original.shape, 2, device).cpu()
     up = superres.score(pred, original)
     headline = "psnr" if original.kind == "image" else "snr"
     return {"precision": metrics["precision"], "steps": metrics["steps"], "train_s": round(metrics["train_s"], 2),
@@ -101,9 +102,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="equal steps for all (default: each recipe's)")
     parser.add_argument("--seconds", type=float, default=None, help="equal time instead of equal steps")
     parser.add_argument("--name", default="precision")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=str(records.BENCH_DIR), help="folder of the benchmark JSON")
     args = parser.parse_args()
-    if not native_bf16(torch.device("cpu")):
-        raise SystemExit("this CPU has no native bf16: nothing to measure here")
+    device = resolve_device(args.device)
+    if not native_bf16(device):
+        raise SystemExit(f"this {device.type} has no native bf16: nothing to measure here")
     rows: list[dict[str, Any]] = []
     for signal_name, original in load_signals(args):
         low = superres.downsample(original, 2)
@@ -111,7 +115,7 @@ def main() -> None:
         for model in args.models:
             row: dict[str, Any] = {"model": model, "signal": signal_name, "kind": original.kind}
             for precision in PRECISIONS:
-                row[precision] = fit_scored(model, low, original, precision, args.steps, args.seconds)
+                row[precision] = fit_scored(model, low, original, precision, args.steps, args.seconds, device)
                 print(model, signal_name, row[precision], flush=True)
             rows.append(row)
     verdict = verdicts(rows, args.models)
@@ -119,7 +123,8 @@ def main() -> None:
         else "its own length"
     text = markdown(rows, verdict, note)
     print(text)
-    print(records.record(args.name, {"rows": rows, "verdict": verdict, "limit_db": LIMIT_DB}, text, device="cpu"))
+    results = {"rows": rows, "verdict": verdict, "limit_db": LIMIT_DB}
+    print(records.record(args.name, results, text, device=device, bench_dir=Path(args.out)))
 
 
 if __name__ == "__main__":

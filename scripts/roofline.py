@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from pathlib import Path
 import time
 from typing import Any, Callable
 
@@ -104,6 +105,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["siren", "fkan", "sl2a"])
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--name", default=None, help="benchmark name (default roofline-<device type>)")
+    parser.add_argument("--out", default=str(records.BENCH_DIR), help="folder of the benchmark JSON")
     args = parser.parse_args()
     device = resolve_device(args.device)
     precisions = ["fp32", *(["tf32"] if device.type == "cuda" else []), *(["bf16"] if native_bf16(device) else [])]
@@ -117,7 +119,8 @@ def main() -> None:
     text = markdown(rows, peaks, "a CPU" if device.type == "cpu" else torch.cuda.get_device_name(device), args.size)
     print(text)
     name = args.name or f"roofline-{device.type}"
-    print(records.record(name, {"peaks_gflops": peaks, "rows": rows}, text, device=device))
+    results = {"peaks_gflops": peaks, "rows": rows}
+    print(records.record(name, results, text, device=device, bench_dir=Path(args.out)))
 
 
 if __name__ == "__main__":
