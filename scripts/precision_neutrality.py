@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +35,9 @@ PRECISIONS = ("fp32", "bf16")
 
 
 def fit_scored(name: str, low: Any, original: Any, precision: str, steps: int | None,
-               max_seconds: float | None, device: torch.device) -> dict[str, Any]:
+               max_seconds: float | None, device: torch.device, seed: int) -> dict[str, Any]:
     """Fit ``low`` with preset ``name`` in ``precision``; its grid and 2x scores and training time."""
-    run = kan_inr.fit(low, model=name, precision=precision, steps=steps, max_seconds=max_seconds,
+    run = kan_inr.fit(low, model=name, precision=precision, seed=seed, steps=steps, max_seconds=max_seconds,
                       device=str(device), progress=False)
     assert run is not None
     metrics = run.metrics
@@ -54,6 +56,11 @@ def load_signals(args: argparse.Namespace) -> list[tuple[str, Any]]:
     return loaded
 
 
+def standard_error(values: list[float]) -> float:
+    """The standard error of the mean of ``values`` (0 for one value)."""
+    return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+
+
 def verdicts(rows: list[dict[str, Any]], models: list[str]) -> dict[str, dict[str, Any]]:
     """Per preset (and signal kind): mean grid / 2x loss from fp32 to bf16, the time ratio, and whether
     both losses are within ``LIMIT_DB``."""
@@ -63,31 +70,35 @@ def verdicts(rows: list[dict[str, Any]], models: list[str]) -> dict[str, dict[st
             mine = [r for r in rows if r["model"] == model and r["kind"] == kind]
             if not mine:
                 continue
-            n = len(mine)
-            grid_loss = sum(r["fp32"]["grid"] - r["bf16"]["grid"] for r in mine) / n
-            x2_loss = sum(r["fp32"]["x2"] - r["bf16"]["x2"] for r in mine) / n
+            grid = [r["fp32"]["grid"] - r["bf16"]["grid"] for r in mine]  # paired losses, one per fit pair
+            x2 = [r["fp32"]["x2"] - r["bf16"]["x2"] for r in mine]
+            grid_loss, x2_loss = statistics.fmean(grid), statistics.fmean(x2)
             speedup = sum(r["fp32"]["train_s"] for r in mine) / sum(r["bf16"]["train_s"] for r in mine)
             out[f"{model} {kind}"] = {"grid_loss_db": round(grid_loss, 3), "x2_loss_db": round(x2_loss, 3),
-                                      "speedup": round(speedup, 2), "signals": n,
+                                      "grid_loss_se_db": round(standard_error(grid), 3),
+                                      "x2_loss_se_db": round(standard_error(x2), 3),
+                                      "speedup": round(speedup, 2), "pairs": len(mine),
                                       "neutral": grid_loss <= LIMIT_DB and x2_loss <= LIMIT_DB}
     return out
 
 
 def markdown(rows: list[dict[str, Any]], verdict: dict[str, dict[str, Any]], steps_note: str) -> str:
-    lines = [f"Each preset's default recipe ({steps_note}) in fp32 and in bf16 (`--precision`), fitted to the "
-             "signal reduced 2x: PSNR/SNR on that grid, and of the 2x render against the original; training "
-             "seconds side by side in one process. bf16 is declared free (`--precision auto` uses it) where "
-             f"it loses at most {LIMIT_DB} dB on average on both.", "",
-             "| preset | signal | steps | grid fp32 / bf16 (dB) | 2x fp32 / bf16 (dB) | s fp32 / bf16 |",
+    lines = [f"Each preset's default recipe ({steps_note}) in fp32 and in bf16 (`--precision`), the two fits of a "
+             "pair from the same seed, fitted to the signal reduced 2x: PSNR/SNR on that grid, and of the 2x "
+             "render against the original; training seconds side by side in one process. bf16 is declared "
+             f"free (`--precision auto` uses it) where the mean loss over the pairs is at most {LIMIT_DB} dB on "
+             "both (± its standard error).", "",
+             "| preset | mean grid loss (dB) | mean 2x loss (dB) | pairs | bf16 speed-up | neutral |",
              "|---|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['grid_loss_db']:+.2f} ± {v['grid_loss_se_db']:.2f} | {v['x2_loss_db']:+.2f} ± "
+              f"{v['x2_loss_se_db']:.2f} | {v['pairs']} | {v['speedup']:.2f}x | {'yes' if v['neutral'] else 'no'} |"
+              for k, v in verdict.items()]
+    lines += ["", "| preset | signal | seed | steps | grid fp32 / bf16 (dB) | 2x fp32 / bf16 (dB) | s fp32 / bf16 |",
+              "|---|---|---|---|---|---|---|"]
     for r in rows:
         a, b = r["fp32"], r["bf16"]
-        lines.append(f"| {r['model']} | {r['signal']} | {a['steps']:,} | {a['grid']:.2f} / {b['grid']:.2f} | "
-                     f"{a['x2']:.2f} / {b['x2']:.2f} | {a['train_s']:.1f} / {b['train_s']:.1f} |")
-    lines += ["", "| preset | mean grid loss (dB) | mean 2x loss (dB) | bf16 speed-up | neutral |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {k} | {v['grid_loss_db']:+.2f} | {v['x2_loss_db']:+.2f} | {v['speedup']:.2f}x | "
-              f"{'yes' if v['neutral'] else 'no'} |" for k, v in verdict.items()]
+        lines.append(f"| {r['model']} | {r['signal']} | {r['seed']} | {a['steps']:,} | {a['grid']:.2f} / "
+                     f"{b['grid']:.2f} | {a['x2']:.2f} / {b['x2']:.2f} | {a['train_s']:.1f} / {b['train_s']:.1f} |")
     return "\n".join(lines)
 
 
@@ -103,6 +114,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="equal time instead of equal steps")
     parser.add_argument("--name", default="precision")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one pair of fits per seed")
+    parser.add_argument("--siren-seeds", type=int, nargs="*", default=None,
+                        help="seeds for siren (default --seeds): its verdict may need fewer")
     parser.add_argument("--out", default=str(records.BENCH_DIR), help="folder of the benchmark JSON")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -113,11 +127,14 @@ def main() -> None:
         low = superres.downsample(original, 2)
         low = dataclasses.replace(low, meta={**low.meta, "source": signal_name})
         for model in args.models:
-            row: dict[str, Any] = {"model": model, "signal": signal_name, "kind": original.kind}
-            for precision in PRECISIONS:
-                row[precision] = fit_scored(model, low, original, precision, args.steps, args.seconds, device)
-                print(model, signal_name, row[precision], flush=True)
-            rows.append(row)
+            seeds = args.siren_seeds if model == "siren" and args.siren_seeds is not None else args.seeds
+            for seed in seeds:
+                row: dict[str, Any] = {"model": model, "signal": signal_name, "kind": original.kind, "seed": seed}
+                for precision in PRECISIONS:
+                    row[precision] = fit_scored(model, low, original, precision, args.steps, args.seconds, device,
+                                                seed)
+                    print(model, signal_name, seed, row[precision], flush=True)
+                rows.append(row)
     verdict = verdicts(rows, args.models)
     note = f"{args.seconds:g} s each" if args.seconds else f"{args.steps:,} steps" if args.steps \
         else "its own length"

@@ -4,7 +4,8 @@ The network of the authors' public notebook, for an image (in_dim 2, out_dim 3):
 FourierKAN(2 -> 128, K = 270) -> LayerNorm(128) -> blocks 128->256->256->256->512 -> Linear(512 -> 3).
 Each block computes z = W x + b and (z + tanh(omega z)) * sigmoid(z), omega = 30 (the code calls it
 a "SineLayer" though no sine is used). 436,355 parameters for RGB; the notebook also registers three
-unused scalars per block (printed count 436,367), which we drop.
+unused scalars per block (printed count 436,367), which we drop. ``block = "sine"`` (not in the paper)
+makes the blocks SIREN's sine layers behind the Fourier-KAN first layer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kan_inr.models.layers import FourierKAN
+from kan_inr.errors import KanInrError
+from kan_inr.models.layers import FourierKAN, exact_linear
+
+
+BLOCKS = ("fkan", "sine")  # the blocks' activation: the FKAN code's, or SIREN's sine (FKANBlock)
 
 
 @dataclass(frozen=True)
@@ -23,15 +28,21 @@ class FKANConfig:
     grid_size: int = 270  # K: frequencies 1..K of the Fourier-KAN first layer
     hidden_dim: int = 128  # width of the Fourier-KAN layer's output
     block_dims: tuple[int, ...] = (256, 256, 256, 512)
-    omega: float = 30.0  # slope of tanh in the blocks' activation
+    omega: float = 30.0  # slope of tanh (fkan blocks) or frequency of the sine (sine blocks)
+    block: str = "fkan"  # one of BLOCKS
+
+    def __post_init__(self) -> None:
+        if self.block not in BLOCKS:
+            raise KanInrError(f"unknown block '{self.block}' (choose from {', '.join(BLOCKS)})")
 
 
 class FKANBlock(nn.Module):
-    """z = W x + b; (z + tanh(omega z)) * sigmoid(z)."""
+    """z = W x + b; (z + tanh(omega z)) * sigmoid(z) (the FKAN code's "fkan" block), or sin(omega z)
+    (a SIREN hidden layer, Sitzmann et al. 2020: "sine"), both with SIREN's hidden-layer initialisation."""
 
-    def __init__(self, in_features: int, out_features: int, omega: float) -> None:
+    def __init__(self, in_features: int, out_features: int, omega: float, block: str = "fkan") -> None:
         super().__init__()
-        self.omega = omega
+        self.omega, self.block = omega, block
         self.linear = nn.Linear(in_features, out_features)
         self.reset_parameters()
 
@@ -42,6 +53,8 @@ class FKANBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.linear(x)  # (N, out)
+        if self.block == "sine":
+            return torch.sin(self.omega * z)
         return (z + torch.tanh(self.omega * z)) * torch.sigmoid(z)
 
 
@@ -52,7 +65,7 @@ class FKAN(nn.Module):
         self.kan = FourierKAN(in_dim, cfg.hidden_dim, cfg.grid_size)
         self.norm = nn.LayerNorm(cfg.hidden_dim)
         dims = (cfg.hidden_dim, *cfg.block_dims)
-        self.blocks = nn.Sequential(*(FKANBlock(a, b, cfg.omega) for a, b in zip(dims[:-1], dims[1:])))
+        self.blocks = nn.Sequential(*(FKANBlock(a, b, cfg.omega, cfg.block) for a, b in zip(dims[:-1], dims[1:])))
         self.head = nn.Linear(dims[-1], out_dim)
         self.reset_parameters()
 
@@ -64,4 +77,4 @@ class FKAN(nn.Module):
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         h = self.norm(self.kan(coords))  # (N, hidden_dim)
-        return self.head(self.blocks(h))  # (N, out_dim)
+        return exact_linear(self.blocks(h), self.head)  # (N, out_dim), fp32 output in a bf16 step

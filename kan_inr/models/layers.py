@@ -14,18 +14,29 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def exact_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-    """``linear(x)`` in fp32 whatever the autocast or TF32 setting: (..., in) -> (..., out), as ``in``
-    elementwise multiply-adds (which autocast leaves in fp32; TF32 applies only to matmuls).
+EXACT_MAX_INPUTS = 4  # up to this many inputs, exact_linear multiplies and adds elementwise (no matmul)
 
-    For a first layer over few coordinates (1-3) whose output is scaled by omega_0 = 30-3000 before a
-    sine (SIREN, FINER): bf16 rounds W x to 8 significant bits, a phase error of up to omega_0 |W x| / 256
-    radians, which capped SIREN at 42.2 dB where fp32 reaches 48.4 (64 px DIV2K 00, 300 steps); this
-    layer in fp32 and the rest in bf16 reached 48.3 at the bf16 speed (benchmarks/precision.json).
+
+def exact_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """``linear(x)`` computed and returned in fp32 inside a bf16 autocast step: (..., in) -> (..., out).
+
+    The layers whose precision a bf16 step cannot spare (mixed-precision practice keeps the first and
+    last layers in fp32):
+    - a first layer over few coordinates (SIREN's, FINER's) whose output is scaled by omega_0 = 30-3000
+      before a sine: bf16 rounds W x to 8 significant bits, a phase error of up to omega_0 |W x| / 256.
+      With ``in`` <= EXACT_MAX_INPUTS it is ``in`` elementwise multiply-adds, which autocast leaves in
+      fp32 and TF32 never touches (TF32 rounds matmul inputs to 11 bits);
+    - the output layer: a bf16 output carries a rounding error of 2^-9 of its value (an RMS of about
+      -65 dB on [0, 1]), which a fit at 50 dB already feels. Here an fp32 matmul, autocast off.
+    Measured in benchmarks/precision.json (scripts/precision_neutrality.py).
     """
     weight = linear.weight.float()  # (out, in)
-    z = linear.bias.float() if linear.bias is not None else weight.new_zeros(weight.shape[0])  # (out,)
+    bias = linear.bias.float() if linear.bias is not None else None
     x = x.float()
+    if linear.in_features > EXACT_MAX_INPUTS:
+        with torch.autocast(x.device.type, enabled=False):
+            return F.linear(x, weight, bias)  # (..., out)
+    z = bias if bias is not None else weight.new_zeros(weight.shape[0])  # (out,)
     for i in range(linear.in_features):
         z = torch.addcmul(z, x[..., i:i + 1], weight[:, i])  # (..., out) += x_i * W[:, i]
     return z

@@ -67,4 +67,4 @@ class Siren(nn.Module):
         nn.init.uniform_(self.head.weight, -bound, bound)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(coords))  # (N, out_dim)
+        return exact_linear(self.body(coords), self.head)  # (N, out_dim), fp32 output in a bf16 step

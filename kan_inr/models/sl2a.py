@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kan_inr.models.layers import ChebyshevKAN
+from kan_inr.models.layers import ChebyshevKAN, exact_linear
 
 
 @dataclass(frozen=True)
@@ -65,4 +65,4 @@ class SL2A(nn.Module):
         y = z1
         for layer in self.layers:
             y = layer(z1 * y)  # (N, hidden_dim)
-        return self.head(z1 * y)  # (N, out_dim)
+        return exact_linear(z1 * y, self.head)  # (N, out_dim), fp32 output in a bf16 step
