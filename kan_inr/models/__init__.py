@@ -61,8 +61,9 @@ class Recipe:
     schedule: str = "exp"  # see training.lr_at
     target_range: tuple[float, float] | None = None  # range models are trained on; None = signal's own
     box: int = 0  # box pixel model (TrainConfig.box): samples per axis of each pixel's cell; 0 = centre values
-    # Measured quality-neutral in bf16 (benchmarks/precision.json: at most 0.1 dB lost on the grid and at
-    # the 2x render at equal steps), so --precision auto runs it in bf16 where the device has native bf16.
+    # Measured quality-neutral in bf16 (benchmarks/precision.json, precision-sl2a.json: at most 0.1 dB lost
+    # on the grid and at the 2x render at equal steps), so --precision auto runs it in bf16 where the
+    # device has native bf16. Declared for the fkan and sl2a image recipes; siren loses 14.6 dB on the grid.
     bf16: bool = False
 
     def train_fields(self) -> dict[str, Any]:
@@ -179,7 +180,8 @@ SIREN_PAPER = Recipe(lr=1e-4, batch=None, steps=2000, schedule="constant", targe
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
-        "image": Preset("fkan", FKANConfig(), Recipe(lr=3e-4, batch=IMAGE_BATCH, epochs=300, schedule="cosine", box=IMAGE_BOX),
+        "image": Preset("fkan", FKANConfig(), Recipe(lr=3e-4, batch=IMAGE_BATCH, epochs=300, schedule="cosine", box=IMAGE_BOX,
+                                                     bf16=True),
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323", adapt=nyquist_capped("grid_size"),
                         published=FKAN_PAPER),
         "audio": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000),
@@ -198,7 +200,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
     # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
     "sl2a": {
         "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=IMAGE_BATCH, epochs=501, schedule="cosine",
-                                                           box=IMAGE_BOX),
+                                                           box=IMAGE_BOX, bf16=True),
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836", adapt=nyquist_capped("degree"),
                         published=SL2A_PAPER),
         "audio": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=AUDIO_BATCH, steps=2000),
