@@ -88,6 +88,15 @@ class PixelModel:
 
 POINT = PixelModel()  # a pixel is the INR's value at its centre: the default everywhere
 
+SEED_SPACE = 2**64  # a torch.Generator takes seeds 0 .. 2^64 - 1
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The generator seed of training step ``step`` of a fit seeded ``seed`` (any seed the config admits, up to
+    2^63 - 1): distinct for the steps of one fit, reduced into the generator's 64 bits (a seed times the
+    stride overflows them; below 2^44 nothing is reduced, so small seeds draw what they always drew)."""
+    return (seed * 1_000_003 + step) % SEED_SPACE
+
 
 class TrainingPositions:
     """Where training step ``step`` evaluates the INR for a batch of samples, as ``pixels`` models them.
@@ -113,7 +122,7 @@ class TrainingPositions:
         (an endpoint sample's cell is clipped there); ``coords`` itself for point pixels without jitter."""
         if self.generator is None:
             return coords
-        self.generator.manual_seed(self.seed * 1_000_003 + step)
+        self.generator.manual_seed(step_seed(self.seed, step))
         if self.offsets is None:  # jitter: one uniform draw in the central ``jitter`` fraction of the cell
             offset = (torch.rand(coords.shape, dtype=coords.dtype, device=coords.device,
                                  generator=self.generator) - 0.5) * self.reach  # (B, d)
