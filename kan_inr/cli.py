@@ -291,8 +291,10 @@ def compare(
     budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds (same batch)."),
     recipe: bool = typer.Option(False, "--recipe", help="Every model under its own recipe (the protocol's published one, else its preset's); with --budget-seconds, cut at S seconds."),
     batch: Optional[int] = typer.Option(None, help="Shared batch of a steps/seconds budget; 0 = full (default 4096)."),
-    protocol: Optional[str] = typer.Option(None, help="div2k-sl2a, div2k-16, fkan-recipe, bach, superres, bach-superres, ttq or ttq-bach (shared/docs/benchmarks.md)."),
-    data: Path = typer.Option(Path("../shared/data"), help="Folder of the protocol's signals (default: the benchmark data beside a checkout, from its root)."),
+    protocol: Optional[str] = typer.Option(None, help="A named benchmark: div2k-sl2a, div2k-16, fkan-recipe, bach, "
+                                           "superres, bach-superres, ttq or ttq-bach (its signals: --data)."),
+    data: Optional[Path] = typer.Option(None, help="Folder holding the protocol's signals (div2k/00.png ..., "
+                                        "audio/bach.wav); default: $KAN_INR_DATA."),
     resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels."),
     downsample: Optional[int] = typer.Option(None, help="Super-resolution: fit each signal reduced by F (area / decimation), "
                                              "render it at its size, score it beside bicubic / Lanczos (audio: linear, sinc)."),

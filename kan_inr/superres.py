@@ -1,4 +1,4 @@
-"""Super-resolution: is an INR right between its samples? (benchmarks.md, protocol 6 "superres")
+"""Super-resolution: is an INR right between its samples? (the protocols "superres", "bach-superres", "ttq")
 
 A signal is reduced by a factor F (images: each output pixel the mean of an F x F block, area
 averaging; audio: every F-th sample, plain decimation without a band-limiting filter), the model is

@@ -12,9 +12,10 @@ import torch
 from kan_inr import KanInrError, models
 from kan_inr.comparison import PROTOCOLS, Budget, Recipe, make_budget, run_comparison, update_readme
 from kan_inr.comparison.protocols import recipe_options
+from kan_inr.comparison.run import DATA_ENV
 from kan_inr.logging import NullLog
 from kan_inr.plots import mean_curve
-from conftest import constant_psnr
+from conftest import constant_psnr, run_cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CSV_COLUMNS = ["signal", "model", "kind", "params", "steps", "batch", "lr", "wall_s", "samples_per_s", "device",
@@ -122,7 +123,8 @@ def test_published_numbers_belong_to_the_protocol_and_its_models(name: str) -> N
         assert abs(ours - pub.params) <= 50, (model, ours, pub.params)
 
 
-def test_budget_and_option_errors(image_file: Path, tmp_path: Path) -> None:
+def test_budget_and_option_errors(image_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
     with pytest.raises(KanInrError, match="one budget"):
         Budget(steps=10, recipe=True)
     with pytest.raises(KanInrError, match="one budget"):
@@ -134,10 +136,13 @@ def test_budget_and_option_errors(image_file: Path, tmp_path: Path) -> None:
         run_comparison([], protocol="nope", outputs=tmp_path)
     with pytest.raises(KanInrError, match="unknown model 'nope'"):
         run_comparison([image_file], ["siren", "nope"], Budget(steps=1), outputs=tmp_path)
-    with pytest.raises(KanInrError, match="reads its signals from a folder"):  # the library guesses no folder
+    with pytest.raises(KanInrError, match="reads div2k/00.png, .* from a data folder"):  # the library guesses none
         run_comparison([], protocol="div2k-sl2a", outputs=tmp_path)
     with pytest.raises(KanInrError, match="needs .*00.png"):
         run_comparison([], protocol="div2k-sl2a", data_dir=tmp_path, outputs=tmp_path)
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "elsewhere"))  # the folder the environment names
+    with pytest.raises(KanInrError, match="needs .*elsewhere/div2k/00.png"):
+        run_comparison([], protocol="div2k-sl2a", outputs=tmp_path)
     assert not (tmp_path / "compare-div2k-sl2a").exists()
 
 
@@ -170,6 +175,17 @@ def test_cli_compare_error_is_one_line(image_file: Path, tmp_path: Path, monkeyp
     assert capsys.readouterr().err == ("kan-inr: error: give one budget: --budget-steps N, --budget-seconds S "
                                        "or --recipe\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_compare_protocol_without_data_says_where_to_put_it(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # a clone with no data folder beside it
+    code, out, err = run_cli(["compare", "--protocol", "ttq"], capsys, monkeypatch)
+    assert code == 2 and out == ""
+    assert err == ("kan-inr: error: protocol 'ttq' reads div2k/00.png, div2k/05.png, div2k/10.png, div2k/15.png "
+                   "from a data folder: put them under DIR and give --data DIR (or set KAN_INR_DATA=DIR), or give "
+                   "the signal files\n")
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_protocol_prints_published_numbers_beside_ours(image_file: Path, tmp_path: Path) -> None:

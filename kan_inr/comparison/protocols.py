@@ -6,7 +6,7 @@ Budgets (one per comparison):
 2. seconds: every model trains for the same wall-clock time (``TrainConfig.max_seconds``);
 3. recipe: every model under its own published recipe: the protocol's, else its preset's.
 
-Named protocols (``PROTOCOLS``) are those of ``shared/docs/benchmarks.md``: their signals, models,
+Named protocols (``PROTOCOLS``, each described by its ``description``): their signals, models,
 per-model recipes as the papers' code ran them (defined here and nowhere else) and the published
 numbers printed beside ours. Published PSNR/SSIM of the SL2A and FKAN code come from reconstructions
 stitched from training batches and SSIM after min-max rescaling; ours are a clean full-grid pass.
@@ -147,7 +147,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     ),
     Protocol(
         "superres",
-        "Super-resolution (benchmarks.md, protocol 6): DIV2K 00, 05, 10, 15 shrunk to 256x256 (area), "
+        "Super-resolution: DIV2K 00, 05, 10, 15 shrunk to 256x256 (area), "
         "area-downsampled 2x to 128x128, fitted, rendered at 256x256 and scored against the 256x256 image, "
         "beside Pillow bicubic and Lanczos of the same 128x128 input.",
         tuple(f"div2k/{i:02d}.png" for i in (0, 5, 10, 15)),
@@ -156,14 +156,14 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         # FKAN's published lr (1e-4) is for 500 epochs of 4,096 pixels at 512 px (32,000 steps); over this
         # budget's 1,000 steps it underfits (25.3 dB on the grid after 300), so it gets the demo's 3e-4.
         # SIREN's paper lr (1e-4, full batch) left it at 29.9 dB on the grid of 00 here: it gets the SL2A
-        # code's 1e-3 (reference-models.md).
+        # code's 1e-3.
         recipes={"fkan": Recipe(3e-4), "siren": Recipe(1e-3)},
         resize=256,
         downsample=2,
     ),
     Protocol(
         "bach-superres",
-        "Audio super-resolution (benchmarks.md, protocol 6): the first 0.5 s of the SIREN Bach clip, every "
+        "Audio super-resolution: the first 0.5 s of the SIREN Bach clip, every "
         "other sample kept (22.05 kHz, plain decimation), fitted, rendered at 44.1 kHz and scored against the "
         "original, beside linear interpolation and a windowed-sinc resampler of the same samples.",
         ("audio/bach.wav",),
@@ -175,7 +175,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     ),
     Protocol(
         "ttq",
-        "Time to quality (benchmarks.md, protocol 8): DIV2K 00, 05, 10, 15 shrunk to 256x256 (area) and "
+        "Time to quality: DIV2K 00, 05, 10, 15 shrunk to 256x256 (area) and "
         "area-downsampled 2x to 128x128; every model under its own default recipe for the same wall-clock "
         "time, one fit after another in one process. PSNR on the 128x128 grid against time, the time to "
         "30, 35 and 40 dB, and the 2x render scored against the 256x256 image beside bicubic and Lanczos.",

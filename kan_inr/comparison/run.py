@@ -12,6 +12,7 @@ one is skipped, an unfinished one (interrupted or killed) continues from its las
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from kan_inr.logging import NullLog
 from kan_inr.runs import COMPLETE, CONFIG, HISTORY, load_config, read_status
 from kan_inr.signals import Signal
 
+DATA_ENV = "KAN_INR_DATA"  # the folder of the protocols' signals when no --data is given
 RUN_METRICS = ("params", "steps", "batch", "train_s", "samples_per_s", "device")  # a complete metrics.json
 
 
@@ -116,9 +118,10 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     if not paths:
         if proto is None:
             raise KanInrError("give signal files, or --protocol NAME")
+        data_dir = data_dir if data_dir is not None else os.environ.get(DATA_ENV) or None
         if data_dir is None:
-            raise KanInrError(f"protocol '{proto.name}' reads its signals from a folder: give it (--data DIR) "
-                              f"or give the signal files")
+            raise KanInrError(f"protocol '{proto.name}' reads {', '.join(proto.signals)} from a data folder: put "
+                              f"them under DIR and give --data DIR (or set {DATA_ENV}=DIR), or give the signal files")
         paths = [Path(data_dir) / rel for rel in proto.signals]
         missing = [str(p) for p in paths if not p.exists()]
         if missing:

@@ -166,7 +166,7 @@ def nyquist_capped(field_name: str, spline: bool = False,
     return adapt
 
 
-# The papers' published settings (``--recipe paper``; reference-models.md): point samples, the
+# The papers' published settings (``--recipe paper``): point samples, the
 # published network size (the config unadapted), the published optimiser and length.
 FKAN_PAPER = Recipe(lr=1e-4, batch=4096, epochs=500)  # 500 epochs of 4,096 pixels, lr x 0.1^(epoch/500)
 SL2A_PAPER = Recipe(lr=1e-3, batch=16384, epochs=501)  # 501 epochs of 16,384 pixels, lr x 0.1^(epoch/501)
