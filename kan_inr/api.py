@@ -198,8 +198,8 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = N
 
     Training options left None come from the preset's recipe (``kan-inr models``; ``recipe="paper"``
     for the paper's published network and settings); the length is ``steps``, ``epochs`` (passes over
-    the samples) or ``max_seconds`` alone (the lr schedule ends with the clock); ``batch`` at least the
-    signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's mean over its cell (k x k
+    the samples) or ``max_seconds`` alone (the lr schedule ends with the clock); ``batch`` 0 (``FULL_BATCH``) or at
+    least the signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's mean over its cell (k x k
     samples, ``pixels.PixelModel``; 0: its centre value); ``model_config`` replaces model fields
     (e.g. ``{"hidden_dim": 64}``). ``outputs`` None: in memory; else a run folder
     ``<outputs>/<name>`` (default name ``<file stem>-<model>``) with checkpoints, TensorBoard logs and

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from kan_inr import limits
-from kan_inr.config import TrainConfig, help_of, train_options
+from kan_inr.config import FULL_BATCH, TrainConfig, help_of, train_options
 from kan_inr.errors import KanInrError
 
 
@@ -277,7 +277,7 @@ def list_models(
                          no_wrap=col != "paper", min_width=max(len(r["name"]) for r in rows) if col == "name" else None)
     for r in rows:
         table.add_row(r["name"], label(r["family"]), r["paper"], f"{r['params']:,}", f"{r['lr']:g}",
-                      "full" if r["batch"] is None else f"{r['batch']:,}", r["length"],
+                      "full" if r["batch"] == FULL_BATCH else f"{r['batch']:,}", r["length"],
                       f"box {r['box']}x{r['box']}" if r["box"] else "point")
     # a pipe gets the table at its natural width, one line per preset; a terminal gets its own width
     Console(width=None if sys.stdout.isatty() else 10_000).print(table)

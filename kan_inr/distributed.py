@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from kan_inr.errors import KanInrError
 from kan_inr.checkpoint import Checkpointer
-from kan_inr.config import TrainConfig
+from kan_inr.config import TrainConfig, batch_size
 from kan_inr.device import resolve_device
 from kan_inr.training import FitResult, check_memory, check_train_config, fit, train
 from kan_inr.logging import NullLog
@@ -152,7 +152,7 @@ def fit_ddp(model: nn.Module, signal: Signal, cfg: TrainConfig, ctx: Context, lo
     if ctx.world_size == 1:
         return fit(model, signal, cfg, log, checkpoints)
     n = signal.num_samples
-    if cfg.batch is None or cfg.batch >= n:
+    if batch_size(cfg.batch, n) == n:
         raise KanInrError(f"--distributed splits random minibatches over ranks: give --batch smaller than the "
                           f"signal's {n:,} samples (this fit is full batch)")
     if cfg.batch % ctx.world_size:

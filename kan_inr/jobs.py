@@ -25,7 +25,8 @@ from kan_inr import models, plugins, signals
 from kan_inr.atomic import save_weights, write_json
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
-from kan_inr.config import MAX_STEPS, TrainConfig, make_config, replace, to_plain, train_config, with_length
+from kan_inr.config import (MAX_STEPS, TrainConfig, batch_size, eval_every_for, make_config, replace, to_plain, train_config,
+                             with_length)
 from kan_inr.device import resolve_device
 from kan_inr.distributed import fit_ddp, session
 from kan_inr.training import FitResult, check_train_config, fit
@@ -50,7 +51,8 @@ def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
     if "steps" in given or "epochs" in given:
         base = dataclasses.replace(base, epochs=None)
     elif given.get("max_seconds") is not None:  # the clock ends the schedule; evaluations spread over it
-        base = dataclasses.replace(base, steps=MAX_STEPS, epochs=None, eval_every=MAX_STEPS)
+        base = dataclasses.replace(base, steps=MAX_STEPS, epochs=None,
+                                   eval_every=eval_every_for(MAX_STEPS, given["max_seconds"]))
     return replace(base, **given)
 
 
@@ -202,8 +204,9 @@ def _diverged(job: Job, result: FitResult) -> str:
 
 
 def _oom_advice(job: Job) -> str:
-    n, batch = job.signal.num_samples, job.train.batch
-    if batch is not None and batch < n:
+    n = job.signal.num_samples
+    batch = batch_size(job.train.batch, n)
+    if batch < n:
         lower = f"lower --batch (now {batch:,}, e.g. --batch {max(1, batch // 2):,})"
     else:
         lower = f"train on minibatches, e.g. --batch {min(2**16, max(1, n // 4)):,} (now the full {n:,} samples)"
@@ -252,7 +255,7 @@ def fit_file_ddp(path: str | Path, model_name: str, *, outputs: str | Path = "ou
     with session(train_overrides.get("device")) as ctx:
         job = start_run(path, model_name, model_overrides=model_overrides, load_options=load_options,
                         write=False, **{**train_overrides, "device": ctx.device})
-        if job.train.batch is not None and job.train.batch < job.signal.num_samples:
+        if batch_size(job.train.batch, job.signal.num_samples) < job.signal.num_samples:
             job.train = dataclasses.replace(job.train, batch=job.train.batch * ctx.world_size)
             job.config["train"] = to_plain(job.train)
         if ctx.is_main:

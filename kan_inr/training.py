@@ -23,7 +23,7 @@ from torch import nn
 from kan_inr.errors import KanInrError
 from kan_inr import checkpoint, signals
 from kan_inr.checkpoint import Checkpointer
-from kan_inr.config import PRECISIONS, SCHEDULES, TrainConfig, check_choice
+from kan_inr.config import EVALS_PER_CURVE, PRECISIONS, SCHEDULES, TrainConfig, batch_size, check_choice
 from kan_inr.device import device_name, format_bytes, free_memory, resolve_device, sync
 from kan_inr.logging import NullLog
 from kan_inr.pixels import POINT, PixelModel
@@ -31,9 +31,6 @@ from kan_inr.render import DEFAULT_CHUNK
 from kan_inr.signals.base import Signal
 from kan_inr.step import ModelStep
 
-
-
-EVALS_PER_BUDGET = 20  # full-grid evaluations spread over a wall-clock budget (a time-to-quality curve)
 
 
 def lr_at(step: int, cfg: TrainConfig, elapsed_s: float = 0.0) -> float:
@@ -165,10 +162,7 @@ def check_train_config(cfg: TrainConfig, num_samples: int) -> tuple[torch.device
     lr_at(0, cfg)  # validates the schedule name
     check_choice("precision", cfg.precision, PRECISIONS)
     device = resolve_device(cfg.device)
-    batch = num_samples if cfg.batch is None or cfg.batch >= num_samples else cfg.batch
-    if batch < 1:
-        raise KanInrError(f"batch must be at least 1, got {cfg.batch}")
-    return device, batch
+    return device, batch_size(cfg.batch, num_samples)
 
 
 def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullLog(),
@@ -209,12 +203,12 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
         for result, history, diverged_at in zip(results, state.history, state.diverged_at):
             result.history, result.diverged_at = history, diverged_at
     live = [b for b in range(size) if results[b].diverged_at is None]
-    # A time budget is evaluated EVALS_PER_BUDGET times spread over it (a step cadence would give a
-    # curve of one or two points when steps are slow): the next mark after the time already trained.
+    # A time budget is evaluated EVALS_PER_CURVE times spread over it (``config.eval_every_for``): the
+    # next mark after the time already trained.
     def mark_after(seconds: float) -> float | None:
         if cfg.max_seconds is None:
             return None
-        mark = cfg.max_seconds / EVALS_PER_BUDGET
+        mark = cfg.max_seconds / EVALS_PER_CURVE
         return mark * (math.floor(seconds / mark) + 1)
 
     next_mark = mark_after(train_s)

@@ -79,9 +79,8 @@ def main() -> None:
                 fields = {BASIS[model]: size}
             if options.get("freq_penalty") and model not in BASIS:
                 continue
-            batch = 2**62 if args.batch == 0 else args.batch
             job = start_run(args.image, model, signal=low, write=False, model_overrides=fields,
-                            steps=args.steps, batch=batch, eval_every=args.steps, device="cpu", lr=args.lr, **options)
+                            steps=args.steps, batch=args.batch, eval_every=args.steps, device="cpu", lr=args.lr, **options)
             tick = time.perf_counter()
             result = training.fit(job.model, job.signal, job.train)
             seconds = time.perf_counter() - tick

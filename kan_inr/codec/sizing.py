@@ -47,7 +47,7 @@ class CodecRecipe:
     lr: float
     qat_steps: int
     qat_lr: float
-    batch: int | None  # coordinates per step; None = full batch
+    batch: int  # coordinates per step (config.batch_size)
     bits_per_param: float  # the sizing rule's cost of one coded parameter
     basis_per_width: float = 0.0  # K (FKAN) or D (SL2A) per unit of width; 0 for SIREN
     target_range: tuple[float, float] | None = None

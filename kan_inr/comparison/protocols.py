@@ -21,18 +21,17 @@ from typing import Any
 
 from kan_inr.errors import KanInrError
 from kan_inr import models
+from kan_inr.config import FULL_BATCH, MAX_STEPS, batch_size, eval_every_for
 from kan_inr.models import Recipe
 from kan_inr.signals import Signal
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)
-SECONDS_STEP_CAP = 10**7  # step limit of a seconds budget: the clock stops it first
-CURVE_POINTS = 20  # evaluations per run, for the PSNR-vs-step and -vs-time curves
 
 
 def recipe_options(recipe: Recipe, num_samples: int) -> dict[str, Any]:
     """A protocol recipe's optimiser settings for a signal of ``num_samples``: lr, batch, schedule and
     its length in steps (``config.epoch_steps``: an epoch is num_samples // batch steps)."""
-    batch = num_samples if recipe.batch is None else min(recipe.batch, num_samples)
+    batch = batch_size(recipe.batch, num_samples)
     return {"lr": recipe.lr, "batch": batch, "steps": recipe.steps_for(num_samples), "schedule": recipe.schedule}
 
 
@@ -52,7 +51,7 @@ class Budget:
     steps: int | None = None
     seconds: float | None = None
     recipe: bool = False
-    batch: int | None = None  # shared batch of a steps/seconds budget; 0 = full batch; None = DEFAULT_BATCH
+    batch: int | None = None  # shared batch of a steps/seconds budget (FULL_BATCH: all); None = DEFAULT_BATCH
 
     def __post_init__(self) -> None:
         given = sum([self.seconds is not None and not self.recipe, self.recipe,
@@ -74,7 +73,7 @@ class Budget:
             return f"each model under its own recipe for {self.seconds:g} s of training"
         if self.recipe:
             return "each model under its own published recipe"
-        batch = "full batch" if self.batch == 0 else f"batch {self.batch or DEFAULT_BATCH:,}"
+        batch = "full batch" if self.batch == FULL_BATCH else f"batch {self.batch or DEFAULT_BATCH:,}"
         if self.seconds is not None:
             return f"{self.seconds:g} s of training per model, {batch}"
         return f"{self.steps:,} steps per model, {batch}"
@@ -266,14 +265,13 @@ def train_options(model: str, signal: Signal, budget: Budget, protocol: Protocol
         if recipe is not None:  # the model's own lr and schedule; steps and batch are the budget's
             options |= {"lr": recipe.lr, "schedule": recipe.schedule}
         batch = budget.batch if budget.batch is not None else DEFAULT_BATCH
-        options["batch"] = n if batch == 0 else min(batch, n)
+        options["batch"] = batch_size(batch, n)
         if budget.seconds is not None:
-            options |= {"max_seconds": budget.seconds, "steps": budget.steps or SECONDS_STEP_CAP}
+            options |= {"max_seconds": budget.seconds, "steps": budget.steps or MAX_STEPS}
         else:
             options["steps"] = budget.steps
         steps = options["steps"]
     if budget.recipe and recipe is not None:
         options["box"] = 0  # a published recipe fits sample values (endpoint grids drop box anyway: jobs.start_run)
-    # a time budget is evaluated 20 times over the clock (training.EVALS_PER_BUDGET); steps add none
-    options["eval_every"] = eval_every or (10**9 if budget.seconds is not None else max(1, steps // CURVE_POINTS))
+    options["eval_every"] = eval_every or eval_every_for(steps, budget.seconds)
     return options

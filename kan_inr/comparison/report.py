@@ -21,7 +21,8 @@ from kan_inr import models, plots, signals
 from kan_inr.atomic import write_text
 from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol
 from kan_inr.metrics import mean_std
-from kan_inr.runs import CONFIG, HISTORY, METRICS
+from kan_inr.config import batch_size
+from kan_inr.runs import HISTORY, METRICS, load_config
 from kan_inr.signals import Signal
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"  # compare --readme writes between
@@ -37,7 +38,7 @@ class RunResult:
 
 def load_result(run: PlannedRun) -> RunResult:
     return RunResult(run, json.loads((run.run_dir / METRICS).read_text()),
-                     json.loads((run.run_dir / HISTORY).read_text()), json.loads((run.run_dir / CONFIG).read_text()))
+                     json.loads((run.run_dir / HISTORY).read_text()), load_config(run.run_dir))
 
 
 def metric_names(results: list[RunResult]) -> list[str]:
@@ -203,12 +204,12 @@ def recipe_notes(results: list[RunResult], proto: Protocol | None, budget: Budge
         train = r.config["train"]
         recipe = models.preset(r.run.model, r.config["signal"]["kind"]).recipe
         n = math.prod(r.config["signal"]["shape"])
-        full = train["batch"] is None or train["batch"] >= n
+        full = batch_size(train["batch"], n) == n
         batch = "full batch" if full else f"batch {train['batch']:,}"
         ran = f"lr {train['lr']:g}, {batch}, {train['schedule']} schedule"
         ran += f", {train['max_seconds']:g} s" if train.get("max_seconds") else f", {train['steps']:,} steps"
         ran += f", box pixels ({train['box']}x{train['box']} samples per pixel)" if train.get("box") else ""
-        preset_batch = "full batch" if recipe.batch is None or recipe.batch >= n else f"batch {recipe.batch:,}"
+        preset_batch = "full batch" if batch_size(recipe.batch, n) == n else f"batch {recipe.batch:,}"
         differs = [v for v, mine in ((f"lr {recipe.lr:g}", f"lr {train['lr']:g}"), (preset_batch, batch),
                                      (f"{recipe.schedule} schedule", f"{train['schedule']} schedule")) if v != mine]
         note = f"**{r.run.model}**: {ran}"

@@ -18,7 +18,7 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr import plugins
-from kan_inr.config import check_fields, epoch_steps, parse_field
+from kan_inr.config import FULL_BATCH, check_fields, epoch_steps, parse_field
 from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_pe_for_shape
 from kan_inr.models.finer import Finer, FinerConfig
 from kan_inr.models.fkan import FKAN, FKANConfig
@@ -55,7 +55,7 @@ class Recipe:
     steps; neither: the caller's (a protocol budget)."""
 
     lr: float
-    batch: int | None = None  # coordinates per step; None = full batch
+    batch: int = FULL_BATCH  # coordinates per step (config.batch_size)
     epochs: float | None = None
     steps: int | None = None
     schedule: str = "exp"  # see training.lr_at
@@ -172,7 +172,7 @@ FKAN_PAPER = Recipe(lr=1e-4, batch=4096, epochs=500)  # 500 epochs of 4,096 pixe
 SL2A_PAPER = Recipe(lr=1e-3, batch=16384, epochs=501)  # 501 epochs of 16,384 pixels, lr x 0.1^(epoch/501)
 # SIREN's: Adam 1e-4 on the full batch, constant; the paper gives no length for image fitting, so
 # the length is this project's (2,000 steps), the one setting of this recipe not from the paper.
-SIREN_PAPER = Recipe(lr=1e-4, batch=None, steps=2000, schedule="constant", target_range=(-1.0, 1.0))  # images in [-1, 1]
+SIREN_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant", target_range=(-1.0, 1.0))  # images in [-1, 1]
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
@@ -237,7 +237,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         adapt=relu_pe_for_shape),
     },
     "ffn": {
-        "image": Preset("ffn", FFNConfig(), Recipe(lr=1e-3, batch=None, steps=2000),
+        "image": Preset("ffn", FFNConfig(), Recipe(lr=1e-3, batch=FULL_BATCH, steps=2000),
                         "Fourier features, Tancik et al. NeurIPS 2020, arXiv 2006.10739"),
     },
 }
