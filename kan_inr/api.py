@@ -301,7 +301,7 @@ def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence
             outputs: str | os.PathLike = "outputs", progress: bool = True, readme: str | os.PathLike | None = None,
             command: str | None = None, allow_code: bool = False, downsample: int | None = None) -> Comparison:
     """Fit every model to every signal file under one budget (an int: that many steps each, with the
-    shared ``batch``, default 4,096; or ``Budget(seconds=...)`` / ``Budget(recipe=True)``), same seed,
+    shared ``batch``, default 4,096; or ``Budget(seconds=...)`` / ``Budget(recipe="default")``), same seed,
     same full-grid evaluation; or a named ``protocol``. Writes what ``kan-inr compare`` writes
     (``<outputs>/compare-<name>/``: results.csv, results.md, figures, run folders) and returns its
     rows (one per signal and model, then mean and std per model) and markdown. ``readme``: also put

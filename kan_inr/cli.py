@@ -289,7 +289,9 @@ def compare(
     models: Optional[str] = typer.Option(None, help="Comma-separated presets, e.g. fkan,sl2a,siren (default: the protocol's, else all)."),
     budget_steps: Optional[int] = typer.Option(None, help="Every model trains this many steps (same batch)."),
     budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds (same batch)."),
-    recipe: bool = typer.Option(False, "--recipe", help="Every model under its own recipe (the protocol's published one, else its preset's); with --budget-seconds, cut at S seconds."),
+    recipe: Optional[str] = typer.Option(None, help="default or paper, as for fit: every model under its own "
+                                         "recipe of that family (the protocol's where it has one); with "
+                                         "--budget-seconds, cut at S seconds."),
     batch: Optional[int] = typer.Option(None, help="Shared batch of a steps/seconds budget; 0 = full (default 4096)."),
     protocol: Optional[str] = typer.Option(None, help="A named benchmark: div2k-sl2a, div2k-16, fkan-recipe, bach, "
                                            "superres, bach-superres, ttq or ttq-bach (its signals: --data)."),

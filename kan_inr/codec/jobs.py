@@ -27,7 +27,7 @@ from kan_inr.codec import quant, sizing
 from kan_inr.codec.fileformat import Container, pack, read, unpack
 from kan_inr.codec.quant import QuantConfig
 from kan_inr.codec.weights import decode_weights, encode_weights
-from kan_inr.config import TrainConfig, replace, to_plain
+from kan_inr.config import TrainConfig, replace, to_plain, with_length
 from kan_inr.device import resolve_device
 from kan_inr.training import fit
 from kan_inr.logging import NullLog, RunLog, write_scalars
@@ -110,8 +110,9 @@ def _compress(signal: Signal, bpp: float, model_name: str, out: Path, seed: int,
     cfg, params = sizing.size_for_budget(model_name, bpp, signal.shape, signal.out_dim, signal.convention)
     torch.manual_seed(seed)
     model = models.build(family, signal.in_dim, signal.out_dim, cfg)
-    train = TrainConfig(steps=steps or recipe.steps, lr=recipe.lr, batch=recipe.batch, seed=seed, device=device,
-                        target_range=recipe.target_range, eval_every=steps or recipe.steps)
+    fields = recipe.train.train_fields()  # the float fit's lr, batch, length, target range
+    train = replace(with_length(TrainConfig(**fields, seed=seed, device=device), signal.num_samples), steps=steps)
+    train = replace(train, eval_every=train.steps)  # one evaluation, at the end
 
     def log(stage: str) -> NullLog:
         return RunLog(tb_dir / stage, console=console) if tb_dir is not None else NullLog()
@@ -124,7 +125,7 @@ def _compress(signal: Signal, bpp: float, model_name: str, out: Path, seed: int,
 
     header: dict[str, Any] = {"family": family, "config": to_plain(cfg), "shape": list(signal.shape),
               "channels": signal.out_dim, "bit_depth": _bit_depth(signal),
-              "target_range": list(recipe.target_range) if recipe.target_range else None,
+              "target_range": list(train.target_range) if train.target_range else None,
               "coords": signal.convention, "quant": asdict(recipe.quant), "box": PixelModel.of(train).box}
     table, payload = encode_weights(model.cpu(), recipe.quant)
     data = pack(Container(header, table, payload))

@@ -202,7 +202,7 @@ def recipe_notes(results: list[RunResult], proto: Protocol | None, budget: Budge
             continue
         seen.add(r.run.model)
         train = r.config["train"]
-        recipe = models.preset(r.run.model, r.config["signal"]["kind"]).recipe
+        recipe = models.preset(r.run.model, r.config["signal"]["kind"]).recipe_for(train["recipe"])
         n = math.prod(r.config["signal"]["shape"])
         full = batch_size(train["batch"], n) == n
         batch = "full batch" if full else f"batch {train['batch']:,}"
@@ -216,7 +216,7 @@ def recipe_notes(results: list[RunResult], proto: Protocol | None, budget: Budge
         if differs:
             in_protocol = proto is not None and r.run.model in proto.recipes
             name = proto.name if proto is not None else ""
-            source = (f"protocol {name}'s recipe" if in_protocol and budget.recipe else
+            source = (f"protocol {name}'s recipe" if in_protocol and budget.recipe is not None else
                       f"the shared budget and protocol {name}'s lr" if in_protocol else "the shared budget")
             note += f" (from {source}; the preset's own recipe: {', '.join(differs)})"
         notes.append(note)

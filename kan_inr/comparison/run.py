@@ -21,7 +21,7 @@ from typing import Any
 from kan_inr.errors import KanInrError
 from kan_inr import models, plugins, signals, superres
 from kan_inr.atomic import write_text
-from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol, resolve_protocol, train_options
+from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol, budget_fields, resolve_protocol
 from kan_inr.comparison.report import (load_result, results_figures, results_header, results_markdown, rows_to_csv,
                                     table_rows)
 from kan_inr.jobs import fit_file, resume_run, start_run
@@ -66,7 +66,7 @@ def plan(signal_paths: list[Path], model_names: list[str], budget: Budget, proto
         for model in model_names:
             overrides = dict(protocol.model_overrides.get(model, {})) if protocol else {}
             runs.append(PlannedRun(path, name, model, out_dir / "runs" / f"{name}-{plugins.label(model)}",
-                                   train_options(model, signal, budget, protocol, seed, device, eval_every),
+                                   budget_fields(model, signal, budget, protocol, seed, device, eval_every),
                                    overrides))
     return runs, loaded
 
@@ -130,7 +130,7 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     model_names = _models(model_names, proto, log)
     budget = budget if budget is not None else (proto.budget if proto else None)
     if budget is None:
-        raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe")
+        raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe default|paper")
     resize = resize if resize is not None else (proto.resize if proto else None)
     downsample = downsample if downsample is not None else (proto.downsample if proto else None)
     name = name or (proto.name if proto else budget.slug() + (f"-r{resize}" if resize else "")

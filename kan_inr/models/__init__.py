@@ -63,7 +63,8 @@ class Recipe:
     box: int = 0  # box pixel model (TrainConfig.box): samples per axis of each pixel's cell; 0 = centre values
 
     def train_fields(self) -> dict[str, Any]:
-        """The TrainConfig fields this recipe sets (its length only when it has one)."""
+        """The TrainConfig fields this recipe sets (its length only when it has one): the one way a recipe
+        (a preset's, a protocol's, a codec's) becomes training options."""
         fields = {"lr": self.lr, "batch": self.batch, "schedule": self.schedule, "target_range": self.target_range,
                   "box": self.box}
         return fields | ({"epochs": self.epochs} if self.epochs is not None else {}) \
