@@ -218,22 +218,22 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         "Instant-NGP hash encoding, Mueller et al. SIGGRAPH 2022, arXiv 2201.05989",
                         adapt=hash_grid_for_shape),
     },
-    # Baselines as the SL2A code trains them (its table's settings): its lr and batch, 501 epochs of
-    # 512^2 / batch steps, lr * 0.1^(epoch/501). ffn: Tancik's recipe (Adam 1e-3, full batch, 2000 steps).
+    # Baselines as the SL2A code trains them (its table's settings): its lr and batch, 501 epochs,
+    # lr * 0.1^(epoch/501). ffn: Tancik's recipe (Adam 1e-3, full batch, 2000 steps).
     "finer": {
-        "image": Preset("finer", FinerConfig(), Recipe(lr=1e-4, batch=16384, steps=501 * 16),
+        "image": Preset("finer", FinerConfig(), Recipe(lr=1e-4, batch=16384, epochs=501),
                         "FINER, Liu et al. CVPR 2024, arXiv 2312.02434"),
     },
     "gauss": {
-        "image": Preset("gauss", GaussConfig(), Recipe(lr=1e-4, batch=1024, steps=501 * 256),
+        "image": Preset("gauss", GaussConfig(), Recipe(lr=1e-4, batch=1024, epochs=501),
                         "Gaussian activations, Ramasinghe & Lucey ECCV 2022, arXiv 2111.15135"),
     },
     "wire": {
-        "image": Preset("wire", WireConfig(), Recipe(lr=1e-3, batch=65536, steps=501 * 4),
+        "image": Preset("wire", WireConfig(), Recipe(lr=1e-3, batch=65536, epochs=501),
                         "WIRE, Saragadam et al. CVPR 2023, arXiv 2301.05187"),
     },
     "relu-pe": {
-        "image": Preset("relu-pe", ReluPEConfig(), Recipe(lr=1e-3, batch=1024, steps=501 * 256),
+        "image": Preset("relu-pe", ReluPEConfig(), Recipe(lr=1e-3, batch=1024, epochs=501),
                         "ReLU MLP + NeRF positional encoding, Mildenhall et al. ECCV 2020, arXiv 2003.08934",
                         adapt=relu_pe_for_shape),
     },
