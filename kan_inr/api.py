@@ -29,7 +29,7 @@ from kan_inr import models as registry
 from kan_inr import signals as signal_kinds
 from kan_inr.atomic import write_json
 from kan_inr.checkpoint import CheckpointPolicy
-from kan_inr.comparison import Budget, Comparison, run_comparison, update_readme
+from kan_inr.comparison import Budget, Comparison, run_comparison
 from kan_inr.device import resolve_device
 from kan_inr.training import fit as fit_loop
 from kan_inr.jobs import fit_file, fit_file_ddp, fit_one, render_model, render_run, resume_run, start_run
@@ -298,14 +298,12 @@ def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence
             budget: int | Budget | None = None, *, batch: int | None = None, protocol: str | None = None,
             data: str | os.PathLike | None = None, resize: int | None = None, seed: int = 0,
             device: str | None = None, eval_every: int | None = None, name: str | None = None,
-            outputs: str | os.PathLike = "outputs", progress: bool = True, readme: str | os.PathLike | None = None,
-            command: str | None = None, allow_code: bool = False, downsample: int | None = None) -> Comparison:
+            outputs: str | os.PathLike = "outputs", progress: bool = True, command: str | None = None, allow_code: bool = False, downsample: int | None = None) -> Comparison:
     """Fit every model to every signal file under one budget (an int: that many steps each, with the
     shared ``batch``, default 4,096; or ``Budget(seconds=...)`` / ``Budget(recipe="default")``), same seed,
     same full-grid evaluation; or a named ``protocol``. Writes what ``kan-inr compare`` writes
     (``<outputs>/compare-<name>/``: results.csv, results.md, figures, run folders) and returns its
-    rows (one per signal and model, then mean and std per model) and markdown. ``readme``: also put
-    the table into that README's results markers. ``allow_code``: existing run folders of plug-in
+    rows (one per signal and model, then mean and std per model) and markdown. ``allow_code``: existing run folders of plug-in
     models named by spec may import their module (as for ``load``). ``downsample``: the super-resolution
     protocol on any signals: fit each signal reduced by that factor, score its render at full size."""
     if isinstance(budget, bool):
@@ -321,6 +319,4 @@ def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence
                                 resize=resize, seed=seed, device=device, eval_every=eval_every,
                                 console=progress and sys.stderr.isatty(), command=command,
                                 log=RunLog(None, console=progress), downsample=downsample)
-    if readme is not None:
-        update_readme(os.fspath(readme), result.markdown)
     return result

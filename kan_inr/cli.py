@@ -305,7 +305,6 @@ def compare(
     eval_every: Optional[int] = typer.Option(None, help="Steps between evaluations (default: 20 per run)."),
     name: Optional[str] = typer.Option(None, help="Writes outputs/compare-<name>/ (default: protocol or budget)."),
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds the comparison."),
-    readme: Optional[Path] = typer.Option(None, help="Also put the table into this README's results markers."),
     quiet: Quiet = False,
     json_: AsJson = False,
     allow_code: AllowCode = False,
@@ -323,7 +322,7 @@ def compare(
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     result = kan_inr.compare(signals or [], names, budget, protocol=protocol, data=data, resize=resize, seed=seed,
                              device=device, eval_every=eval_every, name=name, outputs=outputs, progress=not quiet,
-                             readme=readme, command=" ".join(["kan-inr", *sys.argv[1:]]), allow_code=allow_code,
+                             command=" ".join(["kan-inr", *sys.argv[1:]]), allow_code=allow_code,
                              downsample=downsample)
     if json_:
         typer.echo(json.dumps({"out_dir": str(result.out_dir), "rows": result.rows, "fitted": result.fitted,

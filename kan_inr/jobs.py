@@ -36,7 +36,6 @@ from kan_inr.render import DEFAULT_CHUNK, reconstruct
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
                           signal_digest)
 from kan_inr.signals import Signal
-from kan_inr.geometry import CENTERS
 
 
 def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
@@ -79,8 +78,6 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     preset = models.preset(model_name, signal.kind)
     train = with_length(train_config_for(preset, **train_overrides), signal.num_samples)
     model_cfg = models.with_overrides(preset.config_for(signal.shape, train.recipe), model_overrides or {})
-    if signal.convention != CENTERS and train_overrides.get("box") is None:
-        train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
     # Everything that can refuse the job does so here, before any run folder is created or replaced.
     run_dir = run_path(outputs, name or f"{Path(path).stem}-{model_name}") if write else None
     PixelModel.of(train).check(signal.convention)

@@ -163,7 +163,7 @@ class ModelStep:
         """Training step ``step`` on the coordinates ``index`` (batch,) (None = all); returns the loss (1,)
         on the device."""
         for group in self.optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)  # a group's scale of the schedule's lr
+            group["lr"] = lr
         x = self.coords if index is None else self.coords[index]  # (G, d): the whole (global) batch
         # positions drawn for the global batch, then this process's share: DDP draws what one process would
         x = self.positions(x, step)  # (S * G, d)

@@ -22,10 +22,8 @@ A block whose file does not exist yet holds ``NOT_MEASURED`` (the benchmark is s
 ``benchmarks/<name>.png`` if there is one, its markdown and provenance line), the files of
 ``SUPERSEDED`` last, under "Older results", each with the reason it no longer describes the code.
 
-The README's Results section is written by ``kan-inr compare --readme`` between the markers of
-``kan_inr.comparison.report``; it names its comparison (``### Comparison `NAME```), and ``check_readme``
-also holds it to ``benchmarks/compare-NAME.json`` (recorded from the comparison's own results.md by
-``scripts/record_compare.py``).
+A comparison's table reaches the README the same way: ``scripts/record_compare.py`` records its
+results.md as ``benchmarks/compare-NAME.json``, shown in a ``<!-- benchmark:compare-NAME -->`` block.
 
 Scripts import this module by name (``import records``): ``python scripts/X.py`` puts scripts/ on the
 path, and so does pytest's ``pythonpath`` for the tests.
@@ -50,13 +48,10 @@ import torch
 from kan_inr.errors import KanInrError
 from kan_inr._version import __version__
 from kan_inr.atomic import write_json, write_text
-from kan_inr.comparison.report import README_END, README_START
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "benchmarks"
 BLOCK = re.compile(r"<!-- benchmark:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /benchmark:(?P=name) -->", re.S)
-RESULTS_SECTION = re.compile(f"{re.escape(README_START)}\n(?P<body>.*?)\n{re.escape(README_END)}", re.S)
-COMPARISON = re.compile(r"^### Comparison `(?P<name>[\w.-]+)`$", re.M)
 NOTE = re.compile(r"^## (?P<name>[\w.-]+)\n(?P<body>.*?)(?=^## |\Z)", re.M | re.S)
 NOTES = BENCH_DIR / "notes.md"
 
@@ -252,27 +247,10 @@ def sync_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_
     return names
 
 
-def check_results_section(text: str, bench_dir: Path = BENCH_DIR) -> list[str]:
-    """The README's Results section against its recorded comparison (empty when they match)."""
-    section = RESULTS_SECTION.search(text)
-    if section is None:
-        return []
-    name = COMPARISON.search(section["body"])
-    if name is None:
-        return ["Results section: names no comparison ('### Comparison `NAME`')"]
-    try:
-        expected = load(f"compare-{name['name']}", bench_dir)["markdown"]
-    except KanInrError as exc:
-        return [f"Results section: {exc}"]
-    if section["body"].strip() + "\n" != expected:
-        return [f"Results section differs from benchmarks/compare-{name['name']}.json"]
-    return []
-
-
 def check_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_DIR) -> list[str]:
-    """The README blocks, and its Results section, that differ from their files (empty when all match)."""
+    """The README blocks that differ from their files (empty when all match)."""
     text = readme.read_text()
-    stale = check_results_section(text, bench_dir)
+    stale: list[str] = []
     for match in BLOCK.finditer(text):
         name = match["name"]
         missing = not (bench_dir / f"{name}.json").exists()

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from kan_inr import KanInrError, models, runs
-from kan_inr.comparison import PROTOCOLS, Budget, Recipe, make_budget, run_comparison, update_readme
+from kan_inr.comparison import PROTOCOLS, Budget, Recipe, make_budget, run_comparison
 from kan_inr.comparison.protocols import budget_fields
 from kan_inr.comparison.run import DATA_ENV
 from kan_inr.config import EVALS_PER_CURVE, MAX_STEPS, TrainConfig
@@ -179,16 +179,6 @@ def test_mean_curve_averages_interpolated_runs_on_their_common_range() -> None:
     x, y = mean_curve([a, b])
     assert x.tolist() == [1.0, 2.0, 3.0]  # the union of x values inside [1, 3]
     assert np.allclose(y, [(11 + 20) / 2, (12 + 22) / 2, (13 + 24) / 2])
-
-
-def test_update_readme_replaces_only_the_marked_section(tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n## Results\n<!-- results:start -->\nold\n<!-- results:end -->\n\n## After\n")
-    update_readme(readme, "| a |\n|---|\n![fig](fig.png)\n")
-    assert readme.read_text() == "# x\n\n## Results\n<!-- results:start -->\n| a |\n|---|\n<!-- results:end -->\n\n## After\n"
-    readme.write_text("no markers")
-    with pytest.raises(KanInrError, match="results:start"):
-        update_readme(readme, "x")
 
 
 def test_cli_compare_error_is_one_line(image_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:

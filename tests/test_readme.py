@@ -104,7 +104,6 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
 def test_readme_shows_no_superseded_benchmark():
     shown = {m["name"] for m in records.BLOCK.finditer(README.read_text())}
     assert not shown & set(records.SUPERSEDED)
-    assert records.RESULTS_SECTION.search(README.read_text()) is None  # compare --readme's table: benchmarks/
 
 
 def test_readme_pictures_exist():

@@ -31,7 +31,7 @@ from kan_inr.config import TrainConfig, replace, to_plain, with_length
 from kan_inr.device import resolve_device
 from kan_inr.training import fit
 from kan_inr.logging import NullLog, RunLog, write_scalars
-from kan_inr.pixels import PixelModel
+from kan_inr.pixels import POINT
 from kan_inr.render import predict_grid
 from kan_inr.signals.plan import check_size, out_of_memory_as_error, target_shape
 from kan_inr.signals import Signal, image
@@ -126,7 +126,7 @@ def _compress(signal: Signal, bpp: float, model_name: str, out: Path, seed: int,
     header: dict[str, Any] = {"family": family, "config": to_plain(cfg), "shape": list(signal.shape),
               "channels": signal.out_dim, "bit_depth": _bit_depth(signal),
               "target_range": list(train.target_range) if train.target_range else None,
-              "coords": signal.convention, "quant": asdict(recipe.quant), "box": PixelModel.of(train).box}
+              "coords": signal.convention, "quant": asdict(recipe.quant)}
     table, payload = encode_weights(model.cpu(), recipe.quant)
     data = pack(Container(header, table, payload))
     decoded, header = decode(data, str(out))
@@ -167,11 +167,11 @@ def _model(container: Container, name: str) -> nn.Module:
 
 
 def render_values(model: nn.Module, header: dict[str, Any], shape: tuple[int, ...], device: str = "auto") -> torch.Tensor:
-    """The network on ``grid(shape)`` (the file's coordinate convention and pixel model) as the decoded image's values: (N, C) in [0, 1] on the CPU,
-    rounded to the file's bit depth (exactly what ``decompress`` writes)."""
+    """The network at the pixel centres of ``shape`` (the file's coordinate convention; codec networks are
+    fitted to point pixels) as the decoded image's values: (N, C) in [0, 1] on the CPU, rounded to the file's
+    bit depth (exactly what ``decompress`` writes)."""
     dev = resolve_device(device)
-    pixels = PixelModel(header.get("box", 0))  # files older than the field were fitted with point pixels
-    pred = predict_grid(model.to(dev), shape, dev, out_device="cpu", convention=header["coords"], pixels=pixels)  # (N, C)
+    pred = predict_grid(model.to(dev), shape, dev, out_device="cpu", convention=header["coords"], pixels=POINT)  # (N, C)
     rng = tuple(header["target_range"]) if header["target_range"] else image.VALUE_RANGE
     values = denormalise(pred, image.VALUE_RANGE, rng)
     samples = image.to_array(values, shape, header["bit_depth"])  # (H, W, C) integers

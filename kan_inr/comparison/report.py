@@ -15,17 +15,14 @@ from typing import Any, Collection
 import numpy as np
 import torch
 
-from kan_inr.errors import KanInrError
 from kan_inr._version import __version__
 from kan_inr import models, plots, signals
-from kan_inr.atomic import write_text
 from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol
 from kan_inr.metrics import mean_std
 from kan_inr.config import batch_size
 from kan_inr.runs import HISTORY, METRICS, load_config
 from kan_inr.signals import Signal
 
-README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"  # compare --readme writes between
 
 
 @dataclass
@@ -278,24 +275,7 @@ def results_figures(out_dir: Path, results: list[RunResult], loaded: dict[str, S
     return figures
 
 
-
-
-def update_readme(readme: str | Path, markdown: str) -> Path:
-    """Replace the text between the README's results markers with ``markdown`` (``readme_body``)."""
-    readme = Path(readme)
-    try:
-        text = readme.read_text()
-    except OSError as exc:
-        raise KanInrError(f"cannot read {readme}: {exc.strerror or exc}") from None
-    if text.count(README_START) != 1 or text.count(README_END) != 1 or text.index(README_START) > text.index(README_END):
-        raise KanInrError(f"{readme} needs one '{README_START}' line followed by one '{README_END}' line")
-    head, rest = text.split(README_START)
-    _, tail = rest.split(README_END)
-    write_text(readme, f"{head}{README_START}\n{readme_body(markdown)}\n{README_END}{tail}")
-    return readme
-
-
 def readme_body(markdown: str) -> str:
-    """What goes between the README's results markers: ``markdown`` without its figure links (the
-    figures live in the git-ignored outputs folder), surrounding blank lines stripped."""
+    """A comparison's results.md as a README block shows it (``scripts/record_compare.py``): without its
+    figure links (the figures live in the git-ignored outputs folder), surrounding blank lines stripped."""
     return "\n".join(line for line in markdown.splitlines() if not line.startswith("![")).strip()

@@ -135,14 +135,9 @@ def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
     return dataclasses.replace(cfg, degree=audio_frequencies(shape, 1 / 4))
 
 
-# The image presets' default recipes (issue 18, measured by the time-to-quality protocol ttq: DIV2K at
-# 128 px, the same wall-clock budget per model, benchmarks/compare-ttq.json): point samples, the full
-# 128 px image as one batch (16,384 pixels; larger images in random batches of that size), a cosine
-# schedule to lr/10, lengths in epochs so they scale with the image. Box pixels (--box 2) cost 4
-# model evaluations per pixel; at equal evaluations per step and equal time (4,096 pixels x 4 against
-# 16,384 points, DIV2K 05 at 128 px, 120 s; benchmarks/ttq-levers.json) they gained 0.1-0.3 dB
-# between the pixels and lost 1.6-4.8 dB on the grid (fkan 27.4 / 22.8 dB against 29.0 / 22.4;
-# sl2a 36.6 / 24.5 against 41.4 / 24.4).
+# The image presets' default recipes: point samples, the full 128 px image as one batch (16,384 pixels;
+# larger images in random batches of that size), a cosine schedule to lr/10, lengths in epochs so they
+# scale with the image; why (the measurements behind them): benchmarks/notes.md, ttq-levers.
 IMAGE_BOX = 0
 IMAGE_BATCH = 16384
 IMAGE_NYQUIST_FRACTION = 0.5  # image presets cap their first layer's basis at this fraction of Nyquist (measured: scripts/superres_remedies.py)
