@@ -34,7 +34,7 @@ from kan_inr.device import resolve_device
 from kan_inr.training import fit as fit_loop
 from kan_inr.jobs import fit_file, fit_file_ddp, fit_one, render_model, render_run, resume_run, start_run
 from kan_inr.logging import RunLog
-from kan_inr.render import reconstruct
+from kan_inr.render import Fitted, reconstruct
 from kan_inr.runs import COMPLETE, HISTORY, RunWriter, load_run, read_status
 from kan_inr.signals import RenderPlan, Signal, render_plan
 from kan_inr.signals.base import normalise
@@ -116,7 +116,7 @@ class Run:
         (``spectral.prefiltered``) instead of aliasing. Returns float32 (H, W, C) or (T, C) clamped to the signal's range (an array signal
         given with ``value_range``: mapped back into that range)."""
         todo = self._plan(scale, size, kind_options)
-        values = reconstruct(self.model, self.config, todo.shape, self._device(device), extent=todo.extent,
+        values = reconstruct(self.model, Fitted.of_run(self.config), todo.shape, self._device(device), extent=todo.extent,
                              prefilter=prefilter)  # (N, C)
         lo, hi = self.signal["value_range"]
         values = values.clamp(lo, hi)

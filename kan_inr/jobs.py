@@ -32,7 +32,7 @@ from kan_inr.distributed import fit_ddp, session
 from kan_inr.training import FitResult, check_train_config, fit
 from kan_inr.logging import NullLog, RunLog
 from kan_inr.pixels import PixelModel
-from kan_inr.render import DEFAULT_CHUNK, reconstruct
+from kan_inr.render import DEFAULT_CHUNK, Fitted, reconstruct
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
                           signal_digest)
 from kan_inr.signals import Signal
@@ -134,7 +134,7 @@ def finish_run(job: Job, model: nn.Module, result: FitResult) -> Path:
     save_weights(run_dir / WEIGHTS, model)
     write_json(run_dir / HISTORY, result.history)
     kind = signals.module(signal.kind)
-    values = reconstruct(model, job.config, signal.shape, next(model.parameters()).device)
+    values = reconstruct(model, Fitted.of(signal, job.train), signal.shape, next(model.parameters()).device)
     kind.save(values, signal.shape, signal.meta, run_dir / f"reconstruction{kind.RECONSTRUCTION_SUFFIX}")
     return job.writer.commit({**result.metrics, "diverged_at": result.diverged_at})
 
@@ -324,5 +324,5 @@ def render_model(model: nn.Module, config: dict[str, Any], todo: signals.RenderP
                  device: torch.device | str, chunk: int = DEFAULT_CHUNK, prefilter: bool = True) -> Path:
     """Write ``model`` (on ``device``) rendered as ``todo`` plans to the file ``out`` with its kind's writer."""
     with signals.plan.out_of_memory_as_error(todo.shape):
-        values = reconstruct(model, config, todo.shape, device, chunk, todo.extent, prefilter)
+        values = reconstruct(model, Fitted.of_run(config), todo.shape, device, chunk, todo.extent, prefilter)
     return signals.module(config["signal"]["kind"]).save(values, todo.shape, todo.meta, out, **todo.save_options)

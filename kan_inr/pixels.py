@@ -24,7 +24,6 @@ model as ``TrainConfig.box`` / ``jitter`` (config.json) and in the ``.kinr`` hea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -49,12 +48,6 @@ class PixelModel:
     def of(cls, cfg: TrainConfig) -> PixelModel:
         """The pixel model of a fit's training options."""
         return cls(cfg.box, cfg.jitter)
-
-    @classmethod
-    def of_run(cls, config: dict[str, Any]) -> PixelModel:
-        """The pixel model a run's config.json records (runs older than the box model: points)."""
-        train = config.get("train") or {}
-        return cls(train.get("box", 0), train.get("jitter", 0.0))
 
     def check(self, convention: str) -> None:
         """A user error for a pixel model the grid cannot have."""

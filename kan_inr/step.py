@@ -24,7 +24,7 @@ from torch import nn
 from kan_inr import signals, spectral
 from kan_inr.config import COMPILE_MODES, PRECISIONS, TrainConfig, check_choice
 from kan_inr.geometry import nyquist
-from kan_inr.pixels import POINT, PixelModel
+from kan_inr.pixels import PixelModel
 from kan_inr.render import predict_grid
 from kan_inr.signals.base import Signal, denormalise, normalise
 
@@ -43,7 +43,7 @@ def matmul_precision(precision: str) -> Iterator[None]:
 
 
 def mse_loss(model: Callable[[torch.Tensor], torch.Tensor], coords: torch.Tensor, target: torch.Tensor,
-             precision: str, pixels: PixelModel = POINT) -> torch.Tensor:
+             precision: str, pixels: PixelModel) -> torch.Tensor:
     """MSE of the pixel values of ``model(coords)`` against ``target`` (..., B, C), always taken in fp32
     over each network's B x C values: () for one network; (M,) for M stacked ones (``batched``: the
     model maps (S * B, d) to (M, S * B, C), target (M, B, C)). ``coords`` is (S * B, d), sample-major,
@@ -57,7 +57,7 @@ def mse_loss(model: Callable[[torch.Tensor], torch.Tensor], coords: torch.Tensor
 
 def train_step(model: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer,
                coords: torch.Tensor, target: torch.Tensor, precision: str = "fp32",
-               penalty: Callable[[], torch.Tensor] | None = None, pixels: PixelModel = POINT) -> torch.Tensor:
+               penalty: Callable[[], torch.Tensor] | None = None, *, pixels: PixelModel) -> torch.Tensor:
     """One Adam step (forward, MSE + ``penalty()``, backward, update) of one network, or of M stacked
     ones (``mse_loss``); returns the loss () or losses (M,) as a device tensor (no host sync)."""
     with matmul_precision(precision):
@@ -81,7 +81,7 @@ def make_optimizer(params: Iterable[torch.Tensor], lr: float, device: torch.devi
 
 
 def compile_model(model: nn.Module, mode: str, device: torch.device, coords: torch.Tensor,
-                  target: torch.Tensor, precision: str, pixels: PixelModel = POINT) -> tuple[nn.Module, str]:
+                  target: torch.Tensor, precision: str, pixels: PixelModel) -> tuple[nn.Module, str]:
     """``torch.compile(model)`` (sharing its parameters) and what was done, or the model itself.
 
     auto = mode "default" on CUDA (fuses each layer's elementwise work into few kernels) and off on a
@@ -106,7 +106,7 @@ def compile_model(model: nn.Module, mode: str, device: torch.device, coords: tor
 
 
 def evaluate(model: nn.Module, signal: Signal, target_range: tuple[float, float],
-             device: torch.device, pixels: PixelModel = POINT) -> tuple[dict[str, float], torch.Tensor]:
+             device: torch.device, pixels: PixelModel) -> tuple[dict[str, float], torch.Tensor]:
     """Full-grid pass of the current weights, each sample rendered as the fit models it (``pixels``):
     (metrics, prediction (N, C) in the signal's range)."""
     pred = denormalise(predict_grid(model, signal.shape, device, convention=signal.convention, pixels=pixels),
@@ -171,7 +171,7 @@ class ModelStep:
         if self.slots is not None:  # DDP: this rank's slots of every sample
             x = x.reshape(-1, self.batch, x.shape[1])[:, self.slots].reshape(-1, x.shape[1])  # (S * b, d)
         return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty,
-                          self.pixels).reshape(1)
+                          pixels=self.pixels).reshape(1)
 
     def losses(self, losses: torch.Tensor) -> list[float]:
         """The losses (B,) as numbers: a host sync, done at log steps only."""

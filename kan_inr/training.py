@@ -26,7 +26,7 @@ from kan_inr.checkpoint import Checkpointer
 from kan_inr.config import EVALS_PER_CURVE, PRECISIONS, SCHEDULES, TrainConfig, batch_size, check_choice
 from kan_inr.device import device_name, format_bytes, free_memory, resolve_device, sync
 from kan_inr.logging import NullLog
-from kan_inr.pixels import POINT, PixelModel
+from kan_inr.pixels import PixelModel
 from kan_inr.render import DEFAULT_CHUNK
 from kan_inr.signals.base import Signal
 from kan_inr.step import ModelStep
@@ -91,8 +91,8 @@ class FitResult:
     exit_code: int | None = None  # of a stopped fit: 128 + the signal (130 SIGINT, 143 SIGTERM)
 
 
-def memory_needed(model: nn.Module, signal: Signal, batch: int, chunk: int = DEFAULT_CHUNK,
-                  pixels: PixelModel = POINT) -> tuple[int, int]:
+def memory_needed(model: nn.Module, signal: Signal, batch: int, chunk: int = DEFAULT_CHUNK, *,
+                  pixels: PixelModel) -> tuple[int, int]:
     """(bytes a fit needs on its device, bytes per INR evaluation of a training step), estimated before
     allocating: coordinates and targets (N, d + C), the permutation, parameters with their gradient,
     two Adam moments and a best copy (5 P), a step's activations kept for backward (measured on a
@@ -121,7 +121,7 @@ def memory_needed(model: nn.Module, signal: Signal, batch: int, chunk: int = DEF
 
 
 def check_memory(model: nn.Module, signal: Signal, batch: int, device: torch.device,
-                 pixels: PixelModel = POINT) -> None:
+                 pixels: PixelModel) -> None:
     """Refuse, with advice, a fit whose estimated memory exceeds what ``device`` has free."""
     free = free_memory(device)
     if free is None:
