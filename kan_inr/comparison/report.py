@@ -3,14 +3,12 @@ the README's results block; used by ``compare`` and by ``fit-many``'s summaries.
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +20,7 @@ from kan_inr.metrics import mean_std
 from kan_inr.config import batch_size
 from kan_inr.runs import HISTORY, METRICS, load_config
 from kan_inr.signals import Signal
+from kan_inr.tables import markdown_table
 
 
 
@@ -77,21 +76,6 @@ def table_rows(results: list[RunResult], proto: Protocol | None) -> list[dict[st
             row["run_dir"] = ""
             rows.append(row)
     return rows
-
-
-def rows_to_csv(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
-    """CSV text of ``rows`` (columns: ``columns``, else the first row's keys); None is an empty cell."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns or list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows([{k: "" if row.get(k) is None else row[k] for k in writer.fieldnames} for row in rows])
-    return buffer.getvalue()
-
-
-def markdown_table(columns: list[str], rows: list[list[str]], right: Collection[str] = frozenset()) -> list[str]:
-    """Lines of a Markdown table; columns named in ``right`` are right-aligned."""
-    return ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if c in right else "---" for c in columns) + "|",
-            *("| " + " | ".join(cells) + " |" for cells in rows)]
 
 
 def _fmt(metric: str, value: float | None) -> str:

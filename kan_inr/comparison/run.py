@@ -22,12 +22,12 @@ from kan_inr.errors import KanInrError
 from kan_inr import models, plugins, signals, superres
 from kan_inr.atomic import write_text
 from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol, budget_fields, resolve_protocol
-from kan_inr.comparison.report import (load_result, results_figures, results_header, results_markdown, rows_to_csv,
-                                    table_rows)
+from kan_inr.comparison.report import load_result, results_figures, results_header, results_markdown, table_rows
 from kan_inr.jobs import fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
 from kan_inr.runs import COMPLETE, CONFIG, HISTORY, load_config, read_status
 from kan_inr.signals import Signal
+from kan_inr.tables import rows_to_csv
 
 DATA_ENV = "KAN_INR_DATA"  # the folder of the protocols' signals when no --data is given
 RUN_METRICS = ("params", "steps", "batch", "train_s", "samples_per_s", "device")  # a complete metrics.json
