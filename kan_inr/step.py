@@ -142,34 +142,25 @@ class ModelStep:
         self.num_params = sum(p.numel() for p in model.parameters())
         self.pixels = PixelModel.of(cfg)
         self.positions = self.pixels.sampler(signal.shape, signal.convention, device, cfg.seed)
-        self.slots: torch.Tensor | None = None  # DDP: this process's slots of a global batch (distributed)
         self.penalty = spectral.frequency_penalty(model, cfg.freq_penalty, cfg.freq_alpha,
                                                   min(nyquist(n, signal.convention) for n in signal.shape))
-        probe = slice(0, self.local_batch)
-        probe_x = self.positions(self.coords[probe])  # (S * b, d): the step's shape
-        self.net, self.compiled = compile_model(train_model or model, cfg.compile, device, probe_x,
-                                                self.target[probe], cfg.precision, self.pixels)
+        probe_x, probe_goal = self.inputs(torch.arange(batch, device=device), 0)  # a step's shapes
+        self.net, self.compiled = compile_model(train_model or model, cfg.compile, device, probe_x, probe_goal,
+                                                cfg.precision, self.pixels)
 
-    @property
-    def local_batch(self) -> int:
-        """Coordinates this process trains on per step."""
-        return self.batch
-
-    def shard(self, index: torch.Tensor) -> torch.Tensor:
-        """This process's part of a step's indices (batch,) (all of them: one process)."""
-        return index
+    def inputs(self, index: torch.Tensor | None, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """What training step ``step`` on the coordinates ``index`` (batch,) (None = all) feeds the network:
+        positions (S * batch, d) (``pixels.TrainingPositions``) and targets (batch, C)."""
+        if index is None:
+            return self.positions(self.coords, step), self.target
+        return self.positions(self.coords[index], step), self.target[index]
 
     def train(self, index: torch.Tensor | None, lr: float, step: int = 0) -> torch.Tensor:
         """Training step ``step`` on the coordinates ``index`` (batch,) (None = all); returns the loss (1,)
         on the device."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x = self.coords if index is None else self.coords[index]  # (G, d): the whole (global) batch
-        # positions drawn for the global batch, then this process's share: DDP draws what one process would
-        x = self.positions(x, step)  # (S * G, d)
-        goal = self.target if index is None else self.target[self.shard(index)]  # (b, C)
-        if self.slots is not None:  # DDP: this rank's slots of every sample
-            x = x.reshape(-1, self.batch, x.shape[1])[:, self.slots].reshape(-1, x.shape[1])  # (S * b, d)
+        x, goal = self.inputs(index, step)  # (S * b, d), (b, C)
         return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty,
                           pixels=self.pixels).reshape(1)
 
