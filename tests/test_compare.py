@@ -33,13 +33,7 @@ class Messages(NullLog):
         self.lines.append(text)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny fits run fastest on one thread, and do not fight other processes for the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits on one thread, restored after
 
 
 def test_tiny_comparison_writes_table_and_figures_and_resumes(image_file: Path, tmp_path: Path) -> None:
