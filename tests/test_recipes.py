@@ -75,7 +75,7 @@ def test_paper_recipe_length_from_epochs(image_file: Path, tmp_path: Path, capsy
 def test_models_table_states_lengths_and_pixels(capsys, monkeypatch) -> None:
     code, out, _ = run_cli(["models"], capsys, monkeypatch)
     assert code == 0
-    line = next(l for l in out.splitlines() if l.lstrip("│ ").startswith("fkan "))
+    line = next(row for row in out.splitlines() if row.lstrip("│ ").startswith("fkan "))
     assert ("epochs" in line or "steps" in line) and ("box" in line or "point" in line), line
     rows = kan_inr.presets()
     fkan = next(r for r in rows if r["name"] == "fkan")
