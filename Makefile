@@ -1,6 +1,6 @@
 # The README's two commands. `make demo`: set up and fit the bundled sample. `make test`: set up and
-# run the whole test suite (what CI runs through .ci/run). `make test-fast`: all but the tests marked
-# slow, whose capability another test also holds (the loop while editing).
+# run the whole test suite, mypy and ruff included (what CI runs through .ci/run). `make test-fast`: all
+# but the tests marked slow, whose capability another test also holds (the loop while editing).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

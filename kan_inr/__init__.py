@@ -6,7 +6,7 @@ imports form no cycle (tests/test_imports.py reads every module's imports, funct
 included, and checks both against this list):
 
     0. errors, _version, limits  (the user-error type; the version; caps on input and render sizes: what every layer may import)
-    1. atomic, checkpoint, config, device, geometry, metrics, plugins, precision  (files, training state, options, devices, cell centres and Nyquist limits, numbers, plug-in loading, which precision a step runs)
+    1. atomic, checkpoint, config, device, geometry, metrics, plugins, precision, tables  (files, training state, options, devices, cell centres and Nyquist limits, numbers, plug-in loading, which precision a step runs, CSV and Markdown tables)
     2. signals  (file <-> Signal, render plans)
     3. models, pixels, plots, spectral  (networks; the pixel model: training positions, reduction, render positions; figures; first-layer spectra)
     4. logging, render  (progress and TensorBoard; model x grid -> values)
@@ -46,12 +46,13 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = ["KanInrError", "__version__", *sorted(_WHERE)]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
-    from kan_inr.api import Run, compare, export, fit, load, load_signal, presets, resume
-    from kan_inr.comparison import Budget
-    from kan_inr.models import Recipe
-    from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, edge_functions
-    from kan_inr.plugins import register_model
-    from kan_inr.signals import Signal
+    # re-exports (the linter's unused-import check cannot read the __all__ built above)
+    from kan_inr.api import Run, compare, export, fit, load, load_signal, presets, resume  # noqa: F401
+    from kan_inr.comparison import Budget  # noqa: F401
+    from kan_inr.models import Recipe  # noqa: F401
+    from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, edge_functions  # noqa: F401
+    from kan_inr.plugins import register_model  # noqa: F401
+    from kan_inr.signals import Signal  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

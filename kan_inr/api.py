@@ -29,12 +29,12 @@ from kan_inr import models as registry
 from kan_inr import signals as signal_kinds
 from kan_inr.atomic import write_json
 from kan_inr.checkpoint import CheckpointPolicy
-from kan_inr.comparison import Budget, Comparison, run_comparison, update_readme
+from kan_inr.comparison import Budget, Comparison, run_comparison
 from kan_inr.device import resolve_device
 from kan_inr.training import fit as fit_loop
 from kan_inr.jobs import fit_file, fit_file_ddp, fit_one, render_model, render_run, resume_run, start_run
 from kan_inr.logging import RunLog
-from kan_inr.render import reconstruct
+from kan_inr.render import Fitted, reconstruct
 from kan_inr.runs import COMPLETE, HISTORY, RunWriter, load_run, read_status
 from kan_inr.signals import RenderPlan, Signal, render_plan
 from kan_inr.signals.base import normalise
@@ -116,7 +116,7 @@ class Run:
         (``spectral.prefiltered``) instead of aliasing. Returns float32 (H, W, C) or (T, C) clamped to the signal's range (an array signal
         given with ``value_range``: mapped back into that range)."""
         todo = self._plan(scale, size, kind_options)
-        values = reconstruct(self.model, self.config, todo.shape, self._device(device), extent=todo.extent,
+        values = reconstruct(self.model, Fitted.of_run(self.config), todo.shape, self._device(device), extent=todo.extent,
                              prefilter=prefilter)  # (N, C)
         lo, hi = self.signal["value_range"]
         values = values.clamp(lo, hi)
@@ -198,8 +198,8 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = N
 
     Training options left None come from the preset's recipe (``kan-inr models``; ``recipe="paper"``
     for the paper's published network and settings); the length is ``steps``, ``epochs`` (passes over
-    the samples) or ``max_seconds`` alone (the lr schedule ends with the clock); ``batch`` at least the
-    signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's mean over its cell (k x k
+    the samples) or ``max_seconds`` alone (the lr schedule ends with the clock); ``batch`` 0 (``FULL_BATCH``) or at
+    least the signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's mean over its cell (k x k
     samples, ``pixels.PixelModel``; 0: its centre value); ``model_config`` replaces model fields
     (e.g. ``{"hidden_dim": 64}``). ``outputs`` None: in memory; else a run folder
     ``<outputs>/<name>`` (default name ``<file stem>-<model>``) with checkpoints, TensorBoard logs and
@@ -298,14 +298,12 @@ def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence
             budget: int | Budget | None = None, *, batch: int | None = None, protocol: str | None = None,
             data: str | os.PathLike | None = None, resize: int | None = None, seed: int = 0,
             device: str | None = None, eval_every: int | None = None, name: str | None = None,
-            outputs: str | os.PathLike = "outputs", progress: bool = True, readme: str | os.PathLike | None = None,
-            command: str | None = None, allow_code: bool = False, downsample: int | None = None) -> Comparison:
+            outputs: str | os.PathLike = "outputs", progress: bool = True, command: str | None = None, allow_code: bool = False, downsample: int | None = None) -> Comparison:
     """Fit every model to every signal file under one budget (an int: that many steps each, with the
-    shared ``batch``, default 4,096; or ``Budget(seconds=...)`` / ``Budget(recipe=True)``), same seed,
+    shared ``batch``, default 4,096; or ``Budget(seconds=...)`` / ``Budget(recipe="default")``), same seed,
     same full-grid evaluation; or a named ``protocol``. Writes what ``kan-inr compare`` writes
     (``<outputs>/compare-<name>/``: results.csv, results.md, figures, run folders) and returns its
-    rows (one per signal and model, then mean and std per model) and markdown. ``readme``: also put
-    the table into that README's results markers. ``allow_code``: existing run folders of plug-in
+    rows (one per signal and model, then mean and std per model) and markdown. ``allow_code``: existing run folders of plug-in
     models named by spec may import their module (as for ``load``). ``downsample``: the super-resolution
     protocol on any signals: fit each signal reduced by that factor, score its render at full size."""
     if isinstance(budget, bool):
@@ -321,6 +319,4 @@ def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence
                                 resize=resize, seed=seed, device=device, eval_every=eval_every,
                                 console=progress and sys.stderr.isatty(), command=command,
                                 log=RunLog(None, console=progress), downsample=downsample)
-    if readme is not None:
-        update_readme(os.fspath(readme), result.markdown)
     return result

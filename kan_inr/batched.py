@@ -78,7 +78,7 @@ class BatchedStep:
 
     def train(self, index: torch.Tensor | None, lr: float, step: int = 0) -> torch.Tensor:
         for group in self.optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)  # a group's scale of the schedule's lr
+            group["lr"] = lr
         if index is None:
             x, goal = self.coords, self.target  # (N, d), (B, N, C)
         else:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from kan_inr import limits
-from kan_inr.config import TrainConfig, help_of, train_options
+from kan_inr.config import FULL_BATCH, TrainConfig, help_of, train_options
 from kan_inr.errors import KanInrError
 
 
@@ -40,7 +40,7 @@ Epochs = Annotated[Optional[float], typer.Option(help=recipe_help("epochs"))]
 Seconds = Annotated[Optional[float], typer.Option("--seconds", help="Train for this many seconds (evaluation "
                                                   "excluded); the lr schedule ends with them.")]
 Lr = Annotated[Optional[float], typer.Option(help=recipe_help("lr"))]
-Batch = Annotated[Optional[int], typer.Option(help="Coordinates per step; 0 = full batch [default: the preset's recipe].")]
+Batch = Annotated[Optional[int], typer.Option(help=recipe_help("batch"))]
 Box = Annotated[Optional[int], typer.Option(help=recipe_help("box"))]
 Schedule = Annotated[Optional[str], typer.Option(help=recipe_help("schedule"))]
 EvalEvery = Annotated[Optional[int], typer.Option(help=help_of(TrainConfig, "eval_every"))]
@@ -52,11 +52,9 @@ ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file 
 Outputs = Annotated[Path, typer.Option("--outputs", help="Folder that holds run folders.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout (for scripts).")]
-NoLimits = Annotated[bool, typer.Option("--no-limits", help="Lift the size caps (kan_inr/limits.py): for inputs you trust.")]
+NoLimits = Annotated[bool, typer.Option("--no-limits", help="Lift the size caps (kan_inr/limits.py): trusted input.")]
 AllowCode = Annotated[bool, typer.Option("--allow-code", help="Let a run folder import the plug-in model module "
                                          "it names (only for runs you trust; installed plug-ins need no flag).")]
-
-
 Recipe = Annotated[Optional[str], typer.Option("--recipe", help=help_of(TrainConfig, "recipe") + " [default: default]")]
 
 # The training options fit and fit-many share, declared once: ``fit_options`` adds them to a command's
@@ -100,7 +98,8 @@ def fit(
     given: dict[str, Any],
     signal: Optional[Path] = typer.Argument(None, help="Image or audio file to fit (with --resume: only if moved)."),
     model: ModelName = "fkan",
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run folder with its own options."),
+    resume: Optional[Path] = typer.Option(None, "--resume",
+                                          help="Continue an interrupted run folder with its own options."),
     checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every N steps [default: by time only]."),
     checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
     precision: Optional[str] = typer.Option(None, help=help_of(TrainConfig, "precision")),
@@ -127,8 +126,7 @@ def fit(
     if resume is not None:
         # None = not given; an empty --set list is not given either (0 and False are values)
         fixed = {**{k.rstrip("_"): (v or None) if k == "set_" else v for k, v in given.items() if k != "device"},
-                 "resize": resize,
-                 "channels": channels, "start": start, "duration": duration, "name": name,
+                 "resize": resize, "channels": channels, "start": start, "duration": duration, "name": name,
                  "overwrite": overwrite or None, "precision": precision, "compile": compile_}
         if any(v is not None for v in fixed.values()):
             named = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
@@ -141,7 +139,8 @@ def fit(
         raise KanInrError("give a signal file to fit, or --resume RUN_FOLDER")
     else:
         if allow_code:
-            raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is imported anyway")
+            raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is "
+                              "imported anyway")
         with limits.lifted(no_limits):  # the box cap is checked where the options are validated
             model_fields, options = checked_options(given, precision=precision, compile=compile_)
             run = kan_inr.fit(signal, model, model_config=model_fields, resize=resize, channels=channels,
@@ -159,7 +158,8 @@ def fit(
         typer.echo(json.dumps({"run_dir": str(run.run_dir), **m}, indent=2))
     else:
         shown = "  ".join(f"{k[6:]} {v:.4f}" for k, v in m.items() if k.startswith("final_"))
-        typer.echo(f"{run.run_dir}: {shown}  ({m['params']:,} params, {m['steps']} steps, {m['train_s']:.1f} s, {m['device']})")
+        typer.echo(f"{run.run_dir}: {shown}  ({m['params']:,} params, {m['steps']} steps, {m['train_s']:.1f} s, "
+                   f"{m['device']})")
 
 
 @app.command("fit-many")
@@ -175,7 +175,8 @@ def fit_many(
                                            "together as a batch of independent networks (same result), or one "
                                            "after another [default: batched on CUDA, sequential on a CPU]."),
     group: int = typer.Option(64, help="At most this many networks fitted together."),
-    checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every run every N steps [default: by time only]."),
+    checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every run every N steps [default: by time "
+                                                   "only]."),
     checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
     quiet: Quiet = False,
     no_limits: NoLimits = False,
@@ -198,13 +199,15 @@ def fit_many(
     if result.failed:
         raise KanInrError(f"{len(result.failed)} signal(s) could not be fitted: "
                           + "; ".join(f"{path}: {why}" for path, why in result.failed.items())[:2000])
-    if result.summary is not None:
-        if result.missing:
-            raise KanInrError(f"{len(result.missing)} signal(s) not fitted ({', '.join(result.missing)}): re-run to complete them")
+    if result.summary is not None and result.missing:
+        raise KanInrError(f"{len(result.missing)} signal(s) not fitted ({', '.join(result.missing)}): re-run to "
+                          f"complete them")
 
 
-def parse_size(text: Optional[str]) -> Optional[tuple[int, ...]]:
-    """'WxH' -> (H, W) (grid order is rows first); 'N' -> (N,) for 1-D signals."""
+def parse_size(text: Optional[str], scale: Optional[float]) -> Optional[tuple[int, ...]]:
+    """'WxH' -> (H, W) (grid order is rows first); 'N' -> (N,) for 1-D signals; an error beside ``scale``."""
+    if scale is not None and text is not None:
+        raise KanInrError("give --scale or --size, not both")
     if text is None:
         return None
     try:
@@ -222,7 +225,8 @@ def render(
     size: Optional[str] = typer.Option(None, help="Render at WxH pixels (audio: N samples)."),
     rate: Optional[float] = typer.Option(None, help="Audio: samples per second [default: the source's]."),
     duration: Optional[float] = typer.Option(None, help="Audio: render the first D seconds."),
-    subtype: Optional[str] = typer.Option(None, help="Audio: sample encoding, e.g. PCM_16, PCM_24, FLOAT [default: the source's]."),
+    subtype: Optional[str] = typer.Option(None, help="Audio: sample encoding, e.g. PCM_16, PCM_24, FLOAT [default: "
+                                          "the source's]."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
     allow_code: AllowCode = False,
     prefilter: bool = typer.Option(True, "--prefilter/--no-prefilter", help="Below the fitted size: average the "
@@ -232,11 +236,10 @@ def render(
     """Render a fitted INR at the source size or any other resolution."""
     import kan_inr  # here, not at the top: start-up time (torch)
 
-    if scale is not None and size is not None:
-        raise KanInrError("give --scale or --size, not both")
     with limits.lifted(no_limits):
-        typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size), device=device, allow_code=allow_code,
-                                      prefilter=prefilter, rate=rate, duration=duration, subtype=subtype)))
+        typer.echo(str(kan_inr.export(run, out, scale=scale, size=parse_size(size, scale), device=device,
+                                      allow_code=allow_code, prefilter=prefilter, rate=rate, duration=duration,
+                                      subtype=subtype)))
 
 
 @app.command()
@@ -260,7 +263,6 @@ def list_models(
     epochs, pixel model); `fit --recipe paper` runs the paper's own (plug-in presets included)."""
     from rich.console import Console  # here, not at the top: start-up time
     from rich.table import Table
-
     import kan_inr
     from kan_inr.plugins import label
 
@@ -269,7 +271,8 @@ def list_models(
         typer.echo(json.dumps(rows, indent=2))
         return
     first = rows[0]
-    table = Table(title=f"model presets for a {first['kind']} of shape {'x'.join(map(str, first['shape']))} with {first['channels']} channels")
+    shape = "x".join(map(str, first["shape"]))
+    table = Table(title=f"model presets for a {first['kind']} of shape {shape} with {first['channels']} channels")
     numeric = ("params", "lr", "batch", "length", "pixels")
     for col in ("name", "family", "paper", *numeric):
         # a preset name is never cut or wrapped (scripts grep it); the paper column wraps instead
@@ -277,7 +280,7 @@ def list_models(
                          no_wrap=col != "paper", min_width=max(len(r["name"]) for r in rows) if col == "name" else None)
     for r in rows:
         table.add_row(r["name"], label(r["family"]), r["paper"], f"{r['params']:,}", f"{r['lr']:g}",
-                      "full" if r["batch"] is None else f"{r['batch']:,}", r["length"],
+                      "full" if r["batch"] == FULL_BATCH else f"{r['batch']:,}", r["length"],
                       f"box {r['box']}x{r['box']}" if r["box"] else "point")
     # a pipe gets the table at its natural width, one line per preset; a terminal gets its own width
     Console(width=None if sys.stdout.isatty() else 10_000).print(table)
@@ -286,22 +289,27 @@ def list_models(
 @app.command()
 def compare(
     signals: list[Path] = typer.Argument(None, help="Signal files (default: the protocol's)."),
-    models: Optional[str] = typer.Option(None, help="Comma-separated presets, e.g. fkan,sl2a,siren (default: the protocol's, else all)."),
+    models: Optional[str] = typer.Option(None, help="Comma-separated presets, e.g. fkan,sl2a,siren (default: the "
+                                         "protocol's, else all)."),
     budget_steps: Optional[int] = typer.Option(None, help="Every model trains this many steps (same batch)."),
     budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds (same batch)."),
-    recipe: bool = typer.Option(False, "--recipe", help="Every model under its own recipe (the protocol's published one, else its preset's); with --budget-seconds, cut at S seconds."),
+    recipe: Optional[str] = typer.Option(None, help="default or paper, as for fit: every model under its own "
+                                         "recipe of that family (the protocol's where it has one); with "
+                                         "--budget-seconds, cut at S seconds."),
     batch: Optional[int] = typer.Option(None, help="Shared batch of a steps/seconds budget; 0 = full (default 4096)."),
-    protocol: Optional[str] = typer.Option(None, help="div2k-sl2a, div2k-16, fkan-recipe, bach, superres, bach-superres, ttq or ttq-bach (shared/docs/benchmarks.md)."),
-    data: Path = typer.Option(Path("../shared/data"), help="Folder of the protocol's signals (default: the benchmark data beside a checkout, from its root)."),
+    protocol: Optional[str] = typer.Option(None, help="A named benchmark: div2k-sl2a, div2k-16, fkan-recipe, bach, "
+                                           "superres, bach-superres, ttq or ttq-bach (its signals: --data)."),
+    data: Optional[Path] = typer.Option(None, help="Folder holding the protocol's signals (div2k/00.png ..., "
+                                        "audio/bach.wav); default: $KAN_INR_DATA."),
     resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels."),
-    downsample: Optional[int] = typer.Option(None, help="Super-resolution: fit each signal reduced by F (area / decimation), "
-                                             "render it at its size, score it beside bicubic / Lanczos (audio: linear, sinc)."),
+    downsample: Optional[int] = typer.Option(None, help="Super-resolution: fit each signal reduced by F (area / "
+                                             "decimation), render it at its size, score it beside bicubic / Lanczos "
+                                             "(audio: linear, sinc)."),
     seed: int = typer.Option(0, help="Random seed, the same for every run."),
     device: Device = None,
     eval_every: Optional[int] = typer.Option(None, help="Steps between evaluations (default: 20 per run)."),
     name: Optional[str] = typer.Option(None, help="Writes outputs/compare-<name>/ (default: protocol or budget)."),
     outputs: Path = typer.Option(Path("outputs"), "--outputs", help="Folder that holds the comparison."),
-    readme: Optional[Path] = typer.Option(None, help="Also put the table into this README's results markers."),
     quiet: Quiet = False,
     json_: AsJson = False,
     allow_code: AllowCode = False,
@@ -319,13 +327,10 @@ def compare(
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     result = kan_inr.compare(signals or [], names, budget, protocol=protocol, data=data, resize=resize, seed=seed,
                              device=device, eval_every=eval_every, name=name, outputs=outputs, progress=not quiet,
-                             readme=readme, command=" ".join(["kan-inr", *sys.argv[1:]]), allow_code=allow_code,
+                             command=" ".join(["kan-inr", *sys.argv[1:]]), allow_code=allow_code,
                              downsample=downsample)
-    if json_:
-        typer.echo(json.dumps({"out_dir": str(result.out_dir), "rows": result.rows, "fitted": result.fitted,
-                               "skipped": result.skipped}, indent=2))
-    else:
-        typer.echo(result.markdown)
+    typer.echo(json.dumps({"out_dir": str(result.out_dir), "rows": result.rows, "fitted": result.fitted,
+                           "skipped": result.skipped}, indent=2) if json_ else result.markdown)
 
 
 @app.command()
@@ -363,10 +368,8 @@ def decompress(
     """Render a .kinr file at its own size or any other."""
     from kan_inr.codec.jobs import decompress as run  # here, not at the top: start-up time (torch)
 
-    if scale is not None and size is not None:
-        raise KanInrError("give --scale or --size, not both")
     with limits.lifted(no_limits):
-        typer.echo(str(run(file, out, scale=scale, size=parse_size(size), device=device)))
+        typer.echo(str(run(file, out, scale=scale, size=parse_size(size, scale), device=device)))
 
 
 def error_line(error: object) -> str:
@@ -385,15 +388,12 @@ def main() -> None:
     except KanInrError as exc:
         print(error_line(exc), file=sys.stderr)
         sys.exit(2)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         print("kan-inr: interrupted", file=sys.stderr)
         sys.exit(130)
     except ClickException as exc:
         print(error_line(exc.format_message()), file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("kan-inr: interrupted", file=sys.stderr)
-        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,12 @@ from kan_inr._version import __version__
 SCHEDULES = ("exp", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")  # auto: precision.choose
 COMPILE_MODES = ("auto", "off", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
-MAX_STEPS = 10**9  # also the step count of a time budget with no steps given: the clock stops it first
+MAX_STEPS = 10**9  # no step limit: the step count of a time budget (the clock stops it first), and its eval_every
+FULL_BATCH = 0  # a batch of 0 coordinates per step means all of them, whatever the signal's size
+EVALS_PER_CURVE = 20  # evaluations of a run given no cadence: the points of its quality-over-steps/time curves
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
 
 
@@ -50,8 +52,8 @@ class TrainConfig:
     epochs: float | None = option(None, "Passes over the signal's samples (box samples counted once); when "
                                         "given, steps = epochs x (samples // batch), rounded up.", lo=0, above=True)
     lr: float = option(1e-4, "Adam learning rate.", lo=0, hi=1, above=True)
-    batch: int | None = option(None, "Coordinates per step (all processes together); None or at least the "
-                                     "signal's size = full batch.", lo=1)
+    batch: int = option(FULL_BATCH, "Coordinates per step (all processes together); 0 or at least the signal's "
+                                    "size = full batch.", lo=0)
     schedule: str = option("exp", "lr schedule: exp (lr * lr_decay^(t/T)), cosine or constant.", choices=SCHEDULES)
     lr_decay: float = option(0.1, "Final lr = lr * lr_decay (exp and cosine).", lo=0, hi=1, above=True)
     eval_every: int = option(250, "Steps between full-grid evaluations.", lo=1)
@@ -143,12 +145,26 @@ def with_length(cfg: TrainConfig, num_samples: int) -> TrainConfig:
     return cfg
 
 
-def epoch_steps(epochs: float, batch: int | None, num_samples: int) -> int:
-    """Steps of ``epochs`` passes over ``num_samples`` in batches of ``batch`` (None: full batch). An
+def batch_size(batch: int, num_samples: int) -> int:
+    """Coordinates per step of a ``batch`` option on a signal of ``num_samples``: all of them for
+    ``FULL_BATCH`` or a batch at least that large."""
+    return num_samples if batch == FULL_BATCH or batch >= num_samples else batch
+
+
+def epoch_steps(epochs: float, batch: int, num_samples: int) -> int:
+    """Steps of ``epochs`` passes over ``num_samples`` in batches of ``batch`` (``batch_size``). An
     epoch is num_samples // batch steps: the sampler draws a fresh permutation each epoch and drops
     the remainder, as the FKAN and SL2A code do."""
-    per_epoch = max(1, num_samples // min(batch or num_samples, num_samples))
+    per_epoch = max(1, num_samples // batch_size(batch, num_samples))
     return min(MAX_STEPS, max(1, math.ceil(epochs * per_epoch)))
+
+
+def eval_every_for(steps: int, max_seconds: float | None) -> int:
+    """Steps between full-grid evaluations of a run given no cadence, decided here alone: a time budget
+    none by step count (MAX_STEPS): ``training.train`` evaluates it at EVALS_PER_CURVE marks of its
+    clock, as a step cadence would give one or two points when steps are slow; a step budget every
+    steps / EVALS_PER_CURVE steps."""
+    return MAX_STEPS if max_seconds is not None else max(1, steps // EVALS_PER_CURVE)
 
 
 def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
@@ -260,6 +276,7 @@ def upgrade_config(data: dict[str, Any]) -> dict[str, Any]:
     1 -> 2: ``signal.load_options`` (how the file was read, e.g. resize_to) added, empty for old runs.
     2 -> 3: ``signal.convention`` (where samples sit, ``signals.base.CONVENTIONS``) added: "endpoints"
     (``signals.base.ENDPOINTS``), the only geometry before, so an old run renders as it was fitted.
+    3 -> 4: a full batch is ``train.batch`` FULL_BATCH (0), no longer null.
     """
     version = data.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -275,6 +292,11 @@ def upgrade_config(data: dict[str, Any]) -> dict[str, Any]:
         signal = data.get("signal")
         data = {**data, "format_version": 3,
                 "signal": {**signal, "convention": "endpoints"} if isinstance(signal, dict) else signal}
+    if data["format_version"] == 3:
+        train = data.get("train")
+        if isinstance(train, dict) and train.get("batch", FULL_BATCH) is None:
+            train = {**train, "batch": FULL_BATCH}
+        data = {**data, "format_version": 4, "train": train}
     return data
 
 
@@ -349,7 +371,7 @@ def read_config_file(path: Path | None) -> dict[str, Any]:
 
 def train_options(config: Path | None, set_: list[str], **given: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model fields, TrainConfig options) from a TOML file (``--config``), ``key=value`` items
-    (``--set``) and the fit options given (None = not given); batch 0 becomes full batch. Values are
+    (``--set``) and the fit options given (None = not given; a batch of 0 is FULL_BATCH). Values are
     checked where they are declared, by ``TrainConfig`` and the model's config class, before any run
     folder is touched."""
     file_options = read_config_file(config)
@@ -361,6 +383,4 @@ def train_options(config: Path | None, set_: list[str], **given: Any) -> tuple[d
     if unknown:
         raise KanInrError(f"unknown option(s) in {config}: {', '.join(sorted(unknown))} (valid: {', '.join(given)}, [model])")
     options = {**file_options, **{k: v for k, v in given.items() if v is not None}}
-    if options.get("batch") == 0 and not isinstance(options["batch"], bool):
-        options["batch"] = 2**62  # any size >= the signal means full batch
     return model_fields, options

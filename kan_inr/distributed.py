@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from kan_inr.errors import KanInrError
 from kan_inr.checkpoint import Checkpointer
-from kan_inr.config import TrainConfig
+from kan_inr.config import TrainConfig, batch_size
 from kan_inr.device import resolve_device
 from kan_inr.training import FitResult, check_memory, check_train_config, fit, train
 from kan_inr.logging import NullLog
@@ -119,16 +119,20 @@ class DDPStep(ModelStep):
 
     def __init__(self, model: nn.Module, signal: Signal, cfg: TrainConfig, device: torch.device, batch: int,
                  ctx: Context) -> None:
-        self.rank, self.world_size = ctx.rank, ctx.world_size
+        self.world_size = ctx.world_size
+        local = batch // ctx.world_size
+        # this rank's slots of a global batch, made once: no per-step allocation
+        self.slots = torch.arange(ctx.rank * local, (ctx.rank + 1) * local, device=device)  # (batch / W,)
         super().__init__(model, signal, cfg, device, batch, train_model=wrap_ddp(model, ctx))
-        self.slots = self.shard(torch.arange(batch, device=device))  # (batch / W,), made once: no per-step allocation
 
-    @property
-    def local_batch(self) -> int:
-        return self.batch // self.world_size
-
-    def shard(self, index: torch.Tensor) -> torch.Tensor:
-        return index[self.rank * self.local_batch:(self.rank + 1) * self.local_batch]  # (batch / W,)
+    def inputs(self, index: torch.Tensor | None, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's share of the global batch ``index`` (batch,): the positions are drawn for the whole
+        global batch, as one process would draw them, then this rank's slots of every sample are taken:
+        (S * batch / W, d) and targets (batch / W, C)."""
+        assert index is not None  # fit_ddp refuses a full batch
+        x = self.positions(self.coords[index], step)  # (S * batch, d)
+        x = x.reshape(-1, self.batch, x.shape[1])[:, self.slots].reshape(-1, x.shape[1])  # (S * batch / W, d)
+        return x, self.target[index[self.slots]]
 
     def losses(self, losses: torch.Tensor) -> list[float]:
         """The mean over ranks of their losses (B,): the global batch's loss, the same number on every rank."""
@@ -152,7 +156,7 @@ def fit_ddp(model: nn.Module, signal: Signal, cfg: TrainConfig, ctx: Context, lo
     if ctx.world_size == 1:
         return fit(model, signal, cfg, log, checkpoints)
     n = signal.num_samples
-    if cfg.batch is None or cfg.batch >= n:
+    if batch_size(cfg.batch, n) == n:
         raise KanInrError(f"--distributed splits random minibatches over ranks: give --batch smaller than the "
                           f"signal's {n:,} samples (this fit is full batch)")
     if cfg.batch % ctx.world_size:

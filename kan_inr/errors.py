@@ -5,7 +5,11 @@ from __future__ import annotations
 
 
 class KanInrError(Exception):
-    """A problem with the user's input (file, option, run folder): shown as one line, no traceback."""
+    """A problem with the user's input (file, option, run folder): shown as one line, no traceback. The
+    message is made one line here, whatever it quotes (a field name from a file may hold a newline)."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(" ".join(str(message).split()))
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

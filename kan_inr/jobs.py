@@ -25,17 +25,17 @@ from kan_inr import models, plugins, precision, signals
 from kan_inr.atomic import save_weights, write_json
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import Checkpointer, CheckpointPolicy, stop_on_signals
-from kan_inr.config import MAX_STEPS, TrainConfig, make_config, replace, to_plain, train_config, with_length
+from kan_inr.config import (MAX_STEPS, TrainConfig, batch_size, eval_every_for, make_config, replace, to_plain, train_config,
+                             with_length)
 from kan_inr.device import resolve_device
 from kan_inr.distributed import fit_ddp, session
 from kan_inr.training import FitResult, check_train_config, fit
 from kan_inr.logging import NullLog, RunLog
 from kan_inr.pixels import PixelModel
-from kan_inr.render import DEFAULT_CHUNK, reconstruct
+from kan_inr.render import DEFAULT_CHUNK, Fitted, reconstruct
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
                           signal_digest)
 from kan_inr.signals import Signal
-from kan_inr.geometry import CENTERS
 
 
 def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
@@ -50,7 +50,8 @@ def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
     if "steps" in given or "epochs" in given:
         base = dataclasses.replace(base, epochs=None)
     elif given.get("max_seconds") is not None:  # the clock ends the schedule; evaluations spread over it
-        base = dataclasses.replace(base, steps=MAX_STEPS, epochs=None, eval_every=MAX_STEPS)
+        base = dataclasses.replace(base, steps=MAX_STEPS, epochs=None,
+                                   eval_every=eval_every_for(MAX_STEPS, given["max_seconds"]))
     return replace(base, **given)
 
 
@@ -77,8 +78,6 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     preset = models.preset(model_name, signal.kind)
     train = with_length(train_config_for(preset, **train_overrides), signal.num_samples)
     model_cfg = models.with_overrides(preset.config_for(signal.shape, train.recipe), model_overrides or {})
-    if signal.convention != CENTERS and train_overrides.get("box") is None:
-        train = replace(train, box=0)  # a preset's box pixels need cells: on an endpoint grid, fit the samples
     # Everything that can refuse the job does so here, before any run folder is created or replaced.
     run_dir = run_path(outputs, name or f"{Path(path).stem}-{model_name}") if write else None
     PixelModel.of(train).check(signal.convention)
@@ -142,7 +141,7 @@ def finish_run(job: Job, model: nn.Module, result: FitResult) -> Path:
     save_weights(run_dir / WEIGHTS, model)
     write_json(run_dir / HISTORY, result.history)
     kind = signals.module(signal.kind)
-    values = reconstruct(model, job.config, signal.shape, next(model.parameters()).device)
+    values = reconstruct(model, Fitted.of(signal, job.train), signal.shape, next(model.parameters()).device)
     kind.save(values, signal.shape, signal.meta, run_dir / f"reconstruction{kind.RECONSTRUCTION_SUFFIX}")
     return job.writer.commit({**result.metrics, "diverged_at": result.diverged_at})
 
@@ -209,8 +208,9 @@ def _diverged(job: Job, result: FitResult) -> str:
 
 
 def _oom_advice(job: Job) -> str:
-    n, batch = job.signal.num_samples, job.train.batch
-    if batch is not None and batch < n:
+    n = job.signal.num_samples
+    batch = batch_size(job.train.batch, n)
+    if batch < n:
         lower = f"lower --batch (now {batch:,}, e.g. --batch {max(1, batch // 2):,})"
     else:
         lower = f"train on minibatches, e.g. --batch {min(2**16, max(1, n // 4)):,} (now the full {n:,} samples)"
@@ -259,7 +259,7 @@ def fit_file_ddp(path: str | Path, model_name: str, *, outputs: str | Path = "ou
     with session(train_overrides.get("device")) as ctx:
         job = start_run(path, model_name, model_overrides=model_overrides, load_options=load_options,
                         write=False, **{**train_overrides, "device": ctx.device})
-        if job.train.batch is not None and job.train.batch < job.signal.num_samples:
+        if batch_size(job.train.batch, job.signal.num_samples) < job.signal.num_samples:
             job.train = dataclasses.replace(job.train, batch=job.train.batch * ctx.world_size)
             job.config["train"] = to_plain(job.train)
         if ctx.is_main:
@@ -331,5 +331,5 @@ def render_model(model: nn.Module, config: dict[str, Any], todo: signals.RenderP
                  device: torch.device | str, chunk: int = DEFAULT_CHUNK, prefilter: bool = True) -> Path:
     """Write ``model`` (on ``device``) rendered as ``todo`` plans to the file ``out`` with its kind's writer."""
     with signals.plan.out_of_memory_as_error(todo.shape):
-        values = reconstruct(model, config, todo.shape, device, chunk, todo.extent, prefilter)
+        values = reconstruct(model, Fitted.of_run(config), todo.shape, device, chunk, todo.extent, prefilter)
     return signals.module(config["signal"]["kind"]).save(values, todo.shape, todo.meta, out, **todo.save_options)

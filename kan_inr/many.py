@@ -24,7 +24,6 @@ from typing import Any
 from kan_inr.errors import KanInrError
 from kan_inr import signals
 from kan_inr.checkpoint import CheckpointPolicy
-from kan_inr.comparison.report import markdown_table, rows_to_csv
 from kan_inr.device import resolve_device
 from kan_inr.distributed import session
 from kan_inr.training import FitResult
@@ -34,6 +33,7 @@ from kan_inr.logging import NullLog
 from kan_inr.atomic import write_text
 from kan_inr.runs import CHECKPOINT, COMPLETE, load_checkpoint, load_config, read_status
 from kan_inr.signals import Signal
+from kan_inr.tables import markdown_table, rows_to_csv
 
 SUMMARY_CSV, SUMMARY_MD = "summary.csv", "summary.md"
 DEFAULT_GROUP = 64  # networks fitted together at most: bounds device memory and open TensorBoard writers

@@ -1,6 +1,6 @@
 """Quality metrics: pure functions on tensors, one definition used by the CLI, scripts and tests.
 
-Definitions follow ``shared/docs/benchmarks.md``: PSNR = 10 log10(peak^2 / MSE); SSIM is the standard
+Definitions, one for every table and test: PSNR = 10 log10(peak^2 / MSE); SSIM is the standard
 single-scale SSIM of Wang et al. 2004 (Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03), mean over
 channels; SNR = 10 log10(sum y^2 / sum (y - y_hat)^2); LSD is the log-spectral distance on an STFT.
 Callers clamp predictions to the signal's range first; nothing here rescales. ``mean_std`` is the

@@ -24,7 +24,6 @@ model as ``TrainConfig.box`` / ``jitter`` (config.json) and in the ``.kinr`` hea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -49,12 +48,6 @@ class PixelModel:
     def of(cls, cfg: TrainConfig) -> PixelModel:
         """The pixel model of a fit's training options."""
         return cls(cfg.box, cfg.jitter)
-
-    @classmethod
-    def of_run(cls, config: dict[str, Any]) -> PixelModel:
-        """The pixel model a run's config.json records (runs older than the box model: points)."""
-        train = config.get("train") or {}
-        return cls(train.get("box", 0), train.get("jitter", 0.0))
 
     def check(self, convention: str) -> None:
         """A user error for a pixel model the grid cannot have."""
@@ -88,6 +81,15 @@ class PixelModel:
 
 POINT = PixelModel()  # a pixel is the INR's value at its centre: the default everywhere
 
+SEED_SPACE = 2**64  # a torch.Generator takes seeds 0 .. 2^64 - 1
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The generator seed of training step ``step`` of a fit seeded ``seed`` (any seed the config admits, up to
+    2^63 - 1): distinct for the steps of one fit, reduced into the generator's 64 bits (a seed times the
+    stride overflows them; below 2^44 nothing is reduced, so small seeds draw what they always drew)."""
+    return (seed * 1_000_003 + step) % SEED_SPACE
+
 
 class TrainingPositions:
     """Where training step ``step`` evaluates the INR for a batch of samples, as ``pixels`` models them.
@@ -113,7 +115,7 @@ class TrainingPositions:
         (an endpoint sample's cell is clipped there); ``coords`` itself for point pixels without jitter."""
         if self.generator is None:
             return coords
-        self.generator.manual_seed(self.seed * 1_000_003 + step)
+        self.generator.manual_seed(step_seed(self.seed, step))
         if self.offsets is None:  # jitter: one uniform draw in the central ``jitter`` fraction of the cell
             offset = (torch.rand(coords.shape, dtype=coords.dtype, device=coords.device,
                                  generator=self.generator) - 0.5) * self.reach  # (B, d)

@@ -1,6 +1,6 @@
 """Model plug-ins: your own INR, named by file or import path, and presets added by installed packages.
 
-A plug-in model keeps the registry's contract (shared/docs/architecture.md): an ``nn.Module`` built as
+A plug-in model keeps the registry's contract (``models``' docstring): an ``nn.Module`` built as
 ``Model(in_dim, out_dim, cfg)``, ``cfg`` a frozen dataclass (the annotation of ``cfg``, or the
 ``config`` given to ``register_model``). It is named by a *spec*, ``LEFT:Class``:
 

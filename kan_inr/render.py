@@ -8,23 +8,53 @@ memory for one chunk of coordinates and outputs only, plus the (N, C) result on 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from kan_inr.config import TrainConfig, train_config
 from kan_inr.geometry import ENDPOINTS, cell_widths
-from kan_inr.pixels import POINT, PixelModel
-from kan_inr.signals.base import denormalise, grid_chunk
+from kan_inr.pixels import PixelModel
+from kan_inr.signals.base import Signal, denormalise, grid_chunk
 from kan_inr.spectral import prefiltered, render_cells
 
 DEFAULT_CHUNK = 2**16
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """What a render needs to know of the fit behind a model: the grid it was fitted on (``shape``, where
+    its samples sit: ``convention``), the signal's value range, the range the model was trained on, and
+    the pixel model it was trained with."""
+
+    shape: tuple[int, ...]
+    convention: str
+    value_range: tuple[float, float]
+    target_range: tuple[float, float]
+    pixels: PixelModel
+
+    @classmethod
+    def of(cls, signal: Signal, train: TrainConfig) -> Fitted:
+        """The fit of ``signal`` with ``train``."""
+        return cls(signal.shape, signal.convention, signal.value_range, train.target_range or signal.value_range,
+                   PixelModel.of(train))
+
+    @classmethod
+    def of_run(cls, config: dict[str, Any]) -> Fitted:
+        """The fit a run's config.json records (validated: ``runs.load_config``)."""
+        signal, train = config["signal"], train_config(config)
+        value_range = (float(signal["value_range"][0]), float(signal["value_range"][1]))
+        return cls(tuple(signal["shape"]), signal["convention"], value_range, train.target_range or value_range,
+                   PixelModel.of(train))
+
+
 @torch.no_grad()
 def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device | str,
                  chunk: int = DEFAULT_CHUNK, out_device: torch.device | str | None = None,
-                 extent: tuple[tuple[float, float], ...] | None = None, convention: str = ENDPOINTS,
-                 pixels: PixelModel = POINT) -> torch.Tensor:
+                 extent: tuple[tuple[float, float], ...] | None = None, convention: str = ENDPOINTS, *,
+                 pixels: PixelModel) -> torch.Tensor:
     """Model outputs on every sample of ``grid(shape, convention=convention)``: (prod(shape), out_dim) on ``out_device``
     (default: ``device``). Runs in eval mode and restores the model's previous mode.
 
@@ -72,18 +102,15 @@ def predict_grid(model: nn.Module, shape: tuple[int, ...], device: torch.device 
     return torch.cat(outputs)
 
 
-def reconstruct(model: nn.Module, config: dict, shape: tuple[int, ...], device: torch.device | str,
+def reconstruct(model: nn.Module, fitted: Fitted, shape: tuple[int, ...], device: torch.device | str,
                 chunk: int = DEFAULT_CHUNK, extent: tuple[tuple[float, float], ...] | None = None,
                 prefilter: bool = True) -> torch.Tensor:
-    """A run's model on ``grid(shape)``, mapped back to the signal's value range: (N, C) on the CPU.
-    ``prefilter``: a render coarser than the fitted grid box-filters the first KAN layer
-    (``spectral.prefiltered``) instead of aliasing. A run fitted with the box pixel model renders
-    each pixel as its cell's mean (``predict_grid``), at any size."""
-    signal = config["signal"]
-    value_range = tuple(signal["value_range"])
-    target_range = tuple(config["train"].get("target_range") or value_range)
-    cells = render_cells(tuple(signal["shape"]), tuple(shape), signal["convention"], extent)
+    """A model ``fitted`` as it says on ``grid(shape)``, mapped back to the signal's value range: (N, C) on
+    the CPU. ``prefilter``: a render coarser than the fitted grid box-filters the first KAN layer
+    (``spectral.prefiltered``) instead of aliasing. A fit with the box pixel model renders each pixel
+    as its cell's mean (``predict_grid``), at any size."""
+    cells = render_cells(fitted.shape, tuple(shape), fitted.convention, extent)
     with prefiltered(model, cells if prefilter else (None,) * len(cells)):
         pred = predict_grid(model, shape, device, chunk, out_device="cpu", extent=extent,
-                            convention=signal["convention"], pixels=PixelModel.of_run(config))
-    return denormalise(pred, value_range, target_range)
+                            convention=fitted.convention, pixels=fitted.pixels)
+    return denormalise(pred, fitted.value_range, fitted.target_range)

@@ -23,14 +23,14 @@ from torch import nn
 from kan_inr import signals, spectral
 from kan_inr.config import COMPILE_MODES, TrainConfig, check_choice
 from kan_inr.geometry import nyquist
-from kan_inr.pixels import POINT, PixelModel
+from kan_inr.pixels import PixelModel
 from kan_inr.precision import autocast, matmul_precision
 from kan_inr.render import predict_grid
 from kan_inr.signals.base import Signal, denormalise, normalise
 
 
 def mse_loss(model: Callable[[torch.Tensor], torch.Tensor], coords: torch.Tensor, target: torch.Tensor,
-             precision: str, pixels: PixelModel = POINT) -> torch.Tensor:
+             precision: str, pixels: PixelModel) -> torch.Tensor:
     """MSE of the pixel values of ``model(coords)`` against ``target`` (..., B, C), always taken in fp32
     over each network's B x C values: () for one network; (M,) for M stacked ones (``batched``: the
     model maps (S * B, d) to (M, S * B, C), target (M, B, C)). ``coords`` is (S * B, d), sample-major,
@@ -44,7 +44,7 @@ def mse_loss(model: Callable[[torch.Tensor], torch.Tensor], coords: torch.Tensor
 
 def train_step(model: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer,
                coords: torch.Tensor, target: torch.Tensor, precision: str = "fp32",
-               penalty: Callable[[], torch.Tensor] | None = None, pixels: PixelModel = POINT) -> torch.Tensor:
+               penalty: Callable[[], torch.Tensor] | None = None, *, pixels: PixelModel) -> torch.Tensor:
     """One Adam step (forward, MSE + ``penalty()``, backward, update) of one network, or of M stacked
     ones (``mse_loss``); returns the loss () or losses (M,) as a device tensor (no host sync)."""
     with matmul_precision(precision):
@@ -68,7 +68,7 @@ def make_optimizer(params: Iterable[torch.Tensor], lr: float, device: torch.devi
 
 
 def compile_model(model: nn.Module, mode: str, device: torch.device, coords: torch.Tensor,
-                  target: torch.Tensor, precision: str, pixels: PixelModel = POINT) -> tuple[nn.Module, str]:
+                  target: torch.Tensor, precision: str, pixels: PixelModel) -> tuple[nn.Module, str]:
     """``torch.compile(model)`` (sharing its parameters) and what was done, or the model itself.
 
     auto = mode "default" on CUDA (fuses each layer's elementwise work into few kernels) and off on a
@@ -93,7 +93,7 @@ def compile_model(model: nn.Module, mode: str, device: torch.device, coords: tor
 
 
 def evaluate(model: nn.Module, signal: Signal, target_range: tuple[float, float],
-             device: torch.device, pixels: PixelModel = POINT) -> tuple[dict[str, float], torch.Tensor]:
+             device: torch.device, pixels: PixelModel) -> tuple[dict[str, float], torch.Tensor]:
     """Full-grid pass of the current weights, each sample rendered as the fit models it (``pixels``):
     (metrics, prediction (N, C) in the signal's range)."""
     pred = denormalise(predict_grid(model, signal.shape, device, convention=signal.convention, pixels=pixels),
@@ -129,36 +129,27 @@ class ModelStep:
         self.num_params = sum(p.numel() for p in model.parameters())
         self.pixels = PixelModel.of(cfg)
         self.positions = self.pixels.sampler(signal.shape, signal.convention, device, cfg.seed)
-        self.slots: torch.Tensor | None = None  # DDP: this process's slots of a global batch (distributed)
         self.penalty = spectral.frequency_penalty(model, cfg.freq_penalty, cfg.freq_alpha,
                                                   min(nyquist(n, signal.convention) for n in signal.shape))
-        probe = slice(0, self.local_batch)
-        probe_x = self.positions(self.coords[probe])  # (S * b, d): the step's shape
-        self.net, self.compiled = compile_model(train_model or model, cfg.compile, device, probe_x,
-                                                self.target[probe], cfg.precision, self.pixels)
+        probe_x, probe_goal = self.inputs(torch.arange(batch, device=device), 0)  # a step's shapes
+        self.net, self.compiled = compile_model(train_model or model, cfg.compile, device, probe_x, probe_goal,
+                                                cfg.precision, self.pixels)
 
-    @property
-    def local_batch(self) -> int:
-        """Coordinates this process trains on per step."""
-        return self.batch
-
-    def shard(self, index: torch.Tensor) -> torch.Tensor:
-        """This process's part of a step's indices (batch,) (all of them: one process)."""
-        return index
+    def inputs(self, index: torch.Tensor | None, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """What training step ``step`` on the coordinates ``index`` (batch,) (None = all) feeds the network:
+        positions (S * batch, d) (``pixels.TrainingPositions``) and targets (batch, C)."""
+        if index is None:
+            return self.positions(self.coords, step), self.target
+        return self.positions(self.coords[index], step), self.target[index]
 
     def train(self, index: torch.Tensor | None, lr: float, step: int = 0) -> torch.Tensor:
         """Training step ``step`` on the coordinates ``index`` (batch,) (None = all); returns the loss (1,)
         on the device."""
         for group in self.optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)  # a group's scale of the schedule's lr
-        x = self.coords if index is None else self.coords[index]  # (G, d): the whole (global) batch
-        # positions drawn for the global batch, then this process's share: DDP draws what one process would
-        x = self.positions(x, step)  # (S * G, d)
-        goal = self.target if index is None else self.target[self.shard(index)]  # (b, C)
-        if self.slots is not None:  # DDP: this rank's slots of every sample
-            x = x.reshape(-1, self.batch, x.shape[1])[:, self.slots].reshape(-1, x.shape[1])  # (S * b, d)
+            group["lr"] = lr
+        x, goal = self.inputs(index, step)  # (S * b, d), (b, C)
         return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty,
-                          self.pixels).reshape(1)
+                          pixels=self.pixels).reshape(1)
 
     def losses(self, losses: torch.Tensor) -> list[float]:
         """The losses (B,) as numbers: a host sync, done at log steps only."""

@@ -1,4 +1,4 @@
-"""Super-resolution: is an INR right between its samples? (benchmarks.md, protocol 6 "superres")
+"""Super-resolution: is an INR right between its samples? (the protocols "superres", "bach-superres", "ttq")
 
 A signal is reduced by a factor F (images: each output pixel the mean of an F x F block, area
 averaging; audio: every F-th sample, plain decimation without a band-limiting filter), the model is
@@ -29,7 +29,7 @@ from kan_inr import plots, signals
 from kan_inr.atomic import write_json, write_text
 from kan_inr.device import resolve_device
 from kan_inr.metrics import mean_std
-from kan_inr.render import reconstruct
+from kan_inr.render import Fitted, reconstruct
 from kan_inr.runs import load_run, read_status
 from kan_inr.signals.base import Signal
 from kan_inr.signals.image import area_matrix
@@ -70,7 +70,7 @@ def original_extent(low: Signal, shape: tuple[int, ...], factor: int) -> tuple[t
 def model_upsampled(model: nn.Module, config: dict[str, Any], low: Signal, shape: tuple[int, ...], factor: int,
                     device: torch.device | str) -> torch.Tensor:
     """A fitted run's INR at the original's samples: (prod(shape), C) in the signal's range, on the CPU."""
-    return reconstruct(model, config, shape, device, extent=original_extent(low, shape, factor))
+    return reconstruct(model, Fitted.of_run(config), shape, device, extent=original_extent(low, shape, factor))
 
 
 def pillow_upsampled(low: Signal, shape: tuple[int, ...], method: str) -> torch.Tensor:

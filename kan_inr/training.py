@@ -25,17 +25,14 @@ from kan_inr.errors import KanInrError
 from kan_inr import checkpoint, signals
 from kan_inr.checkpoint import Checkpointer
 from kan_inr import precision
-from kan_inr.config import SCHEDULES, TrainConfig
+from kan_inr.config import EVALS_PER_CURVE, SCHEDULES, TrainConfig, batch_size
 from kan_inr.device import device_name, format_bytes, free_memory, resolve_device, sync
 from kan_inr.logging import NullLog
-from kan_inr.pixels import POINT, PixelModel
+from kan_inr.pixels import PixelModel
 from kan_inr.render import DEFAULT_CHUNK
 from kan_inr.signals.base import Signal
 from kan_inr.step import ModelStep
 
-
-
-EVALS_PER_BUDGET = 20  # full-grid evaluations spread over a wall-clock budget (a time-to-quality curve)
 
 
 def lr_at(step: int, cfg: TrainConfig, elapsed_s: float = 0.0) -> float:
@@ -96,8 +93,8 @@ class FitResult:
     exit_code: int | None = None  # of a stopped fit: 128 + the signal (130 SIGINT, 143 SIGTERM)
 
 
-def memory_needed(model: nn.Module, signal: Signal, batch: int, chunk: int = DEFAULT_CHUNK,
-                  pixels: PixelModel = POINT) -> tuple[int, int]:
+def memory_needed(model: nn.Module, signal: Signal, batch: int, chunk: int = DEFAULT_CHUNK, *,
+                  pixels: PixelModel) -> tuple[int, int]:
     """(bytes a fit needs on its device, bytes per INR evaluation of a training step), estimated before
     allocating: coordinates and targets (N, d + C), the permutation, parameters with their gradient,
     two Adam moments and a best copy (5 P), a step's activations kept for backward (measured on a
@@ -126,7 +123,7 @@ def memory_needed(model: nn.Module, signal: Signal, batch: int, chunk: int = DEF
 
 
 def check_memory(model: nn.Module, signal: Signal, batch: int, device: torch.device,
-                 pixels: PixelModel = POINT) -> None:
+                 pixels: PixelModel) -> None:
     """Refuse, with advice, a fit whose estimated memory exceeds what ``device`` has free."""
     free = free_memory(device)
     if free is None:
@@ -168,11 +165,8 @@ def check_train_config(cfg: TrainConfig, num_samples: int) -> tuple[TrainConfig,
         raise KanInrError(f"steps must be at least 1, got {cfg.steps}")
     lr_at(0, cfg)  # validates the schedule name
     device = resolve_device(cfg.device)
-    batch = num_samples if cfg.batch is None or cfg.batch >= num_samples else cfg.batch
-    if batch < 1:
-        raise KanInrError(f"batch must be at least 1, got {cfg.batch}")
     cfg = dataclasses.replace(cfg, precision=precision.choose(cfg.precision, device, neutral=False).precision)
-    return cfg, device, batch
+    return cfg, device, batch_size(cfg.batch, num_samples)
 
 
 def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullLog(),
@@ -213,12 +207,12 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
         for result, history, diverged_at in zip(results, state.history, state.diverged_at):
             result.history, result.diverged_at = history, diverged_at
     live = [b for b in range(size) if results[b].diverged_at is None]
-    # A time budget is evaluated EVALS_PER_BUDGET times spread over it (a step cadence would give a
-    # curve of one or two points when steps are slow): the next mark after the time already trained.
+    # A time budget is evaluated EVALS_PER_CURVE times spread over it (``config.eval_every_for``): the
+    # next mark after the time already trained.
     def mark_after(seconds: float) -> float | None:
         if cfg.max_seconds is None:
             return None
-        mark = cfg.max_seconds / EVALS_PER_BUDGET
+        mark = cfg.max_seconds / EVALS_PER_CURVE
         return mark * (math.floor(seconds / mark) + 1)
 
     next_mark = mark_after(train_s)

@@ -55,6 +55,7 @@ import records  # noqa: E402
 from kan_inr.atomic import write_json  # noqa: E402
 from kan_inr.config import COMPILE_MODES, PRECISIONS, check_choice  # noqa: E402
 from kan_inr.device import resolve_device  # noqa: E402
+from kan_inr.pixels import POINT  # noqa: E402
 from kan_inr.step import compile_model, make_optimizer, train_step  # noqa: E402
 from kan_inr.training import Sampler  # noqa: E402
 from tests import reference_models as reference  # noqa: E402
@@ -177,14 +178,14 @@ def measure_step(model: nn.Module, batch: int | str, device: torch.device, preci
     sampler = None if batch == "full" else Sampler(FULL, size, 0, device)
     optimizer = make_optimizer(model.parameters(), 1e-4, device)
     tick = time.perf_counter()
-    step_model, how = compile_model(model, compile_mode, device, coords[:size], target[:size], precision)
+    step_model, how = compile_model(model, compile_mode, device, coords[:size], target[:size], precision, POINT)
     compile_s = time.perf_counter() - tick
 
     def step() -> torch.Tensor:
         if sampler is None:
-            return train_step(step_model, optimizer, coords, target, precision)
+            return train_step(step_model, optimizer, coords, target, precision, pixels=POINT)
         index = sampler.next()  # (batch,)
-        return train_step(step_model, optimizer, coords[index], target[index], precision)
+        return train_step(step_model, optimizer, coords[index], target[index], precision, pixels=POINT)
 
     seconds, calls = seconds_per_call(step, device, budget_s)
     peak, method = peak_bytes(step, model, optimizer, device)
@@ -228,11 +229,11 @@ def compare(name: str, ours: nn.Module, naive: nn.Module, batch: int, in_dim: in
     steps = {}
     for label, module, (precision, mode) in (("ours", ours, levers), ("naive", naive, ("fp32", "off"))):
         optimizer = make_optimizer(module.parameters(), 1e-4, device)
-        step_module, _ = compile_model(module, mode, device, x, target, precision)
+        step_module, _ = compile_model(module, mode, device, x, target, precision, POINT)
 
         # defaults bind this side's module, optimizer and precision (a closure would see the last side's)
         def step(step_module=step_module, optimizer=optimizer, precision=precision) -> torch.Tensor:
-            return train_step(step_module, optimizer, x, target, precision)
+            return train_step(step_module, optimizer, x, target, precision, pixels=POINT)
 
         peak, method = peak_bytes(step, module, optimizer, device)
         row.update({f"{label}_mb": peak / 2**20, "memory_method": method})

@@ -63,6 +63,7 @@ else
 # pytest is not installed here: the same checks, inline.
 import os, torch
 from kan_inr import models
+from kan_inr.pixels import POINT
 from kan_inr.step import compile_model
 from kan_inr.models.layers import FourierKAN, harmonics_direct, harmonics_powers
 from tests.reference_models import fourier_kan_coefficients, fourier_kan_naive
@@ -75,7 +76,7 @@ a, b = fourier_kan_coefficients(layer.weight, 2)
 err = (layer(xs) - fourier_kan_naive(xs, a, b, layer.bias)).abs().max().item()
 print("FourierKAN vs naive:", err); assert err < 1e-4
 p = models.preset("sl2a"); m = models.build(p.family, 2, 3, p.config_for((512, 512))).to(dev)
-c, how = compile_model(m, "default" if dev.type == "cuda" else "off", dev, xs, torch.rand(100, 3, device=dev), "fp32")
+c, how = compile_model(m, "default" if dev.type == "cuda" else "off", dev, xs, torch.rand(100, 3, device=dev), "fp32", POINT)
 with torch.no_grad():
     err = (c(xs) - m(xs)).abs().max().item()
 print(how, "compiled vs eager sl2a:", err); assert err < 1e-4
@@ -149,6 +150,7 @@ import os
 import torch
 from torch.profiler import ProfilerActivity, profile
 from kan_inr import models
+from kan_inr.pixels import POINT
 from kan_inr.step import make_optimizer, train_step
 
 dev = torch.device(os.environ["DEVICE"])
@@ -164,10 +166,10 @@ for name in ("fkan", "sl2a"):
         x, y = torch.rand(batch, 2, device=dev) * 2 - 1, torch.rand(batch, 3, device=dev)
         steps = 1 if os.environ["DRY"] == "1" else 5
         for _ in range(2):
-            train_step(model, opt, x, y, precision)
+            train_step(model, opt, x, y, precision, pixels=POINT)
         with profile(activities=activities) as prof:
             for _ in range(steps):
-                train_step(model, opt, x, y, precision)
+                train_step(model, opt, x, y, precision, pixels=POINT)
             if dev.type == "cuda":
                 torch.cuda.synchronize()
         table = prof.key_averages().table(sort_by=sort, row_limit=12, max_name_column_width=60)
@@ -182,6 +184,7 @@ step render 15 "$PY" - <<'EOF'
 import os, time
 import torch
 from kan_inr import models
+from kan_inr.pixels import POINT
 from kan_inr.render import predict_grid
 
 dev = torch.device(os.environ["DEVICE"])
@@ -195,7 +198,7 @@ for name in ("sl2a", "fkan"):
         times = []
         for _ in range(2):  # the first pass warms up kernels
             tick = time.perf_counter()
-            pred = predict_grid(model, shape, dev, chunk=chunk, out_device="cpu")
+            pred = predict_grid(model, shape, dev, chunk=chunk, out_device="cpu", pixels=POINT)
             times.append(time.perf_counter() - tick)
         peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else float("nan")
         print(f"render {name} {shape[1]}x{shape[0]} chunk {chunk}: {times[-1]:.3f} s (first {times[0]:.3f} s), "

@@ -15,6 +15,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without installing
 
 from kan_inr import models  # noqa: E402
+from kan_inr.config import FULL_BATCH  # noqa: E402
 import records  # noqa: E402
 
 SHAPE = (512, 512)
@@ -44,7 +45,7 @@ def markdown(table: list[dict[str, Any]]) -> str:
     lines = ["| name | paper | params (512² RGB) | default recipe: Adam lr, batch, length, schedule, pixels |",
              "|---|---|---:|---|"]
     lines += [f"| `{r['name']}` | {r['paper']} | {r['params']:,} | {_lr(r['lr'])}, "
-              f"{'full' if r['batch'] is None else format(r['batch'], ',')}, {r['length']}, {r['schedule']}, "
+              f"{'full' if r['batch'] == FULL_BATCH else format(r['batch'], ',')}, {r['length']}, {r['schedule']}, "
               f"{_pixels(r['box'])} |" for r in table]
     return "\n".join(lines)
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env python
-"""Record a finished comparison (``kan-inr compare``) as benchmarks/compare-NAME.json, so that the
-README's Results section, which ``compare --readme`` writes, has a committed file behind it that the
-tests check it against (``records.check_results_section``).
+"""Record a finished comparison (``kan-inr compare``) as benchmarks/compare-NAME.json, so that a README
+block ``<!-- benchmark:compare-NAME -->`` shows it from a committed file (``records.check_readme``).
 
 The comparison's folder (outputs/compare-NAME/) is git-ignored: this copies its results.csv rows (the
 data) and results.md (what the README shows, figure links dropped) with the comparison's own command.
@@ -51,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     records.check_name(f"compare-{args.name}")
     path = record(args.name, args.outputs)
-    print(f"recorded {path}; the README's Results section must equal its markdown (compare --readme)")
+    print(f"recorded {path}; show it with a <!-- benchmark:{path.stem} --> block and python scripts/sync_readme.py")
 
 
 if __name__ == "__main__":

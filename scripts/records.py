@@ -2,9 +2,14 @@
 
 Repository tooling, not part of the installed package: every number in the README comes from a file
 ``benchmarks/<name>.json`` written by the script that measured it (``record``): the results as data,
-the command that produced them, the git commit it ran at (and whether the tree had uncommitted
-changes), the device, the torch and kan-inr versions, the date, and the markdown the script rendered
-from them. The README holds that markdown verbatim between ``<!-- benchmark:NAME -->`` and
+the command that produced them, the git commit it ran at, whether the tree had uncommitted changes and
+the git tree ids of the code that ran (``kan_inr/`` and ``scripts/`` as they were on disk), the device,
+the torch and kan-inr versions, the date, and the markdown the script rendered from them.
+
+Each block names a commit that holds the code it was measured with: the commit it ran at, or, for a
+result measured with uncommitted changes, the commit where exactly that code was committed later
+(``seal``, run by ``sync_readme``, finds it by the tree ids and records it as ``code_commit``). A result
+no commit holds says so in its block: it cannot be reproduced from a commit. The README holds that markdown verbatim between ``<!-- benchmark:NAME -->`` and
 ``<!-- /benchmark:NAME -->``; ``sync_readme`` (``scripts/sync_readme.py``) pastes it there and
 ``check_readme`` (run by the tests) fails when a block differs from its file, so a number cannot be
 typed in by hand or go stale silently.
@@ -17,10 +22,8 @@ A block whose file does not exist yet holds ``NOT_MEASURED`` (the benchmark is s
 ``benchmarks/<name>.png`` if there is one, its markdown and provenance line), the files of
 ``SUPERSEDED`` last, under "Older results", each with the reason it no longer describes the code.
 
-The README's Results section is written by ``kan-inr compare --readme`` between the markers of
-``kan_inr.comparison.report``; it names its comparison (``### Comparison `NAME```), and ``check_readme``
-also holds it to ``benchmarks/compare-NAME.json`` (recorded from the comparison's own results.md by
-``scripts/record_compare.py``).
+A comparison's table reaches the README the same way: ``scripts/record_compare.py`` records its
+results.md as ``benchmarks/compare-NAME.json``, shown in a ``<!-- benchmark:compare-NAME -->`` block.
 
 Scripts import this module by name (``import records``): ``python scripts/X.py`` puts scripts/ on the
 path, and so does pytest's ``pythonpath`` for the tests.
@@ -36,6 +39,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,13 +48,10 @@ import torch
 from kan_inr.errors import KanInrError
 from kan_inr._version import __version__
 from kan_inr.atomic import write_json, write_text
-from kan_inr.comparison.report import README_END, README_START
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "benchmarks"
 BLOCK = re.compile(r"<!-- benchmark:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /benchmark:(?P=name) -->", re.S)
-RESULTS_SECTION = re.compile(f"{re.escape(README_START)}\n(?P<body>.*?)\n{re.escape(README_END)}", re.S)
-COMPARISON = re.compile(r"^### Comparison `(?P<name>[\w.-]+)`$", re.M)
 NOTE = re.compile(r"^## (?P<name>[\w.-]+)\n(?P<body>.*?)(?=^## |\Z)", re.M | re.S)
 NOTES = BENCH_DIR / "notes.md"
 
@@ -95,18 +96,76 @@ def check_name(name: str) -> None:
         raise KanInrError(f"bad benchmark name '{name}' (letters, digits, '.', '-', '_')")
 
 
-def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
-    """The commit the working tree is at and whether its tracked files differ from it (a result
-    measured on uncommitted code says so); ``{"commit": None}`` outside a git checkout."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+CODE_DIRS = ("kan_inr", "scripts")  # the code a measurement runs: the package and the measuring script
 
+
+def _git(repo: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True,
+                          env=env, input=stdin).stdout
+
+
+def code_trees(repo: Path = REPO_ROOT) -> dict[str, str]:
+    """The git tree ids of ``CODE_DIRS`` as they are on disk (uncommitted and new unignored files
+    included), built in a private index: the working tree and the repository's index are untouched."""
+    dirs = [d for d in CODE_DIRS if (repo / d).is_dir()]
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _git(repo, "read-tree", "HEAD", env=env)
+        if dirs:
+            _git(repo, "add", "-A", "--", *dirs, env=env)
+        listed = _git(repo, "ls-files", "--", *dirs, env=env).splitlines() if dirs else []
+        return {d: _git(repo, "write-tree", f"--prefix={d}/", env=env).strip() for d in dirs
+                if any(line.startswith(f"{d}/") for line in listed)}
+
+
+def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
+    """The commit the working tree is at, whether its tracked files differ from it (a result measured
+    on uncommitted code says so) and the tree ids of the code on disk (``code_trees``); ``{"commit":
+    None}`` outside a git checkout."""
     try:
-        commit = git("rev-parse", "HEAD").strip()
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+        commit = _git(repo, "rev-parse", "HEAD").strip()
+        dirty = bool(_git(repo, "status", "--porcelain", "--untracked-files=no").strip())
+        code = code_trees(repo)
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None}
-    return {"commit": commit, "dirty": dirty}
+    return {"commit": commit, "dirty": dirty, "code": code}
+
+
+def holding_commit(code: dict[str, str], repo: Path = REPO_ROOT) -> str | None:
+    """The oldest commit of HEAD's history whose ``CODE_DIRS`` trees are ``code``: the commit that holds
+    the code a result was measured with; None when none does (or outside a git checkout)."""
+    try:
+        commits = _git(repo, "rev-list", "--reverse", "HEAD").split()
+        asked = [f"{c}:{d}" for c in commits for d in code]
+        found = _git(repo, "cat-file", "--batch-check=%(objectname)", stdin="\n".join(asked) + "\n").split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    wanted = list(code.values())
+    for i, commit in enumerate(commits):
+        if found[i * len(code):(i + 1) * len(code)] == wanted:
+            return commit
+    return None
+
+
+def reproducible_from(data: dict[str, Any]) -> str | None:
+    """The commit that holds the code a recorded result was measured with, or None when no commit is
+    known to: measured on a clean tree, its commit; with uncommitted changes, the one ``seal`` found."""
+    if data.get("commit") and not data.get("dirty"):
+        return data["commit"]
+    return data.get("code_commit")
+
+
+def seal(name: str, bench_dir: Path = BENCH_DIR, repo: Path = REPO_ROOT) -> bool:
+    """Record in ``bench_dir/<name>.json`` the commit that holds the code it was measured with, when it
+    was measured with uncommitted changes and that code has been committed since; True if it did."""
+    data = load(name, bench_dir)
+    if reproducible_from(data) or not data.get("code"):
+        return False
+    commit = holding_commit(data["code"], repo)
+    if commit is None:
+        return False
+    write_json(bench_dir / f"{name}.json", {**data, "code_commit": commit})
+    return True
 
 
 def record(name: str, results: Any, markdown: str, *, device: torch.device | str,
@@ -139,12 +198,17 @@ def record(name: str, results: Any, markdown: str, *, device: torch.device | str
 
 
 def provenance_line(data: dict[str, Any]) -> str:
-    """One italic line under a README block: where its numbers came from (files recorded before
-    commits were recorded name none)."""
-    commit = ""
-    if data.get("commit"):
-        commit = f"commit {data['commit'][:10]}{' + uncommitted changes' if data['dirty'] else ''}; "
-    return (f"*`{data['command']}`; {commit}{data['device']}; torch {data['torch']}; kan-inr {data['kan_inr']}; "
+    """One italic line under a README block: where its numbers came from, the commit that holds the
+    code that measured them, or, where no commit does, a plain warning that they cannot be reproduced
+    from one."""
+    commit = reproducible_from(data)
+    if commit:
+        code = f"code at commit {commit[:10]}"
+    elif data.get("commit"):
+        code = f"**commit {data['commit'][:10]} + uncommitted changes, which no commit is known to hold**"
+    else:
+        code = "**no commit recorded**"
+    return (f"*`{data['command']}`; {code}; {data['device']}; torch {data['torch']}; kan-inr {data['kan_inr']}; "
             f"{data['date']}; `benchmarks/{data['name']}.json`.*\n")
 
 
@@ -183,27 +247,10 @@ def sync_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_
     return names
 
 
-def check_results_section(text: str, bench_dir: Path = BENCH_DIR) -> list[str]:
-    """The README's Results section against its recorded comparison (empty when they match)."""
-    section = RESULTS_SECTION.search(text)
-    if section is None:
-        return []
-    name = COMPARISON.search(section["body"])
-    if name is None:
-        return ["Results section: names no comparison ('### Comparison `NAME`')"]
-    try:
-        expected = load(f"compare-{name['name']}", bench_dir)["markdown"]
-    except KanInrError as exc:
-        return [f"Results section: {exc}"]
-    if section["body"].strip() + "\n" != expected:
-        return [f"Results section differs from benchmarks/compare-{name['name']}.json"]
-    return []
-
-
 def check_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_DIR) -> list[str]:
-    """The README blocks, and its Results section, that differ from their files (empty when all match)."""
+    """The README blocks that differ from their files (empty when all match)."""
     text = readme.read_text()
-    stale = check_results_section(text, bench_dir)
+    stale: list[str] = []
     for match in BLOCK.finditer(text):
         name = match["name"]
         missing = not (bench_dir / f"{name}.json").exists()
@@ -219,6 +266,17 @@ def check_readme(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH
         if match["body"] != expected:
             stale.append(f"{name}: README block differs from benchmarks/{name}.json")
     return stale
+
+
+def seal_all(bench_dir: Path = BENCH_DIR, repo: Path = REPO_ROOT) -> list[str]:
+    """``seal`` every benchmark file; the names of those it sealed now."""
+    return [p.stem for p in sorted(bench_dir.glob("*.json")) if seal(p.stem, bench_dir, repo)]
+
+
+def unreproducible_blocks(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_DIR) -> list[str]:
+    """The README's measured blocks that no commit is known to hold the code of (``reproducible_from``)."""
+    names = [m["name"] for m in BLOCK.finditer(readme.read_text()) if (bench_dir / f"{m['name']}.json").exists()]
+    return [n for n in names if reproducible_from(load(n, bench_dir)) is None]
 
 
 def not_measured_blocks(readme: Path = REPO_ROOT / "README.md", bench_dir: Path = BENCH_DIR) -> list[str]:

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a sourc
 
 import kan_inr  # noqa: E402
 import records  # noqa: E402
+from kan_inr.config import FULL_BATCH  # noqa: E402
 
 MODELS = ("fkan", "siren")
 FLOORS = {"fkan": 36.8, "siren": 39.5}  # issue 18's acceptance: within 0.3 dB of the public code
@@ -32,7 +33,7 @@ def main() -> None:
     signal = kan_inr.load_signal(args.image, resize=args.size)
     rows = []
     for model in MODELS:
-        run = kan_inr.fit(signal, model, recipe="paper", steps=args.steps, batch=2**62, schedule="constant",
+        run = kan_inr.fit(signal, model, recipe="paper", steps=args.steps, batch=FULL_BATCH, schedule="constant",
                           eval_every=args.steps, seed=0, device="cpu", progress=False)
         rows.append({"model": model, "psnr": run.metrics["final_psnr"], "params": run.metrics["params"],
                      "train_s": run.metrics["train_s"], "lr": run.config["train"]["lr"],

@@ -1,4 +1,4 @@
-"""Score the demo's 2x render with the super-resolution measure (benchmarks.md, protocol 6).
+"""Score the demo's 2x render with the super-resolution measure (``kan_inr.superres``).
 
     make demo && python scripts/superres_demo.py outputs/astronaut-fkan
 

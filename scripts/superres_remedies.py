@@ -22,6 +22,7 @@ import torch
 from kan_inr import signals, superres, training
 import records
 from kan_inr.jobs import start_run
+from kan_inr.pixels import POINT
 from kan_inr.render import predict_grid
 from kan_inr.signals.base import denormalise
 
@@ -79,15 +80,14 @@ def main() -> None:
                 fields = {BASIS[model]: size}
             if options.get("freq_penalty") and model not in BASIS:
                 continue
-            batch = 2**62 if args.batch == 0 else args.batch
             job = start_run(args.image, model, signal=low, write=False, model_overrides=fields,
-                            steps=args.steps, batch=batch, eval_every=args.steps, device="cpu", lr=args.lr, **options)
+                            steps=args.steps, batch=args.batch, eval_every=args.steps, device="cpu", lr=args.lr, **options)
             tick = time.perf_counter()
             result = training.fit(job.model, job.signal, job.train)
             seconds = time.perf_counter() - tick
             up = superres.score(superres.model_upsampled(job.model, job.config, low, original.shape, args.factor, "cpu"), original)
             # the grid PSNR of the run's own rendering (box pixels: cell means) and of its centre values
-            centres = denormalise(predict_grid(job.model, low.shape, "cpu", convention=low.convention),
+            centres = denormalise(predict_grid(job.model, low.shape, "cpu", convention=low.convention, pixels=POINT),
                                   low.value_range, job.train.target_range or low.value_range)
             row = {"model": model, "variant": variant, "fields": fields, "options": options,
                    "grid_psnr": result.metrics["final_psnr"],

@@ -4,7 +4,8 @@
     python scripts/sync_readme.py --check  # exit 1 and name what differs from the files
 
 A README block whose file does not exist yet holds a "not measured yet" line (``records.not_measured``);
-the script names those blocks.
+the script names those blocks. Before syncing, it records in each file measured with uncommitted changes
+the commit that has since committed that code (``records.seal``), and names the blocks no commit holds.
 """
 
 import sys
@@ -19,7 +20,13 @@ if __name__ == "__main__":
         if pending:
             print("not measured yet: " + ", ".join(pending))
         sys.exit(1 if stale else 0)
+    sealed = records.seal_all()
+    if sealed:
+        print("code committed since their measurement: " + ", ".join(sealed))
     print("synced: " + (", ".join(records.sync_readme()) or "no blocks"))
+    unreproducible = records.unreproducible_blocks()
+    if unreproducible:
+        print("no commit is known to hold the code of: " + ", ".join(unreproducible) + " (measure them again on a commit)")
     print(f"wrote {records.write_benchmarks_readme()}")
     if pending:
         print("not measured yet: " + ", ".join(pending))

@@ -47,6 +47,24 @@ def decay_init(model: torch.nn.Module, alpha: float) -> None:
     view.mul_(w / w.pow(2).mean().sqrt())
 
 
+class FirstGroupScaled(torch.optim.Adam):
+    """Adam whose first parameter group steps at ``scale`` times the lr the training loop sets on every
+    group before each step (the first-layer lr lever)."""
+
+    def __init__(self, groups: list[dict[str, Any]], lr: float, scale: float) -> None:
+        super().__init__(groups, lr=lr)
+        self.scale = scale
+
+    def step(self, closure: Any = None) -> Any:
+        first = self.param_groups[0]
+        lr = first["lr"]
+        first["lr"] = lr * self.scale
+        try:
+            return super().step(closure)
+        finally:
+            first["lr"] = lr
+
+
 def fit_one(image: str, model: str, steps: int, spec: dict[str, Any]) -> dict[str, Any]:
     original = signals.load(image, resize_to=int(os.environ.get("SIZE", "256")))
     low = superres.downsample(original, 2)
@@ -64,8 +82,8 @@ def fit_one(image: str, model: str, steps: int, spec: dict[str, Any]) -> dict[st
 
         def grouped(params: Any, lr: float, device: torch.device) -> torch.optim.Adam:
             params = list(params)
-            return torch.optim.Adam([{"params": [p for p in params if id(p) in first], "lr_scale": first_scale},
-                                     {"params": [p for p in params if id(p) not in first]}], lr=lr)
+            return FirstGroupScaled([{"params": [p for p in params if id(p) in first]},
+                                     {"params": [p for p in params if id(p) not in first]}], lr, first_scale)
 
         step.make_optimizer = grouped  # type: ignore[assignment]  # a measurement's monkeypatch
     tick = time.perf_counter()

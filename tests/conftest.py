@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import torch
 
 from kan_inr import cli, metrics, signals
 
@@ -23,6 +25,16 @@ def smooth_image(h: int = 24, w: int = 24, channels: int = 3, seed: int = 0) -> 
             out[:, :, c] += np.sin(fy * y * 3 + fx * x * 3 + phase)
     out -= out.min()
     return out / out.max()
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Torch on one thread during the test (tiny fits run fastest so, and leave the other cores alone); the
+    process's setting is restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

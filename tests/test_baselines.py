@@ -153,8 +153,8 @@ def test_positional_encoding_values() -> None:
     x = random_coords(9)
     encoded = PositionalEncoding(3)(x)
     columns = [x[:, 0], x[:, 1]]
-    columns += [torch.sin(2**l * math.pi * x[:, j]) for j in range(2) for l in range(3)]
-    columns += [torch.cos(2**l * math.pi * x[:, j]) for j in range(2) for l in range(3)]
+    columns += [torch.sin(2**f * math.pi * x[:, j]) for j in range(2) for f in range(3)]
+    columns += [torch.cos(2**f * math.pi * x[:, j]) for j in range(2) for f in range(3)]
     torch.testing.assert_close(encoded, torch.stack(columns, dim=1), rtol=1e-12, atol=1e-12)
 
 

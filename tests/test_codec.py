@@ -18,6 +18,7 @@ from kan_inr.codec import entropy, fileformat, jobs, quant, sizing
 from kan_inr.codec.fileformat import Container, pack, unpack
 from kan_inr.codec.weights import encode_weights
 from kan_inr.models.siren import SirenConfig
+from kan_inr.pixels import POINT
 from kan_inr.render import predict_grid
 from kan_inr.signals import image
 from kan_inr.signals.base import grid
@@ -132,26 +133,30 @@ def test_decoded_network_matches_the_encoded_one():
     model = models.build("siren", 2, 3, SMALL)
     decoded, header = jobs.decode(small_file())
     expected = quant.attach(model, quant.QuantConfig())
-    assert torch.equal(predict_grid(decoded, (12, 10), "cpu"), predict_grid(expected, (12, 10), "cpu"))
+    assert torch.equal(predict_grid(decoded, (12, 10), "cpu", pixels=POINT), predict_grid(expected, (12, 10), "cpu", pixels=POINT))
     assert header["shape"] == [12, 10]
 
 
-def test_the_headers_pixel_model_renders_as_fitted():
-    """A file without the box field (older files, codec fits) renders point pixels; box k renders each
-    pixel as the mean over its cell's k x k sub-cell centres."""
-    decoded, old = jobs.decode(small_file())
-    assert "box" not in old
-    point = jobs.render_values(decoded, old, (12, 10), "cpu")
-    assert torch.equal(point, jobs.render_values(decoded, {**old, "box": 0}, (12, 10), "cpu"))
-    _, boxed_header = jobs.decode(small_file(box=2))
-    boxed = jobs.render_values(decoded, boxed_header, (12, 10), "cpu")
-    cell = torch.tensor([2 / 12, 2 / 10])
+def test_files_with_the_old_box_field_still_decode(tmp_path, capsys, monkeypatch):
+    """Files of kan-inr 0.1.0 hold ``"box": 0`` (always 0: codec networks fit point pixels); they decode to
+    exactly the image of a file without it, the pixel centres' values."""
+    decoded, new = jobs.decode(small_file())
+    assert "box" not in new
+    _, old = jobs.decode(small_file(box=0))
+    assert old["box"] == 0
+    images = []
+    for name, data in (("new", small_file()), ("old", small_file(box=0))):
+        (tmp_path / f"{name}.kinr").write_bytes(data)
+        code, _, err = run_cli(["decompress", tmp_path / f"{name}.kinr", "-o", tmp_path / f"{name}.png"], capsys,
+                               monkeypatch)
+        assert code == 0, err
+        images.append((tmp_path / f"{name}.png").read_bytes())
+    assert images[0] == images[1]
     centres = grid((12, 10), convention="centers")  # (120, 2)
-    with torch.no_grad():  # the naive midpoint rule over the 2 x 2 sub-cells, as render_values maps it to 8 bits
-        mean = torch.stack([decoded(centres + torch.tensor([i, j]) * cell) for i in (-0.25, 0.25) for j in (-0.25, 0.25)]).mean(0)
-    expected = torch.from_numpy(image.to_array((mean + 1) / 2, (12, 10), 8).astype(np.float32) / 255).reshape(-1, 3)
-    torch.testing.assert_close(boxed, expected, atol=1 / 255, rtol=0)
-    assert not torch.equal(boxed, point)
+    with torch.no_grad():
+        expected = image.to_array((decoded(centres) + 1) / 2, (12, 10), 8)  # the target range [-1, 1] to [0, 1]
+    values = jobs.render_values(decoded, old, (12, 10), "cpu")
+    assert torch.equal(values, torch.from_numpy(expected.astype(np.float32) / 255).reshape(-1, 3))
 
 
 def hostile_files() -> dict[str, tuple[bytes, str]]:
@@ -175,7 +180,7 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         "payload": (small_file(config={"hidden_dim": 1000, "hidden_layers": 3}), "cannot be coded in"),
         "family": (small_file(family="nope"), "unknown model family"),
         "coords": (small_file(coords="elsewhere"), "coordinates"),
-        "box": (small_file(box=1), "box must be"),
+        "box": (small_file(box=2), "box must be 0"),
         "table": (small_file(quant={"bits": 8, "vector_bits": 12, "per_channel": True}), "quantiser table"),
         "empty": (b"", "wrong magic"),
     }

@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from kan_inr import KanInrError, models
-from kan_inr.comparison import PROTOCOLS, Budget, Recipe, make_budget, run_comparison, update_readme
-from kan_inr.comparison.protocols import recipe_options
+from kan_inr import KanInrError, models, runs
+from kan_inr.comparison import PROTOCOLS, Budget, Recipe, make_budget, run_comparison
+from kan_inr.comparison.protocols import budget_fields
+from kan_inr.comparison.run import DATA_ENV
+from kan_inr.config import EVALS_PER_CURVE, MAX_STEPS, TrainConfig
+from kan_inr.jobs import start_run
 from kan_inr.logging import NullLog
 from kan_inr.plots import mean_curve
-from conftest import constant_psnr
+from kan_inr.signals import Signal
+from conftest import constant_psnr, run_cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CSV_COLUMNS = ["signal", "model", "kind", "params", "steps", "batch", "lr", "wall_s", "samples_per_s", "device",
@@ -29,13 +33,7 @@ class Messages(NullLog):
         self.lines.append(text)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny fits run fastest on one thread, and do not fight other processes for the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits on one thread, restored after
 
 
 def test_tiny_comparison_writes_table_and_figures_and_resumes(image_file: Path, tmp_path: Path) -> None:
@@ -92,15 +90,37 @@ def test_seconds_budget_stops_on_the_clock(image_file: Path, tmp_path: Path) -> 
                             eval_every=1000)
     (row, *_) = result.rows
     assert result.out_dir.name == "compare-seconds0.3"
-    assert 1 <= row["steps"] < 10**7 and row["wall_s"] >= 0.3
+    assert 1 <= row["steps"] < MAX_STEPS and row["wall_s"] >= 0.3
 
 
-def test_protocol_recipe_steps_follow_the_papers_epochs() -> None:
+def test_cli_compare_recipe_names_a_family_as_fit_does(image_file: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    code, out, err = run_cli(["compare", image_file, "--models", "siren", "--recipe", "paper", "--budget-seconds",
+                              "0.2", "--device", "cpu", "-q", "--outputs", tmp_path], capsys, monkeypatch)
+    assert code == 0, err
+    assert "Each model under its own paper recipe for 0.2 s of training" in out
+    (run,) = (tmp_path / "compare-recipe-paper-seconds0.2" / "runs").iterdir()
+    train = runs.load_config(run)["train"]
+    paper = models.preset("siren").recipe_for("paper")
+    assert (train["recipe"], train["lr"], train["schedule"]) == ("paper", paper.lr, paper.schedule)
+
+
+def test_protocol_recipes_become_the_runs_training_options() -> None:
+    """A protocol's recipe reaches the run whole (``Recipe.train_fields``): lr, batch, schedule, pixel model,
+    its length in epochs resolved for the signal; what it does not state (SIREN's target range) stays the
+    preset's."""
     sl2a = PROTOCOLS["div2k-sl2a"]
-    assert recipe_options(sl2a.recipes["sl2a"], 512 * 512) == {"lr": 1e-3, "batch": 16_384, "steps": 501 * 16,
-                                                              "schedule": "exp"}
-    assert recipe_options(sl2a.recipes["siren"], 512 * 512)["steps"] == 501 * 4
-    assert recipe_options(Recipe(1e-4, 4096, epochs=500), 768 * 512)["steps"] == 500 * 96
+    signal = Signal(torch.zeros(512 * 512, 3), (512, 512), "image", (0.0, 1.0), {}, "endpoints")
+
+    def planned(model: str) -> TrainConfig:
+        fields = budget_fields(model, signal, sl2a.budget, sl2a, seed=0, device="cpu", eval_every=None)
+        assert fields["eval_every"] == sl2a.recipes[model].steps_for(512 * 512) // EVALS_PER_CURVE
+        return start_run("00.png", model, signal=signal, write=False, **fields).train
+
+    train = planned("sl2a")
+    assert (train.lr, train.batch, train.steps, train.schedule, train.box) == (1e-3, 16_384, 501 * 16, "exp", 0)
+    siren = planned("siren")
+    assert (siren.lr, siren.steps, siren.target_range) == (1e-3, 501 * 4, models.preset("siren").recipe.target_range)
+    assert Recipe(1e-4, 4096, epochs=500).steps_for(768 * 512) == 500 * 96
     assert set(PROTOCOLS) == {"div2k-sl2a", "div2k-16", "fkan-recipe", "bach", "superres", "bach-superres",
                               "ttq", "ttq-bach"}
     assert sl2a.convention == PROTOCOLS["fkan-recipe"].convention == "endpoints"  # as the papers' code samples
@@ -122,22 +142,28 @@ def test_published_numbers_belong_to_the_protocol_and_its_models(name: str) -> N
         assert abs(ours - pub.params) <= 50, (model, ours, pub.params)
 
 
-def test_budget_and_option_errors(image_file: Path, tmp_path: Path) -> None:
+def test_budget_and_option_errors(image_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
     with pytest.raises(KanInrError, match="one budget"):
-        Budget(steps=10, recipe=True)
+        Budget(steps=10, recipe="default")
+    with pytest.raises(KanInrError, match="unknown recipe 'published' \\(choose from default, paper\\)"):
+        Budget(recipe="published")
     with pytest.raises(KanInrError, match="one budget"):
         Budget()
     with pytest.raises(KanInrError, match="--batch needs a budget"):
-        make_budget(None, None, False, 256, None)
-    assert make_budget(None, None, False, 256, "div2k-16") == Budget(steps=2000, batch=256)
+        make_budget(None, None, None, 256, None)
+    assert make_budget(None, None, None, 256, "div2k-16") == Budget(steps=2000, batch=256)
     with pytest.raises(KanInrError, match="unknown protocol 'nope'"):
         run_comparison([], protocol="nope", outputs=tmp_path)
     with pytest.raises(KanInrError, match="unknown model 'nope'"):
         run_comparison([image_file], ["siren", "nope"], Budget(steps=1), outputs=tmp_path)
-    with pytest.raises(KanInrError, match="reads its signals from a folder"):  # the library guesses no folder
+    with pytest.raises(KanInrError, match="reads div2k/00.png, .* from a data folder"):  # the library guesses none
         run_comparison([], protocol="div2k-sl2a", outputs=tmp_path)
     with pytest.raises(KanInrError, match="needs .*00.png"):
         run_comparison([], protocol="div2k-sl2a", data_dir=tmp_path, outputs=tmp_path)
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "elsewhere"))  # the folder the environment names
+    with pytest.raises(KanInrError, match="needs .*elsewhere/div2k/00.png"):
+        run_comparison([], protocol="div2k-sl2a", outputs=tmp_path)
     assert not (tmp_path / "compare-div2k-sl2a").exists()
 
 
@@ -149,16 +175,6 @@ def test_mean_curve_averages_interpolated_runs_on_their_common_range() -> None:
     assert np.allclose(y, [(11 + 20) / 2, (12 + 22) / 2, (13 + 24) / 2])
 
 
-def test_update_readme_replaces_only_the_marked_section(tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n## Results\n<!-- results:start -->\nold\n<!-- results:end -->\n\n## After\n")
-    update_readme(readme, "| a |\n|---|\n![fig](fig.png)\n")
-    assert readme.read_text() == "# x\n\n## Results\n<!-- results:start -->\n| a |\n|---|\n<!-- results:end -->\n\n## After\n"
-    readme.write_text("no markers")
-    with pytest.raises(KanInrError, match="results:start"):
-        update_readme(readme, "x")
-
-
 def test_cli_compare_error_is_one_line(image_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     from kan_inr.cli import main
 
@@ -168,8 +184,19 @@ def test_cli_compare_error_is_one_line(image_file: Path, tmp_path: Path, monkeyp
         main()
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == ("kan-inr: error: give one budget: --budget-steps N, --budget-seconds S "
-                                       "or --recipe\n")
+                                       "or --recipe default|paper\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_compare_protocol_without_data_says_where_to_put_it(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # a clone with no data folder beside it
+    code, out, err = run_cli(["compare", "--protocol", "ttq"], capsys, monkeypatch)
+    assert code == 2 and out == ""
+    assert err == ("kan-inr: error: protocol 'ttq' reads div2k/00.png, div2k/05.png, div2k/10.png, div2k/15.png "
+                   "from a data folder: put them under DIR and give --data DIR (or set KAN_INR_DATA=DIR), or give "
+                   "the signal files\n")
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_protocol_prints_published_numbers_beside_ours(image_file: Path, tmp_path: Path) -> None:

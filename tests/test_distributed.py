@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from kan_inr import distributed, jobs, models, signals
-from kan_inr.config import TrainConfig
+from kan_inr.config import MAX_SEED, TrainConfig
 from kan_inr.training import Sampler, lr_at
 from kan_inr.many import fit_many
 from kan_inr.signals.base import normalise
@@ -99,6 +99,15 @@ def test_fit_distributed_averages_gradients_over_ranks(tmp_path: Path) -> None:
     weights = torch.load(run / "weights.pt", weights_only=True)
     for name, expected in model.state_dict().items():
         torch.testing.assert_close(weights[name], expected, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_fit_distributed_takes_the_largest_seed_with_box_pixels(tmp_path: Path) -> None:
+    (path,) = write_images(tmp_path, [(16, 16)])
+    args = ["fit", path.name, "--model", "siren", "--steps", "2", "--batch", "32", "--box", "2",
+            "--seed", str(MAX_SEED), "--device", "cpu", "--outputs", "out", "--distributed", "-q"]
+    torchrun(args + [f"--set={k}={v}" for k, v in TINY_SIREN.items()], tmp_path)  # exits 0
+    train = json.loads((tmp_path / "out" / "img0-siren" / "config.json").read_text())["train"]
+    assert (train["seed"], train["box"]) == (MAX_SEED, 2)
 
 
 @pytest.mark.slow  # 31 s: three torchrun fits; resume alone is held by test_resume.py, DDP by the test above

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from kan_inr import KanInrError, cli, config, jobs, models, runs, signals, step
 from kan_inr.logging import NullLog
 from kan_inr.metrics import psnr
+from kan_inr.pixels import POINT
 from kan_inr.render import predict_grid
 from conftest import run_cli
 
@@ -190,10 +191,10 @@ def test_memory_estimate_grows_with_batch_and_signal():
     model = models.build("siren", 2, 3, models.SirenConfig(hidden_dim=32, hidden_layers=2))
     small = signals.Signal(torch.zeros(64 * 64, 3), (64, 64), "image", (0.0, 1.0))
     large = signals.Signal(torch.zeros(256 * 256, 3), (256, 256), "image", (0.0, 1.0))
-    need_small, per_sample = fit.memory_needed(model, small, 64 * 64)
+    need_small, per_sample = fit.memory_needed(model, small, 64 * 64, pixels=POINT)
     # SIREN keeps its inputs and sine arguments for backward: about 32 * 2 floats per layer and coordinate
     assert 3 * 2 * 32 * 4 <= per_sample <= 3 * 6 * 32 * 4
-    assert fit.memory_needed(model, small, 256)[0] < need_small < fit.memory_needed(model, large, 64 * 64)[0]
+    assert fit.memory_needed(model, small, 256, pixels=POINT)[0] < need_small < fit.memory_needed(model, large, 64 * 64, pixels=POINT)[0]
 
 
 def test_run_locked_by_another_writer(image_file, tmp_path, capsys, monkeypatch):
@@ -240,8 +241,8 @@ def test_render_retries_oom_with_smaller_chunks():
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory")
             return self.inner(coords)
 
-    expected = predict_grid(model, (30, 30), "cpu")
-    got = predict_grid(Flaky(), (30, 30), "cpu", chunk=512)
+    expected = predict_grid(model, (30, 30), "cpu", pixels=POINT)
+    got = predict_grid(Flaky(), (30, 30), "cpu", chunk=512, pixels=POINT)
     assert torch.allclose(got, expected, rtol=0, atol=1e-6)  # chunk sizes change only the summation order
     assert calls[:3] == [512, 256, 128] and max(calls[3:]) <= 100
 

@@ -142,3 +142,11 @@ def test_no_module_below_the_api_imports_the_facade() -> None:
             if isinstance(node, ast.Import) and any(a.name == "kan_inr" for a in node.names):
                 offenders.append(f"{module}:{node.lineno} import kan_inr")
     assert not offenders, "modules importing the facade: " + ", ".join(offenders)
+
+
+def test_no_module_refers_to_the_development_folders() -> None:
+    """A user's clone has no ``../shared`` (benchmark data, design notes): no module may send a reader there."""
+    for name, path in modules().items():
+        text = path.read_text()
+        for pattern in ("../shared", "shared/docs", "shared/data", "benchmarks.md", "reference-models.md"):
+            assert pattern not in text, (name, pattern)

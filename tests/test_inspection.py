@@ -23,8 +23,7 @@ def test_edge_functions_are_the_per_input_sums():
     assert torch.allclose(torch.from_numpy(phi[:, 1]), direct, atol=1e-5)
 
 
-def test_inspect_writes_png_and_tensorboard_figure(image_file, tmp_path, capsys, monkeypatch):
-    torch.set_num_threads(1)
+def test_inspect_writes_png_and_tensorboard_figure(image_file, tmp_path, capsys, monkeypatch, one_thread):
     run, _ = jobs.fit_file(image_file, "fkan", outputs=tmp_path, name="run", console=False, steps=2, device="cpu",
                            model_overrides={"hidden_dim": "8", "block_dims": "(8,)"})
     code, out, err = run_cli(["inspect", run], capsys, monkeypatch)

@@ -20,7 +20,7 @@ from kan_inr import KanInrError, jobs, models, runs, signals
 from kan_inr.batched import fit_batch
 from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.cli import main
-from kan_inr.config import TrainConfig
+from kan_inr.config import FULL_BATCH, MAX_SEED, TrainConfig
 from kan_inr.training import fit
 from kan_inr.logging import NullLog
 from kan_inr.many import fit_many, find_signals
@@ -62,14 +62,15 @@ def assert_summaries_close(a: dict[str, dict[str, str]], b: dict[str, dict[str, 
             assert math.isclose(x, y, rel_tol=rel, abs_tol=1e-7), (name, col, value, b[name][col])
 
 
-@pytest.mark.parametrize("family,fields,batch,box", [("fkan", TINY_FKAN, 64, 0), ("siren", TINY_SIREN, None, 0),
-                                                    ("fkan", TINY_FKAN, 64, 2)])  # box: the same sub-pixel draws
+@pytest.mark.parametrize("family,fields,batch,box,seed", [
+    ("fkan", TINY_FKAN, 64, 0, 3), ("siren", TINY_SIREN, FULL_BATCH, 0, 3),
+    ("fkan", TINY_FKAN, 64, 2, MAX_SEED)])  # box: the same sub-pixel draws, from the largest seed
 def test_fit_batch_equals_one_fit_per_signal(tmp_path: Path, family: str, fields: dict[str, str],
-                                             batch: int | None, box: int) -> None:
+                                             batch: int, box: int, seed: int) -> None:
     sigs = [signals.load(p) for p in write_images(tmp_path, [(16, 16)] * 2)]
     preset = models.preset(family)
     cfg = models.with_overrides(preset.config, fields)
-    train = TrainConfig(steps=20, lr=1e-3, batch=batch, eval_every=10, seed=3, device="cpu", box=box)
+    train = TrainConfig(steps=20, lr=1e-3, batch=batch, eval_every=10, seed=seed, device="cpu", box=box)
 
     def seeded_model() -> torch.nn.Module:  # what jobs.start_run builds for every signal
         torch.manual_seed(train.seed)

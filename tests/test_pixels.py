@@ -9,16 +9,16 @@ from torch import nn
 import pytest
 
 from kan_inr import KanInrError, signals
-from kan_inr.config import TrainConfig
+from kan_inr.config import MAX_SEED, TrainConfig
 from kan_inr.training import fit
 from kan_inr.models import build
 from kan_inr.models.siren import SirenConfig
 from kan_inr.render import predict_grid
 from kan_inr.geometry import subcell_offsets
-from kan_inr.pixels import PixelModel
+from kan_inr.pixels import SEED_SPACE, PixelModel, step_seed
 from kan_inr.signals.base import grid
 from kan_inr.step import mse_loss
-from conftest import constant_psnr
+from conftest import constant_psnr, run_cli
 
 
 def jitter(coords: torch.Tensor, shape: tuple[int, ...], convention: str, width: float = 1.0) -> torch.Tensor:
@@ -152,3 +152,21 @@ def test_box_pixels_need_cells():
         PixelModel(box=2).check("endpoints")  # audio samples are instants, decimated, not averaged
     PixelModel(box=2).check("centers")
     PixelModel(jitter=0.5).check("endpoints")
+
+
+def test_step_seeds_stay_in_the_generators_range():
+    assert step_seed(5, 7) == 5 * 1_000_003 + 7  # small seeds: the draws they always had
+    seeds = [step_seed(MAX_SEED, step) for step in range(3)]
+    assert all(0 <= s < SEED_SPACE for s in seeds) and len(set(seeds)) == 3  # in range, a new draw per step
+    coords = grid((4, 4), convention="centers")  # (16, 2)
+    for pixels in (PixelModel(box=2), PixelModel(jitter=0.5)):
+        positions = pixels.sampler((4, 4), "centers", torch.device("cpu"), seed=MAX_SEED)
+        assert not torch.equal(positions(coords, step=0), positions(coords, step=1))
+
+
+def test_fit_takes_the_largest_seed_with_box_pixels(image_file, tmp_path, capsys, monkeypatch):
+    code, out, err = run_cli(["fit", image_file, "--model", "siren", "--set", "hidden_dim=8", "--steps", "2",
+                              "--box", "2", "--seed", MAX_SEED, "--outputs", tmp_path / "out", "-q"],
+                             capsys, monkeypatch)
+    assert code == 0, err
+    assert "Traceback" not in err

@@ -123,7 +123,7 @@ def test_installed_entry_point_adds_presets_and_needs_no_consent(image_file, tmp
     site = tmp_path / "site"
     (site / "sincpkg").mkdir(parents=True)
     (site / "sincpkg" / "models.py").write_text(PLUGIN.replace("class SincINR", "@register_model(\"tiny-sinc\", recipe="
-                                                               "Recipe(lr=1e-2, batch=None, steps=20), paper=\"a test\")\nclass SincINR")
+                                                               "Recipe(lr=1e-2, batch=0, steps=20), paper=\"a test\")\nclass SincINR")
                                                 .replace("from torch import nn", "from torch import nn\n\nfrom kan_inr import Recipe, register_model"))
     (site / "sincpkg" / "__init__.py").write_text("")
     dist = site / "sincpkg-0.1.dist-info"

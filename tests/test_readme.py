@@ -104,7 +104,6 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
 def test_readme_shows_no_superseded_benchmark():
     shown = {m["name"] for m in records.BLOCK.finditer(README.read_text())}
     assert not shown & set(records.SUPERSEDED)
-    assert records.RESULTS_SECTION.search(README.read_text()) is None  # compare --readme's table: benchmarks/
 
 
 def test_readme_pictures_exist():
@@ -120,3 +119,30 @@ def test_benchmarks_readme_is_generated():
 def test_superseded_benchmarks_exist(name):
     """A superseded entry names a committed file (a typo would silently list nothing as older)."""
     assert (records.BENCH_DIR / f"{name}.json").is_file()
+
+
+def test_readme_paths_exist():
+    """Every repository path the README names in backticks (a file or folder; run outputs aside) exists."""
+    named = set(re.findall(r"`((?:kan_inr|scripts|examples|benchmarks|data|tests)/[\w./-]*)`", README.read_text()))
+    assert "kan_inr/models/layers.py" in named
+    assert [p for p in sorted(named) if not (REPO / p).exists()] == []
+
+
+def test_readme_says_where_the_kan_layers_live():
+    assert {kan_inr.FourierKAN.__module__, kan_inr.ChebyshevKAN.__module__, kan_inr.BSplineKAN.__module__} \
+        == {"kan_inr.models.layers"}
+    assert "layers: `kan_inr/models/layers.py`" in README.read_text()
+
+
+def test_readme_names_the_pinned_torch():
+    (pin,) = re.findall(r"^torch==([\d.]+)$", (REPO / "constraints.txt").read_text(), re.M)
+    text = " ".join(README.read_text().split())
+    assert f"the versions the tests ran with (torch {pin})" in text and f"first install torch {pin}" in text
+
+
+def test_readme_says_how_the_demo_render_compares_with_bicubic():
+    """The demo's picture is described as its benchmark file measured it: above or below bicubic."""
+    rows = {r["method"]: r for r in records.load("superres-demo")["results"]}
+    model = next(iter(rows))
+    side = "above" if rows[model]["psnr"] > rows["bicubic"]["psnr"] else "below"
+    assert f"{model}'s render scores {side} bicubic" in " ".join(README.read_text().split())

@@ -11,10 +11,9 @@ import pytest
 import kan_inr
 from kan_inr import jobs, models, runs
 from kan_inr.comparison.report import time_to_quality
-from kan_inr.config import MAX_STEPS, TrainConfig, epoch_steps, with_length
+from kan_inr.config import EVALS_PER_CURVE, FULL_BATCH, MAX_STEPS, TrainConfig, batch_size, epoch_steps, with_length
 from kan_inr.errors import KanInrError
 from kan_inr.logging import NullLog
-from kan_inr.training import EVALS_PER_BUDGET
 from conftest import run_cli
 
 TINY = {"hidden_dim": 8, "hidden_layers": 1}
@@ -28,7 +27,7 @@ def quiet_runs(monkeypatch):
 def test_epochs_count_passes_over_the_samples() -> None:
     assert epoch_steps(3, 144, 576) == 12  # 4 batches an epoch
     assert epoch_steps(2.5, 100, 576) == 13  # 5 batches an epoch (remainder dropped), 12.5 rounded up
-    assert epoch_steps(7, None, 576) == 7  # full batch: one step an epoch
+    assert epoch_steps(7, FULL_BATCH, 576) == 7  # full batch: one step an epoch
     assert with_length(TrainConfig(epochs=3, batch=144), 576).steps == 12
     with pytest.raises(KanInrError, match="epochs must be positive"):
         TrainConfig(epochs=0)
@@ -45,7 +44,7 @@ def test_fit_epochs_and_seconds(image_file: Path, tmp_path: Path) -> None:
     assert train["steps"] == MAX_STEPS and train["max_seconds"] == 1.0  # the clock ends the schedule
     assert 1.0 <= run.metrics["train_s"] < 3.0 and run.metrics["steps"] < MAX_STEPS
     # evaluations spread over the budget, not one per eval_every steps
-    assert 5 <= len(run.history) <= EVALS_PER_BUDGET + 1, len(run.history)
+    assert 5 <= len(run.history) <= EVALS_PER_CURVE + 1, len(run.history)
 
 
 def test_recipe_paper_is_the_published_network_and_settings(image_file: Path) -> None:
@@ -76,7 +75,7 @@ def test_paper_recipe_length_from_epochs(image_file: Path, tmp_path: Path, capsy
 def test_models_table_states_lengths_and_pixels(capsys, monkeypatch) -> None:
     code, out, _ = run_cli(["models"], capsys, monkeypatch)
     assert code == 0
-    line = next(l for l in out.splitlines() if l.lstrip("│ ").startswith("fkan "))
+    line = next(row for row in out.splitlines() if row.lstrip("│ ").startswith("fkan "))
     assert ("epochs" in line or "steps" in line) and ("box" in line or "point" in line), line
     rows = kan_inr.presets()
     fkan = next(r for r in rows if r["name"] == "fkan")
@@ -110,3 +109,22 @@ def test_cli_seconds_from_the_flag_or_the_config_file(how: str, image_file: Path
     assert config["train"]["max_seconds"] == 0.5 and config["train"]["steps"] == MAX_STEPS
     metrics = json.loads((tmp_path / "out" / "tiny-siren" / runs.METRICS).read_text())
     assert 0.5 <= metrics["train_s"] < 2.0 and metrics["steps"] < MAX_STEPS
+
+
+def test_one_value_means_full_batch(image_file: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """A batch of 0 (FULL_BATCH) is the whole signal on the command line, in a TOML file, in the API and in
+    a recipe, and the run records it as 0 (older runs: test_safe_load)."""
+    assert batch_size(FULL_BATCH, 576) == batch_size(10**6, 576) == 576 and batch_size(100, 576) == 100
+    (tmp_path / "full.toml").write_text("batch = 0\n")
+    for options in (["--batch", "0"], ["--config", tmp_path / "full.toml"]):
+        code, _, err = run_cli(["fit", image_file, "--model", "ffn", "--set", "hidden_dim=8", "--steps", "1",
+                                "--device", "cpu", "-q", "--outputs", tmp_path, "--overwrite", *options],
+                               capsys, monkeypatch)
+        assert code == 0, err
+        run = tmp_path / f"{image_file.stem}-ffn"
+        assert json.loads((run / "config.json").read_text())["train"]["batch"] == FULL_BATCH
+        assert json.loads((run / "metrics.json").read_text())["batch"] == 24 * 24
+    assert models.preset("ffn").recipe.batch == FULL_BATCH  # Tancik's recipe: the full batch
+    run = kan_inr.fit(image_file, "siren", steps=1, batch=FULL_BATCH, model_config={"hidden_dim": 8},
+                      device="cpu", progress=False)
+    assert run.metrics["batch"] == 24 * 24

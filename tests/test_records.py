@@ -45,18 +45,54 @@ def test_git_state_says_whether_the_tree_differs_from_its_commit(tmp_path):
                        check=True, capture_output=True)
 
     git("init", "-q")
-    (tmp_path / "a.txt").write_text("1")
-    git("add", "a.txt")
+    (tmp_path / "kan_inr").mkdir()
+    (tmp_path / "kan_inr" / "a.py").write_text("1")
+    git("add", "kan_inr")
     git("commit", "-q", "-m", "a")
     state = records.git_state(tmp_path)
-    assert len(state["commit"]) == 40 and state["dirty"] is False
+    assert len(state["commit"]) == 40 and state["dirty"] is False and list(state["code"]) == ["kan_inr"]
     (tmp_path / "new.txt").write_text("untracked files do not change what was measured")
     assert records.git_state(tmp_path)["dirty"] is False
-    (tmp_path / "a.txt").write_text("2")
-    assert records.git_state(tmp_path) == {"commit": state["commit"], "dirty": True}
-    line = records.provenance_line({"command": "c", "device": "cpu", "torch": "2", "kan_inr": "0.1", "date": "d",
-                                    "name": "n", **records.git_state(tmp_path)})
-    assert f"commit {state['commit'][:10]} + uncommitted changes;" in line
+    (tmp_path / "kan_inr" / "a.py").write_text("2")
+    dirty = records.git_state(tmp_path)
+    assert (dirty["commit"], dirty["dirty"]) == (state["commit"], True) and dirty["code"] != state["code"]
+    assert subprocess.run(["git", "-C", str(tmp_path), "diff", "--cached", "--quiet"]).returncode == 0  # its index untouched
+
+
+def test_a_block_names_the_commit_that_holds_its_code(tmp_path):
+    """Measured on a clean tree: its commit. With uncommitted changes: flagged, until ``seal`` finds the
+    commit where exactly that code went in (later edits to other files do not matter)."""
+    repo, bench = tmp_path / "repo", tmp_path / "bench"
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    (repo / "kan_inr").mkdir(parents=True)
+    (repo / "kan_inr" / "a.py").write_text("1")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "one")
+    clean = {"command": "c", "device": "cpu", "torch": "2", "kan_inr": "0.1", "date": "d", "name": "clean",
+             **records.git_state(repo)}
+    assert f"code at commit {git('rev-parse', 'HEAD')[:10]};" in records.provenance_line(clean)
+
+    (repo / "kan_inr" / "a.py").write_text("2")
+    (repo / "kan_inr" / "new.py").write_text("untracked code runs too")
+    bench.mkdir()
+    (bench / "x.json").write_text(json.dumps({**clean, "name": "x", **records.git_state(repo)}))
+    assert not records.seal("x", bench, repo)  # no commit holds that code yet
+    line = records.provenance_line(records.load("x", bench))
+    assert f"**commit {clean['commit'][:10]} + uncommitted changes, which no commit is known to hold**" in line
+    git("add", "-A")
+    git("commit", "-q", "-m", "two")
+    two = git("rev-parse", "HEAD")
+    (repo / "README.md").write_text("not code")
+    git("add", "-A")
+    git("commit", "-q", "-m", "three")
+    assert records.seal("x", bench, repo) and not records.seal("x", bench, repo)  # once
+    assert records.load("x", bench)["code_commit"] == two
+    assert f"code at commit {two[:10]};" in records.provenance_line(records.load("x", bench))
 
 
 def test_missing_file_is_reported(tmp_path):
@@ -75,19 +111,9 @@ def test_project_readme_matches_its_benchmark_files():
     assert records.check_readme() == []
 
 
-def test_results_section_is_checked_against_its_recorded_comparison(tmp_path):
-    results_md = "### Comparison `tiny`\n\nCommand: `kan-inr compare a.png`\n\n| model | PSNR |\n|---|---|\n| siren | 25.00 |\n\n![f](psnr.png)\n"
-    body = readme_body(results_md) + "\n"
-    assert body == "### Comparison `tiny`\n\nCommand: `kan-inr compare a.png`\n\n| model | PSNR |\n|---|---|\n| siren | 25.00 |\n"
-    text = f"# x\n<!-- results:start -->\n{body.strip()}\n<!-- results:end -->\n"  # what compare --readme writes
-    (stale,) = records.check_results_section(text, tmp_path)
-    assert stale.startswith("Results section: cannot read")
-    records.record("compare-tiny", [{"psnr": "25.0"}], body, device="cpu", command=["kan-inr", "compare", "a.png"],
-                   bench_dir=tmp_path)
-    assert records.check_results_section(text, tmp_path) == []
-    assert records.check_results_section(text.replace("25.00", "26.00"), tmp_path) == [
-        "Results section differs from benchmarks/compare-tiny.json"]
-    assert records.check_results_section(text.replace("### Comparison `tiny`", "### Ours"), tmp_path) != []
+def test_a_comparisons_block_drops_its_figure_links():
+    results_md = "### Comparison `tiny`\n\n| model | PSNR |\n|---|---|\n| siren | 25.00 |\n\n![f](psnr.png)\n"
+    assert readme_body(results_md) == "### Comparison `tiny`\n\n| model | PSNR |\n|---|---|\n| siren | 25.00 |"
 
 
 def test_recorded_models_table_matches_the_registry():

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def fit_tiny(image_file: Path, outputs: Path, name: str, **options):
-    """A seconds-long CPU SIREN fit (minibatches unless batch=None is given) with checkpoints every 5 steps."""
+    """A seconds-long CPU SIREN fit (minibatches unless batch=0 is given) with checkpoints every 5 steps."""
     settings = dict(steps=40, lr=1e-3, batch=64, eval_every=10, log_every=1, seed=3, device="cpu")
     return jobs.fit_file(image_file, "siren", outputs=outputs, name=name, console=False, model_overrides=TINY,
                          policy=CheckpointPolicy(every_steps=5), **{**settings, **options})

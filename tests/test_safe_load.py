@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from kan_inr import KanInrError, jobs, runs
 from kan_inr.checkpoint import CheckpointPolicy
+from kan_inr.config import FULL_BATCH
 from kan_inr.logging import NullLog
 from kan_inr.jobs import render_run
 
@@ -107,7 +108,7 @@ def test_format_1_config_is_upgraded(run_dir, tmp_path):
 
     edit_config(run_dir, to_version_1)
     config = runs.load_config(run_dir)
-    assert config["format_version"] == runs.FORMAT_VERSION == 3 and config["signal"]["load_options"] == {}
+    assert config["format_version"] == runs.FORMAT_VERSION == 4 and config["signal"]["load_options"] == {}
     assert config["signal"]["convention"] == "endpoints"
     assert render_run(run_dir, tmp_path / "v1.png", device="cpu").is_file()
 
@@ -120,6 +121,17 @@ def test_format_2_runs_keep_the_endpoint_grid_they_were_fitted_on(run_dir):
     assert runs.load_config(run_dir)["signal"]["convention"] == "centers"  # a new image run
     edit_config(run_dir, to_version_2)
     assert runs.load_config(run_dir)["signal"]["convention"] == "endpoints"
+
+
+def test_format_3_full_batch_null_becomes_full_batch(run_dir, tmp_path):
+    def to_version_3_full_batch(config):
+        config["format_version"] = 3
+        config["train"]["batch"] = None  # format 3 wrote a full batch as null
+
+    edit_config(run_dir, to_version_3_full_batch)
+    config = runs.load_config(run_dir)
+    assert config["format_version"] == 4 and config["train"]["batch"] == FULL_BATCH
+    assert render_run(run_dir, tmp_path / "v3.png", device="cpu").is_file()
 
 
 def test_wrong_weights_are_refused(run_dir, tmp_path):

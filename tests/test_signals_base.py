@@ -64,11 +64,12 @@ def test_a_2x_render_samples_the_2x_pixel_centres(convention, exact):
     """An image fitted at n pixels and rendered at 2n must show the scene at the centres of the 2n
     pixels, (j + 0.5) / 2n of the extent, as Pillow and OpenCV resizing do; the old linspace grid
     stretches it (up to a quarter of a source pixel at the edges)."""
-    from kan_inr.render import reconstruct
+    from kan_inr.pixels import POINT
+    from kan_inr.render import Fitted, reconstruct
 
     n = 16
-    config = {"signal": {"value_range": [0.0, 1.0], "convention": convention, "shape": [n, n]}, "train": {}}
-    rendered = reconstruct(Analytic(), config, (2 * n, 2 * n), "cpu")  # (4 n^2, 1)
+    rendered = reconstruct(Analytic(), Fitted((n, n), convention, (0.0, 1.0), (0.0, 1.0), POINT), (2 * n, 2 * n),
+                           "cpu")  # (4 n^2, 1)
     centre = (torch.arange(2 * n, dtype=torch.float64) + 0.5) / (2 * n) * 2 - 1  # pixel centres on [-1, 1]
     mesh = torch.stack(torch.meshgrid(centre, centre, indexing="ij"), dim=-1).reshape(-1, 2)
     expected = Analytic()(mesh.float())

@@ -11,6 +11,7 @@ import torch
 from kan_inr import KanInrError, models, signals
 from kan_inr.config import TrainConfig
 from kan_inr.device import resolve_device
+from kan_inr.pixels import POINT
 from kan_inr.step import compile_model, make_optimizer, matmul_precision, train_step
 from kan_inr.training import fit
 from kan_inr.models.fkan import FKANConfig
@@ -69,8 +70,8 @@ def test_fused_adam_on_cuda_only_and_same_update():
     plain = torch.optim.Adam(twin.parameters(), lr=1e-3)
     coords, target = torch.rand(64, 2, device=DEVICE) * 2 - 1, torch.rand(64, 3, device=DEVICE)
     for _ in range(3):
-        train_step(model, opt, coords, target)
-        train_step(twin, plain, coords, target)
+        train_step(model, opt, coords, target, pixels=POINT)
+        train_step(twin, plain, coords, target, pixels=POINT)
     for p, q in zip(model.parameters(), twin.parameters()):
         assert torch.allclose(p, q, atol=1e-5)
 
@@ -110,7 +111,7 @@ def test_compiled_model_equals_eager_and_its_weights_load_uncompiled(monkeypatch
     torch.manual_seed(0)
     model = models.build("fkan", 2, 3, TINY_FKAN).to(DEVICE)
     coords, target = torch.rand(256, 2, device=DEVICE) * 2 - 1, torch.rand(256, 3, device=DEVICE)
-    compiled, how = compile_model(model, "default", DEVICE, coords, target, "fp32")
+    compiled, how = compile_model(model, "default", DEVICE, coords, target, "fp32", POINT)
     assert how == "compiled (default)" and compiled is not model
     assert all(p.grad is None for p in model.parameters())  # the compiling pass leaves no gradients
     # with gradients on, as compiled (under no_grad the compiler would build a second graph)
@@ -125,7 +126,7 @@ def test_compiled_model_equals_eager_and_its_weights_load_uncompiled(monkeypatch
 def test_compile_auto_is_eager_on_cpu_and_failure_falls_back(monkeypatch):
     model = models.build("fkan", 2, 3, TINY_FKAN)
     coords, target = torch.zeros(4, 2), torch.zeros(4, 3)
-    assert compile_model(model, "auto", torch.device("cpu"), coords, target, "fp32") == (model, "eager")
+    assert compile_model(model, "auto", torch.device("cpu"), coords, target, "fp32", POINT) == (model, "eager")
 
     def broken(module, **_):
         def fail(*args):
@@ -133,10 +134,10 @@ def test_compile_auto_is_eager_on_cpu_and_failure_falls_back(monkeypatch):
         return fail
 
     monkeypatch.setattr(torch, "compile", broken)
-    same, how = compile_model(model, "default", torch.device("cpu"), coords, target, "fp32")
+    same, how = compile_model(model, "default", torch.device("cpu"), coords, target, "fp32", POINT)
     assert same is model and how == "eager (torch.compile failed: RuntimeError: no C++ compiler)"
     with pytest.raises(KanInrError, match="unknown compile mode 'fast'"):
-        compile_model(model, "fast", torch.device("cpu"), coords, target, "fp32")
+        compile_model(model, "fast", torch.device("cpu"), coords, target, "fp32", POINT)
 
 
 @pytest.mark.skipif(DEVICE.type != "cuda", reason="CUDA only")

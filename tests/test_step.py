@@ -11,7 +11,7 @@ from kan_inr import models, signals
 from kan_inr.batched import BatchedStep
 from kan_inr.jobs import train_config_for
 from kan_inr.models.siren import SirenConfig
-from kan_inr.pixels import PixelModel
+from kan_inr.pixels import POINT, PixelModel
 from kan_inr.step import ModelStep, make_optimizer, mse_loss
 from kan_inr.training import Sampler, check_train_config, lr_at, memory_needed
 
@@ -46,7 +46,7 @@ def test_batched_step_uses_the_single_steps_optimiser(image_file):
 def test_memory_estimate_counts_every_sample_of_a_box_pixel():
     model = models.build("siren", 2, 3, SirenConfig(hidden_dim=16, hidden_layers=1))
     signal = signals.Signal(torch.zeros(32 * 32, 3), (32, 32), "image", (0.0, 1.0), convention="centers")
-    point, per_sample = memory_needed(model, signal, 256, chunk=512)
+    point, per_sample = memory_needed(model, signal, 256, chunk=512, pixels=POINT)
     box, _ = memory_needed(model, signal, 256, chunk=512, pixels=PixelModel(box=2))
     # 4 evaluations per pixel: a step keeps 3 more samples' activations per pixel (twice, with their
     # gradients); an evaluation chunk stays `chunk` evaluations

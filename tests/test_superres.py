@@ -56,8 +56,7 @@ def test_bicubic_of_a_linear_ramp_is_the_ramp_inside():
     assert torch.allclose(pred[:, 3:-3], ramp.reshape(n, n)[:, 3:-3], atol=1e-5)
 
 
-def test_tiny_downsample_comparison_scores_renders_and_baselines(image_file: Path, tmp_path: Path):
-    torch.set_num_threads(1)
+def test_tiny_downsample_comparison_scores_renders_and_baselines(image_file: Path, tmp_path: Path, one_thread: None):
     out = tmp_path / "out"
     result = run_comparison([image_file], ["siren"], Budget(steps=50), outputs=out, device="cpu", downsample=2)
     folder = out / "compare-steps50-x2"

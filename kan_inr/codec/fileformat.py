@@ -7,7 +7,8 @@ Layout (little-endian), format version 1:
     sizes      3 x u32  header, quantiser table, payload byte counts
     header     zlib-compressed JSON (a preset dictionary of its usual words makes it ~60 bytes):
                family, model config, image shape, channels, bit depth, target range, coordinate
-               convention, quantiser settings, pixel model (``box``: 0 point, k box; absent: point)
+               convention, quantiser settings (files of kan-inr 0.1.0 may also hold ``"box": 0``: a
+               codec network is fitted to point pixels, so 0 is the only value, and it is ignored)
     table      per tensor: symbol model (u8 shape, f32 scale) and its quantiser step(s) (f32 each)
     payload    the range-coded integers (entropy.py)
     checksum   u32 CRC-32 of everything before it
@@ -37,7 +38,6 @@ MAX_FILE_BYTES = 1 << 30
 MAX_HEADER_BYTES = 1 << 16  # decompressed JSON header
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 1 << 28
-MAX_BOX = 16  # samples per axis of the box pixel model: 256 network calls per decoded pixel
 _PREFIX = struct.Struct("<4sB3I")
 _CRC = struct.Struct("<I")
 # zlib preset dictionary: the header's usual keys and values, so a header costs bytes, not a kilobit
@@ -130,11 +130,10 @@ def check_header(header: Any, name: str = "file") -> None:
         return KanInrError(f"{name}: bad header: {what}")
 
     keys = {"family", "config", "shape", "channels", "bit_depth", "target_range", "coords", "quant"}
-    if not isinstance(header, dict) or not keys <= set(header) <= keys | {"box"}:  # box: absent in older files
-        raise bad(f"expected the fields {', '.join(sorted(keys))} (box optional)")
-    box = header.get("box", 0)
-    if not _is_int(box, 0, MAX_BOX) or box == 1:
-        raise bad(f"box must be 0 (point pixels) or 2..{MAX_BOX} samples per axis")
+    if not isinstance(header, dict) or not keys <= set(header) <= keys | {"box"}:  # box: some older files
+        raise bad(f"expected the fields {', '.join(sorted(keys))}")
+    if not _is_int(header.get("box", 0), 0, 0):
+        raise bad("box must be 0 where present (a .kinr network renders point pixels)")
     if not isinstance(header["family"], str) or not isinstance(header["config"], dict):
         raise bad("family must be a name and config a table")
     shape = header["shape"]

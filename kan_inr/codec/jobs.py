@@ -27,11 +27,11 @@ from kan_inr.codec import quant, sizing
 from kan_inr.codec.fileformat import Container, pack, read, unpack
 from kan_inr.codec.quant import QuantConfig
 from kan_inr.codec.weights import decode_weights, encode_weights
-from kan_inr.config import TrainConfig, replace, to_plain
+from kan_inr.config import TrainConfig, replace, to_plain, with_length
 from kan_inr.device import resolve_device
 from kan_inr.training import fit
 from kan_inr.logging import NullLog, RunLog, write_scalars
-from kan_inr.pixels import PixelModel
+from kan_inr.pixels import POINT
 from kan_inr.render import predict_grid
 from kan_inr.signals.plan import check_size, out_of_memory_as_error, target_shape
 from kan_inr.signals import Signal, image
@@ -110,8 +110,9 @@ def _compress(signal: Signal, bpp: float, model_name: str, out: Path, seed: int,
     cfg, params = sizing.size_for_budget(model_name, bpp, signal.shape, signal.out_dim, signal.convention)
     torch.manual_seed(seed)
     model = models.build(family, signal.in_dim, signal.out_dim, cfg)
-    train = TrainConfig(steps=steps or recipe.steps, lr=recipe.lr, batch=recipe.batch, seed=seed, device=device,
-                        target_range=recipe.target_range, eval_every=steps or recipe.steps)
+    fields = recipe.train.train_fields()  # the float fit's lr, batch, length, target range
+    train = replace(with_length(TrainConfig(**fields, seed=seed, device=device), signal.num_samples), steps=steps)
+    train = replace(train, eval_every=train.steps)  # one evaluation, at the end
 
     def log(stage: str) -> NullLog:
         return RunLog(tb_dir / stage, console=console) if tb_dir is not None else NullLog()
@@ -124,8 +125,8 @@ def _compress(signal: Signal, bpp: float, model_name: str, out: Path, seed: int,
 
     header: dict[str, Any] = {"family": family, "config": to_plain(cfg), "shape": list(signal.shape),
               "channels": signal.out_dim, "bit_depth": _bit_depth(signal),
-              "target_range": list(recipe.target_range) if recipe.target_range else None,
-              "coords": signal.convention, "quant": asdict(recipe.quant), "box": PixelModel.of(train).box}
+              "target_range": list(train.target_range) if train.target_range else None,
+              "coords": signal.convention, "quant": asdict(recipe.quant)}
     table, payload = encode_weights(model.cpu(), recipe.quant)
     data = pack(Container(header, table, payload))
     decoded, header = decode(data, str(out))
@@ -166,11 +167,11 @@ def _model(container: Container, name: str) -> nn.Module:
 
 
 def render_values(model: nn.Module, header: dict[str, Any], shape: tuple[int, ...], device: str = "auto") -> torch.Tensor:
-    """The network on ``grid(shape)`` (the file's coordinate convention and pixel model) as the decoded image's values: (N, C) in [0, 1] on the CPU,
-    rounded to the file's bit depth (exactly what ``decompress`` writes)."""
+    """The network at the pixel centres of ``shape`` (the file's coordinate convention; codec networks are
+    fitted to point pixels) as the decoded image's values: (N, C) in [0, 1] on the CPU, rounded to the file's
+    bit depth (exactly what ``decompress`` writes)."""
     dev = resolve_device(device)
-    pixels = PixelModel(header.get("box", 0))  # files older than the field were fitted with point pixels
-    pred = predict_grid(model.to(dev), shape, dev, out_device="cpu", convention=header["coords"], pixels=pixels)  # (N, C)
+    pred = predict_grid(model.to(dev), shape, dev, out_device="cpu", convention=header["coords"], pixels=POINT)  # (N, C)
     rng = tuple(header["target_range"]) if header["target_range"] else image.VALUE_RANGE
     values = denormalise(pred, image.VALUE_RANGE, rng)
     samples = image.to_array(values, shape, header["bit_depth"])  # (H, W, C) integers

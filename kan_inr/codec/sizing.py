@@ -28,6 +28,7 @@ import torch
 
 from kan_inr.errors import KanInrError
 from kan_inr import models
+from kan_inr.models import Recipe
 from kan_inr.codec.quant import QuantConfig
 from kan_inr.geometry import CENTERS, nyquist
 from kan_inr.models.fkan import FKANConfig
@@ -41,16 +42,14 @@ HEADER_BITS = 1200  # typical container overhead (fileformat.py): magic, header,
 
 @dataclass(frozen=True)
 class CodecRecipe:
-    """Training of a codec network: a float fit, then quantisation-aware fine-tuning (``quant``)."""
+    """Training of a codec network: a float fit (``train``, a recipe as every preset has), then
+    quantisation-aware fine-tuning (``quant``) for ``qat_steps`` at ``qat_lr``."""
 
-    steps: int
-    lr: float
+    train: Recipe
     qat_steps: int
     qat_lr: float
-    batch: int | None  # coordinates per step; None = full batch
     bits_per_param: float  # the sizing rule's cost of one coded parameter
     basis_per_width: float = 0.0  # K (FKAN) or D (SL2A) per unit of width; 0 for SIREN
-    target_range: tuple[float, float] | None = None
     quant: QuantConfig = QuantConfig()
 
 
@@ -70,9 +69,11 @@ def _sl2a(width: int, basis: int) -> SL2AConfig:
 # at lr 1e-3 gave SIREN 22.2 dB, FKAN 19.8, SL2A 20.5; lr 3e-3 lifted FKAN to 20.7 and SL2A to 21.5,
 # lr 1e-2 to 21.0 and 22.2. K = D = 4 w instead of 1.5 w: FKAN 19.2, SL2A 20.5 (lr 1e-3).
 # A parameter cost 7.1-7.4 bits after 8-bit quantisation and range coding.
-_RECIPE = CodecRecipe(steps=600, lr=1e-2, qat_steps=150, qat_lr=1e-3, batch=8192, bits_per_param=7.25)
+_TRAIN = Recipe(lr=1e-2, batch=8192, steps=600)
+_RECIPE = CodecRecipe(_TRAIN, qat_steps=150, qat_lr=1e-3, bits_per_param=7.25)
 RULES: dict[str, tuple[Callable[[int, int], Any], CodecRecipe]] = {
-    "siren": (_siren, dataclasses.replace(_RECIPE, lr=1e-3, qat_lr=1e-4, target_range=(-1.0, 1.0))),
+    "siren": (_siren, dataclasses.replace(_RECIPE, train=dataclasses.replace(_TRAIN, lr=1e-3, target_range=(-1.0, 1.0)),
+                                          qat_lr=1e-4)),
     "fkan": (_fkan, dataclasses.replace(_RECIPE, basis_per_width=1.5)),
     "sl2a": (_sl2a, dataclasses.replace(_RECIPE, basis_per_width=1.5)),
 }

@@ -4,9 +4,10 @@ Budgets (one per comparison):
 1. steps: every model takes the same number of steps of the same batch (default ``DEFAULT_BATCH``);
    each keeps its own learning rate and schedule (its protocol recipe's, else its preset's);
 2. seconds: every model trains for the same wall-clock time (``TrainConfig.max_seconds``);
-3. recipe: every model under its own published recipe: the protocol's, else its preset's.
+3. recipe ("default" or "paper", as ``fit --recipe``): every model under its own recipe of that family,
+   the protocol's where it has one.
 
-Named protocols (``PROTOCOLS``) are those of ``shared/docs/benchmarks.md``: their signals, models,
+Named protocols (``PROTOCOLS``, each described by its ``description``): their signals, models,
 per-model recipes as the papers' code ran them (defined here and nowhere else) and the published
 numbers printed beside ours. Published PSNR/SSIM of the SL2A and FKAN code come from reconstructions
 stitched from training batches and SSIM after min-max rescaling; ours are a clean full-grid pass.
@@ -21,19 +22,11 @@ from typing import Any
 
 from kan_inr.errors import KanInrError
 from kan_inr import models
-from kan_inr.models import Recipe
+from kan_inr.config import FULL_BATCH, MAX_STEPS, batch_size, eval_every_for
+from kan_inr.models import RECIPES, Recipe
 from kan_inr.signals import Signal
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)
-SECONDS_STEP_CAP = 10**7  # step limit of a seconds budget: the clock stops it first
-CURVE_POINTS = 20  # evaluations per run, for the PSNR-vs-step and -vs-time curves
-
-
-def recipe_options(recipe: Recipe, num_samples: int) -> dict[str, Any]:
-    """A protocol recipe's optimiser settings for a signal of ``num_samples``: lr, batch, schedule and
-    its length in steps (``config.epoch_steps``: an epoch is num_samples // batch steps)."""
-    batch = num_samples if recipe.batch is None else min(recipe.batch, num_samples)
-    return {"lr": recipe.lr, "batch": batch, "steps": recipe.steps_for(num_samples), "schedule": recipe.schedule}
 
 
 @dataclass(frozen=True)
@@ -47,41 +40,46 @@ class Published:
 
 @dataclass(frozen=True)
 class Budget:
-    """What every model of a comparison gets: ``steps``, ``seconds`` or its own ``recipe``."""
+    """What every model of a comparison gets: ``steps``, ``seconds`` or its own ``recipe`` of a family
+    (``models.RECIPES``: "default" or "paper")."""
 
     steps: int | None = None
     seconds: float | None = None
-    recipe: bool = False
-    batch: int | None = None  # shared batch of a steps/seconds budget; 0 = full batch; None = DEFAULT_BATCH
+    recipe: str | None = None
+    batch: int | None = None  # shared batch of a steps/seconds budget (FULL_BATCH: all); None = DEFAULT_BATCH
 
     def __post_init__(self) -> None:
-        given = sum([self.seconds is not None and not self.recipe, self.recipe,
+        given = sum([self.seconds is not None and self.recipe is None, self.recipe is not None,
                      self.steps is not None and self.seconds is None])
         if given != 1:
-            raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe "
+            raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe default|paper "
                               "(--recipe with --budget-seconds: each model's own recipe, cut at S seconds)")
+        if self.recipe is not None and self.recipe not in RECIPES:
+            raise KanInrError(f"unknown recipe {self.recipe!r} (choose from {', '.join(RECIPES)})")
         if self.steps is not None and self.steps < 1:
             raise KanInrError(f"--budget-steps must be at least 1, got {self.steps}")
         if self.seconds is not None and not self.seconds > 0:
             raise KanInrError(f"--budget-seconds must be positive, got {self.seconds}")
         if self.batch is not None and self.batch < 0:
             raise KanInrError(f"--batch must be 0 (full batch) or positive, got {self.batch}")
-        if self.recipe and self.batch is not None:
+        if self.recipe is not None and self.batch is not None:
             raise KanInrError("--batch sets the shared batch of a steps or seconds budget, not of --recipe")
 
     def describe(self) -> str:
-        if self.recipe and self.seconds is not None:
-            return f"each model under its own recipe for {self.seconds:g} s of training"
-        if self.recipe:
-            return "each model under its own published recipe"
-        batch = "full batch" if self.batch == 0 else f"batch {self.batch or DEFAULT_BATCH:,}"
+        own = "its own recipe" if self.recipe == "default" else f"its own {self.recipe} recipe"
+        if self.recipe is not None and self.seconds is not None:
+            return f"each model under {own} for {self.seconds:g} s of training"
+        if self.recipe is not None:
+            return f"each model under {own}"
+        batch = "full batch" if self.batch == FULL_BATCH else f"batch {self.batch or DEFAULT_BATCH:,}"
         if self.seconds is not None:
             return f"{self.seconds:g} s of training per model, {batch}"
         return f"{self.steps:,} steps per model, {batch}"
 
     def slug(self) -> str:
-        if self.recipe:
-            return "recipe" + (f"-seconds{self.seconds:g}" if self.seconds is not None else "")
+        if self.recipe is not None:
+            family = "" if self.recipe == "default" else f"-{self.recipe}"
+            return f"recipe{family}" + (f"-seconds{self.seconds:g}" if self.seconds is not None else "")
         return f"seconds{self.seconds:g}" if self.seconds is not None else f"steps{self.steps}"
 
 
@@ -112,7 +110,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         "minibatches, lr x 0.1^(epoch/501) (the same epochs and decay for every model are assumed).",
         tuple(f"div2k/{i:02d}.png" for i in (0, 5, 10, 15)),
         ("sl2a", "finer", "relu-pe", "gauss", "siren", "wire"),
-        Budget(recipe=True),
+        Budget(recipe="default"),
         recipes={"sl2a": Recipe(1e-3, 16_384, epochs=501), "finer": Recipe(1e-4, 16_384, epochs=501),
                  "relu-pe": Recipe(1e-3, 1_024, epochs=501), "gauss": Recipe(1e-4, 1_024, epochs=501),
                  "siren": Recipe(1e-3, 65_536, epochs=501), "wire": Recipe(1e-3, 65_536, epochs=501)},
@@ -139,7 +137,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         "put it at <data>/kodak/kodim03.png). The published 43.86 dB is PSNR on stitched training batches.",
         ("kodak/kodim03.png",),
         ("fkan",),
-        Budget(recipe=True),
+        Budget(recipe="default"),
         recipes={"fkan": Recipe(1e-4, 4_096, epochs=500)},
         published={"fkan": Published({"psnr": 43.86}, 436_367)},
         model_overrides={"fkan": {"grid_size": "270"}},  # the paper's K, above the 768x512 grid's Nyquist cap
@@ -147,7 +145,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     ),
     Protocol(
         "superres",
-        "Super-resolution (benchmarks.md, protocol 6): DIV2K 00, 05, 10, 15 shrunk to 256x256 (area), "
+        "Super-resolution: DIV2K 00, 05, 10, 15 shrunk to 256x256 (area), "
         "area-downsampled 2x to 128x128, fitted, rendered at 256x256 and scored against the 256x256 image, "
         "beside Pillow bicubic and Lanczos of the same 128x128 input.",
         tuple(f"div2k/{i:02d}.png" for i in (0, 5, 10, 15)),
@@ -156,14 +154,14 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         # FKAN's published lr (1e-4) is for 500 epochs of 4,096 pixels at 512 px (32,000 steps); over this
         # budget's 1,000 steps it underfits (25.3 dB on the grid after 300), so it gets the demo's 3e-4.
         # SIREN's paper lr (1e-4, full batch) left it at 29.9 dB on the grid of 00 here: it gets the SL2A
-        # code's 1e-3 (reference-models.md).
+        # code's 1e-3.
         recipes={"fkan": Recipe(3e-4), "siren": Recipe(1e-3)},
         resize=256,
         downsample=2,
     ),
     Protocol(
         "bach-superres",
-        "Audio super-resolution (benchmarks.md, protocol 6): the first 0.5 s of the SIREN Bach clip, every "
+        "Audio super-resolution: the first 0.5 s of the SIREN Bach clip, every "
         "other sample kept (22.05 kHz, plain decimation), fitted, rendered at 44.1 kHz and scored against the "
         "original, beside linear interpolation and a windowed-sinc resampler of the same samples.",
         ("audio/bach.wav",),
@@ -175,13 +173,13 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     ),
     Protocol(
         "ttq",
-        "Time to quality (benchmarks.md, protocol 8): DIV2K 00, 05, 10, 15 shrunk to 256x256 (area) and "
+        "Time to quality: DIV2K 00, 05, 10, 15 shrunk to 256x256 (area) and "
         "area-downsampled 2x to 128x128; every model under its own default recipe for the same wall-clock "
         "time, one fit after another in one process. PSNR on the 128x128 grid against time, the time to "
         "30, 35 and 40 dB, and the 2x render scored against the 256x256 image beside bicubic and Lanczos.",
         tuple(f"div2k/{i:02d}.png" for i in (0, 5, 10, 15)),
         ("siren", "fkan", "sl2a"),
-        Budget(seconds=120, recipe=True),
+        Budget(seconds=120, recipe="default"),
         resize=256,
         downsample=2,
     ),
@@ -193,7 +191,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         "interpolation.",
         ("audio/bach.wav",),
         ("siren", "fkan", "sl2a"),
-        Budget(seconds=60, recipe=True),
+        Budget(seconds=60, recipe="default"),
         kind="audio",
         downsample=2,
         load_options={"duration": 0.5},
@@ -206,7 +204,7 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         "constant, 1,000 epochs of 8,192 samples.",
         ("audio/bach.wav",),
         ("siren", "fkan"),
-        Budget(recipe=True),
+        Budget(recipe="default"),
         recipes={"siren": Recipe(1e-4, 8_192, epochs=1000, schedule="constant"),
                  "fkan": Recipe(1e-4, 8_192, epochs=1000, schedule="constant")},
         published={"siren": Published({"snr": 37.3}), "fkan": Published({"snr": 36.3})},
@@ -233,11 +231,11 @@ def resolve_protocol(name: str | None) -> Protocol | None:
     return PROTOCOLS[name]
 
 
-def make_budget(steps: int | None, seconds: float | None, recipe: bool, batch: int | None,
+def make_budget(steps: int | None, seconds: float | None, recipe: str | None, batch: int | None,
                 protocol: str | None) -> Budget | None:
     """The budget the options give; None (the protocol's own) when none is given. ``batch`` alone
     changes the shared batch of the protocol's budget."""
-    if steps is not None or seconds is not None or recipe:
+    if steps is not None or seconds is not None or recipe is not None:
         return Budget(steps=steps, seconds=seconds, recipe=recipe, batch=batch)
     proto = resolve_protocol(protocol)
     if batch is None:
@@ -247,33 +245,31 @@ def make_budget(steps: int | None, seconds: float | None, recipe: bool, batch: i
     return dataclasses.replace(proto.budget, batch=batch)
 
 
-def train_options(model: str, signal: Signal, budget: Budget, protocol: Protocol | None, seed: int,
+def budget_fields(model: str, signal: Signal, budget: Budget, protocol: Protocol | None, seed: int,
                   device: str | None, eval_every: int | None) -> dict[str, Any]:
-    """The TrainConfig fields of one run: the budget's, the protocol's recipe, else the preset's."""
+    """The TrainConfig fields one run of a comparison is given (``jobs.start_run`` fills the rest from the
+    preset's recipe): the budget's, and the protocol's recipe for the model (``Recipe.train_fields``)."""
     recipe = protocol.recipes.get(model) if protocol else None
     n = signal.num_samples
     options: dict[str, Any] = {"seed": seed, "device": device}
-    if budget.recipe and budget.seconds is not None:  # the model's own recipe, the clock ends it
+    if budget.recipe is not None:  # the model's own recipe of that family: the protocol's, else its preset's
+        options["recipe"] = budget.recipe
+        own = recipe if recipe is not None else models.preset(model, signal.kind).recipe_for(budget.recipe)
         if recipe is not None:
-            options |= {k: v for k, v in recipe_options(recipe, n).items() if k != "steps"}
-        options["max_seconds"] = budget.seconds
-        steps = 0
-    elif budget.recipe:
-        if recipe is not None:
-            options |= recipe_options(recipe, n)
-        steps = options.get("steps") or models.preset(model, signal.kind).recipe.steps_for(n) or 1
+            options |= recipe.train_fields()
+        steps = own.steps_for(n) or 1
+        if budget.seconds is not None:  # the clock ends it, not the recipe's length
+            options = {k: v for k, v in options.items() if k not in ("steps", "epochs")}
+            options["max_seconds"] = budget.seconds
     else:
         if recipe is not None:  # the model's own lr and schedule; steps and batch are the budget's
             options |= {"lr": recipe.lr, "schedule": recipe.schedule}
         batch = budget.batch if budget.batch is not None else DEFAULT_BATCH
-        options["batch"] = n if batch == 0 else min(batch, n)
+        options["batch"] = batch_size(batch, n)
         if budget.seconds is not None:
-            options |= {"max_seconds": budget.seconds, "steps": budget.steps or SECONDS_STEP_CAP}
+            options |= {"max_seconds": budget.seconds, "steps": budget.steps or MAX_STEPS}
         else:
             options["steps"] = budget.steps
         steps = options["steps"]
-    if budget.recipe and recipe is not None:
-        options["box"] = 0  # a published recipe fits sample values (endpoint grids drop box anyway: jobs.start_run)
-    # a time budget is evaluated 20 times over the clock (training.EVALS_PER_BUDGET); steps add none
-    options["eval_every"] = eval_every or (10**9 if budget.seconds is not None else max(1, steps // CURVE_POINTS))
+    options["eval_every"] = eval_every or eval_every_for(steps, budget.seconds)
     return options

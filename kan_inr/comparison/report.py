@@ -3,28 +3,25 @@ the README's results block; used by ``compare`` and by ``fit-many``'s summaries.
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any
 
 import numpy as np
 import torch
 
-from kan_inr.errors import KanInrError
 from kan_inr._version import __version__
 from kan_inr import models, plots, signals
-from kan_inr.atomic import write_text
 from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol
 from kan_inr.metrics import mean_std
-from kan_inr.runs import CONFIG, HISTORY, METRICS
+from kan_inr.config import batch_size
+from kan_inr.runs import HISTORY, METRICS, load_config
 from kan_inr.signals import Signal
+from kan_inr.tables import markdown_table
 
-README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"  # compare --readme writes between
 
 
 @dataclass
@@ -37,7 +34,7 @@ class RunResult:
 
 def load_result(run: PlannedRun) -> RunResult:
     return RunResult(run, json.loads((run.run_dir / METRICS).read_text()),
-                     json.loads((run.run_dir / HISTORY).read_text()), json.loads((run.run_dir / CONFIG).read_text()))
+                     json.loads((run.run_dir / HISTORY).read_text()), load_config(run.run_dir))
 
 
 def metric_names(results: list[RunResult]) -> list[str]:
@@ -79,21 +76,6 @@ def table_rows(results: list[RunResult], proto: Protocol | None) -> list[dict[st
             row["run_dir"] = ""
             rows.append(row)
     return rows
-
-
-def rows_to_csv(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
-    """CSV text of ``rows`` (columns: ``columns``, else the first row's keys); None is an empty cell."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns or list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows([{k: "" if row.get(k) is None else row[k] for k in writer.fieldnames} for row in rows])
-    return buffer.getvalue()
-
-
-def markdown_table(columns: list[str], rows: list[list[str]], right: Collection[str] = frozenset()) -> list[str]:
-    """Lines of a Markdown table; columns named in ``right`` are right-aligned."""
-    return ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if c in right else "---" for c in columns) + "|",
-            *("| " + " | ".join(cells) + " |" for cells in rows)]
 
 
 def _fmt(metric: str, value: float | None) -> str:
@@ -201,21 +183,21 @@ def recipe_notes(results: list[RunResult], proto: Protocol | None, budget: Budge
             continue
         seen.add(r.run.model)
         train = r.config["train"]
-        recipe = models.preset(r.run.model, r.config["signal"]["kind"]).recipe
+        recipe = models.preset(r.run.model, r.config["signal"]["kind"]).recipe_for(train["recipe"])
         n = math.prod(r.config["signal"]["shape"])
-        full = train["batch"] is None or train["batch"] >= n
+        full = batch_size(train["batch"], n) == n
         batch = "full batch" if full else f"batch {train['batch']:,}"
         ran = f"lr {train['lr']:g}, {batch}, {train['schedule']} schedule"
         ran += f", {train['max_seconds']:g} s" if train.get("max_seconds") else f", {train['steps']:,} steps"
         ran += f", box pixels ({train['box']}x{train['box']} samples per pixel)" if train.get("box") else ""
-        preset_batch = "full batch" if recipe.batch is None or recipe.batch >= n else f"batch {recipe.batch:,}"
+        preset_batch = "full batch" if batch_size(recipe.batch, n) == n else f"batch {recipe.batch:,}"
         differs = [v for v, mine in ((f"lr {recipe.lr:g}", f"lr {train['lr']:g}"), (preset_batch, batch),
                                      (f"{recipe.schedule} schedule", f"{train['schedule']} schedule")) if v != mine]
         note = f"**{r.run.model}**: {ran}"
         if differs:
             in_protocol = proto is not None and r.run.model in proto.recipes
             name = proto.name if proto is not None else ""
-            source = (f"protocol {name}'s recipe" if in_protocol and budget.recipe else
+            source = (f"protocol {name}'s recipe" if in_protocol and budget.recipe is not None else
                       f"the shared budget and protocol {name}'s lr" if in_protocol else "the shared budget")
             note += f" (from {source}; the preset's own recipe: {', '.join(differs)})"
         notes.append(note)
@@ -277,24 +259,7 @@ def results_figures(out_dir: Path, results: list[RunResult], loaded: dict[str, S
     return figures
 
 
-
-
-def update_readme(readme: str | Path, markdown: str) -> Path:
-    """Replace the text between the README's results markers with ``markdown`` (``readme_body``)."""
-    readme = Path(readme)
-    try:
-        text = readme.read_text()
-    except OSError as exc:
-        raise KanInrError(f"cannot read {readme}: {exc.strerror or exc}") from None
-    if text.count(README_START) != 1 or text.count(README_END) != 1 or text.index(README_START) > text.index(README_END):
-        raise KanInrError(f"{readme} needs one '{README_START}' line followed by one '{README_END}' line")
-    head, rest = text.split(README_START)
-    _, tail = rest.split(README_END)
-    write_text(readme, f"{head}{README_START}\n{readme_body(markdown)}\n{README_END}{tail}")
-    return readme
-
-
 def readme_body(markdown: str) -> str:
-    """What goes between the README's results markers: ``markdown`` without its figure links (the
-    figures live in the git-ignored outputs folder), surrounding blank lines stripped."""
+    """A comparison's results.md as a README block shows it (``scripts/record_compare.py``): without its
+    figure links (the figures live in the git-ignored outputs folder), surrounding blank lines stripped."""
     return "\n".join(line for line in markdown.splitlines() if not line.startswith("![")).strip()

@@ -12,6 +12,7 @@ one is skipped, an unfinished one (interrupted or killed) continues from its las
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +21,15 @@ from typing import Any
 from kan_inr.errors import KanInrError
 from kan_inr import models, plugins, signals, superres
 from kan_inr.atomic import write_text
-from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol, resolve_protocol, train_options
-from kan_inr.comparison.report import (load_result, results_figures, results_header, results_markdown, rows_to_csv,
-                                    table_rows)
+from kan_inr.comparison.protocols import Budget, PlannedRun, Protocol, budget_fields, resolve_protocol
+from kan_inr.comparison.report import load_result, results_figures, results_header, results_markdown, table_rows
 from kan_inr.jobs import fit_file, resume_run, start_run
 from kan_inr.logging import NullLog
 from kan_inr.runs import COMPLETE, CONFIG, HISTORY, load_config, read_status
 from kan_inr.signals import Signal
+from kan_inr.tables import rows_to_csv
 
+DATA_ENV = "KAN_INR_DATA"  # the folder of the protocols' signals when no --data is given
 RUN_METRICS = ("params", "steps", "batch", "train_s", "samples_per_s", "device")  # a complete metrics.json
 
 
@@ -64,7 +66,7 @@ def plan(signal_paths: list[Path], model_names: list[str], budget: Budget, proto
         for model in model_names:
             overrides = dict(protocol.model_overrides.get(model, {})) if protocol else {}
             runs.append(PlannedRun(path, name, model, out_dir / "runs" / f"{name}-{plugins.label(model)}",
-                                   train_options(model, signal, budget, protocol, seed, device, eval_every),
+                                   budget_fields(model, signal, budget, protocol, seed, device, eval_every),
                                    overrides))
     return runs, loaded
 
@@ -116,9 +118,10 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     if not paths:
         if proto is None:
             raise KanInrError("give signal files, or --protocol NAME")
+        data_dir = data_dir if data_dir is not None else os.environ.get(DATA_ENV) or None
         if data_dir is None:
-            raise KanInrError(f"protocol '{proto.name}' reads its signals from a folder: give it (--data DIR) "
-                              f"or give the signal files")
+            raise KanInrError(f"protocol '{proto.name}' reads {', '.join(proto.signals)} from a data folder: put "
+                              f"them under DIR and give --data DIR (or set {DATA_ENV}=DIR), or give the signal files")
         paths = [Path(data_dir) / rel for rel in proto.signals]
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
@@ -127,7 +130,7 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     model_names = _models(model_names, proto, log)
     budget = budget if budget is not None else (proto.budget if proto else None)
     if budget is None:
-        raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe")
+        raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe default|paper")
     resize = resize if resize is not None else (proto.resize if proto else None)
     downsample = downsample if downsample is not None else (proto.downsample if proto else None)
     name = name or (proto.name if proto else budget.slug() + (f"-r{resize}" if resize else "")

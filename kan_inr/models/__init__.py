@@ -18,7 +18,7 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr import plugins
-from kan_inr.config import check_fields, epoch_steps, parse_field
+from kan_inr.config import FULL_BATCH, check_fields, epoch_steps, parse_field
 from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_pe_for_shape
 from kan_inr.models.finer import Finer, FinerConfig
 from kan_inr.models.fkan import FKAN, FKANConfig
@@ -55,7 +55,7 @@ class Recipe:
     steps; neither: the caller's (a protocol budget)."""
 
     lr: float
-    batch: int | None = None  # coordinates per step; None = full batch
+    batch: int = FULL_BATCH  # coordinates per step (config.batch_size)
     epochs: float | None = None
     steps: int | None = None
     schedule: str = "exp"  # see training.lr_at
@@ -67,7 +67,8 @@ class Recipe:
     bf16: bool = False
 
     def train_fields(self) -> dict[str, Any]:
-        """The TrainConfig fields this recipe sets (its length only when it has one)."""
+        """The TrainConfig fields this recipe sets (its length only when it has one): the one way a recipe
+        (a preset's, a protocol's, a codec's) becomes training options."""
         fields = {"lr": self.lr, "batch": self.batch, "schedule": self.schedule, "target_range": self.target_range,
                   "box": self.box}
         return fields | ({"epochs": self.epochs} if self.epochs is not None else {}) \
@@ -138,14 +139,9 @@ def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
     return dataclasses.replace(cfg, degree=audio_frequencies(shape, 1 / 4))
 
 
-# The image presets' default recipes (issue 18, measured by the time-to-quality protocol ttq: DIV2K at
-# 128 px, the same wall-clock budget per model, benchmarks/compare-ttq.json): point samples, the full
-# 128 px image as one batch (16,384 pixels; larger images in random batches of that size), a cosine
-# schedule to lr/10, lengths in epochs so they scale with the image. Box pixels (--box 2) cost 4
-# model evaluations per pixel; at equal evaluations per step and equal time (4,096 pixels x 4 against
-# 16,384 points, DIV2K 05 at 128 px, 120 s; benchmarks/ttq-levers.json) they gained 0.1-0.3 dB
-# between the pixels and lost 1.6-4.8 dB on the grid (fkan 27.4 / 22.8 dB against 29.0 / 22.4;
-# sl2a 36.6 / 24.5 against 41.4 / 24.4).
+# The image presets' default recipes: point samples, the full 128 px image as one batch (16,384 pixels;
+# larger images in random batches of that size), a cosine schedule to lr/10, lengths in epochs so they
+# scale with the image; why (the measurements behind them): benchmarks/notes.md, ttq-levers.
 IMAGE_BOX = 0
 IMAGE_BATCH = 16384
 IMAGE_NYQUIST_FRACTION = 0.5  # image presets cap their first layer's basis at this fraction of Nyquist (measured: scripts/superres_remedies.py)
@@ -170,13 +166,13 @@ def nyquist_capped(field_name: str, spline: bool = False,
     return adapt
 
 
-# The papers' published settings (``--recipe paper``; reference-models.md): point samples, the
+# The papers' published settings (``--recipe paper``): point samples, the
 # published network size (the config unadapted), the published optimiser and length.
 FKAN_PAPER = Recipe(lr=1e-4, batch=4096, epochs=500)  # 500 epochs of 4,096 pixels, lr x 0.1^(epoch/500)
 SL2A_PAPER = Recipe(lr=1e-3, batch=16384, epochs=501)  # 501 epochs of 16,384 pixels, lr x 0.1^(epoch/501)
 # SIREN's: Adam 1e-4 on the full batch, constant; the paper gives no length for image fitting, so
 # the length is this project's (2,000 steps), the one setting of this recipe not from the paper.
-SIREN_PAPER = Recipe(lr=1e-4, batch=None, steps=2000, schedule="constant", target_range=(-1.0, 1.0))  # images in [-1, 1]
+SIREN_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant", target_range=(-1.0, 1.0))  # images in [-1, 1]
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
@@ -222,27 +218,27 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         "Instant-NGP hash encoding, Mueller et al. SIGGRAPH 2022, arXiv 2201.05989",
                         adapt=hash_grid_for_shape),
     },
-    # Baselines as the SL2A code trains them (its table's settings): its lr and batch, 501 epochs of
-    # 512^2 / batch steps, lr * 0.1^(epoch/501). ffn: Tancik's recipe (Adam 1e-3, full batch, 2000 steps).
+    # Baselines as the SL2A code trains them (its table's settings): its lr and batch, 501 epochs,
+    # lr * 0.1^(epoch/501). ffn: Tancik's recipe (Adam 1e-3, full batch, 2000 steps).
     "finer": {
-        "image": Preset("finer", FinerConfig(), Recipe(lr=1e-4, batch=16384, steps=501 * 16),
+        "image": Preset("finer", FinerConfig(), Recipe(lr=1e-4, batch=16384, epochs=501),
                         "FINER, Liu et al. CVPR 2024, arXiv 2312.02434"),
     },
     "gauss": {
-        "image": Preset("gauss", GaussConfig(), Recipe(lr=1e-4, batch=1024, steps=501 * 256),
+        "image": Preset("gauss", GaussConfig(), Recipe(lr=1e-4, batch=1024, epochs=501),
                         "Gaussian activations, Ramasinghe & Lucey ECCV 2022, arXiv 2111.15135"),
     },
     "wire": {
-        "image": Preset("wire", WireConfig(), Recipe(lr=1e-3, batch=65536, steps=501 * 4),
+        "image": Preset("wire", WireConfig(), Recipe(lr=1e-3, batch=65536, epochs=501),
                         "WIRE, Saragadam et al. CVPR 2023, arXiv 2301.05187"),
     },
     "relu-pe": {
-        "image": Preset("relu-pe", ReluPEConfig(), Recipe(lr=1e-3, batch=1024, steps=501 * 256),
+        "image": Preset("relu-pe", ReluPEConfig(), Recipe(lr=1e-3, batch=1024, epochs=501),
                         "ReLU MLP + NeRF positional encoding, Mildenhall et al. ECCV 2020, arXiv 2003.08934",
                         adapt=relu_pe_for_shape),
     },
     "ffn": {
-        "image": Preset("ffn", FFNConfig(), Recipe(lr=1e-3, batch=None, steps=2000),
+        "image": Preset("ffn", FFNConfig(), Recipe(lr=1e-3, batch=FULL_BATCH, steps=2000),
                         "Fourier features, Tancik et al. NeurIPS 2020, arXiv 2006.10739"),
     },
 }

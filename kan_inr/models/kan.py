@@ -7,7 +7,7 @@
 
 Both use a finer basis in the first layer (it sees the coordinates and sets the frequencies the
 network starts from) than in the hidden ones. Neither paper has an INR recipe: the presets use the
-SL2A one (benchmarks.md, protocol div2k-sl2a).
+SL2A one (the protocol div2k-sl2a of ``comparison.protocols``).
 
 Input range. Chebyshev layers squash every input with tanh, so any real input is valid. A B-spline
 basis lives on its grid and is zero outside it: the first layer's grid covers [-1, 1], the range of

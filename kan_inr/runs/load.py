@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from kan_inr.errors import KanInrError, first_line, first_line
+from kan_inr.errors import KanInrError, first_line
 from kan_inr import models, signals
 from kan_inr.atomic import load_tensors
 from kan_inr.config import check_config, check_fields

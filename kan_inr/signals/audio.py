@@ -6,7 +6,7 @@ float samples as stored. Channels are output dimensions (a stereo clip is a sign
 T sits at -1 + 2 i / (T - 1) (first and last sample on the endpoints). Signals hold float32, so
 PCM_32 and DOUBLE samples keep 24 significant bits (2^-24 relative; far below any INR's error).
 
-Metrics (``shared/docs/benchmarks.md``): SNR = 10 log10(sum y^2 / sum (y - y_hat)^2) (headline), PSNR
+Metrics (``metrics``): SNR = 10 log10(sum y^2 / sum (y - y_hat)^2) (headline), PSNR
 with peak 1, and the log-spectral distance on an STFT, all on the waveform as produced (no clamping:
 float files may exceed 1).
 
@@ -237,7 +237,7 @@ def render_plan(signal: dict[str, Any], scale: float | None = None, size: tuple[
 
 
 def evaluate(pred: torch.Tensor, target: torch.Tensor, shape: tuple[int, ...]) -> dict[str, float]:
-    """SNR, PSNR (peak 1) and LSD of a full-clip prediction (T, C) (benchmarks.md)."""
+    """SNR, PSNR (peak 1) and LSD of a full-clip prediction (T, C) (``metrics``)."""
     return {"snr": metrics.snr(pred, target), "psnr": metrics.psnr(pred, target, peak=1.0),
             "lsd": metrics.lsd(pred, target)}
 

@@ -214,7 +214,7 @@ def _write_png16(f: IO[bytes], array: np.ndarray) -> None:
 
 
 def evaluate(pred: torch.Tensor, target: torch.Tensor, shape: tuple[int, ...]) -> dict[str, float]:
-    """PSNR and SSIM of a full-grid prediction (N, C), clamped to [0, 1] (benchmarks.md)."""
+    """PSNR and SSIM of a full-grid prediction (N, C), clamped to [0, 1] (``metrics``)."""
     pred = pred.clamp(*VALUE_RANGE)
     h, w = shape
     return {"psnr": metrics.psnr(pred, target),

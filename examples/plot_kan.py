@@ -1,6 +1,6 @@
 """Plot the learned first-layer functions of a Fourier-KAN INR, as pykan's ``model.plot()`` shows a KAN.
 
-    python scripts/examples/plot_kan.py [IMAGE] [--steps N] [--out FILE.png]
+    python examples/plot_kan.py [IMAGE] [--steps N] [--out FILE.png]
 
 A KAN layer computes y_o = sum_i phi_oi(x_i) + b_o with a learned univariate function phi_oi on every
 edge (FKAN, Mehrabian et al. 2024, arXiv 2409.09323: phi_oi(x) = sum_k A_oik cos(kx) + B_oik sin(kx)).
@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 import kan_inr
 from kan_inr.atomic import atomic_write
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Your own INR as a plug-in: a Gabor-wavelet MLP, compared with fkan and siren through the Python API.
 
-    python scripts/examples/custom_model.py         # about a minute on 2 CPU cores
+    python examples/custom_model.py         # about a minute on 2 CPU cores
 
 The activation is a real Gabor wavelet psi(z) = cos(omega z) exp(-(s z)^2), a cosine under a Gaussian
 window (the real part of WIRE's complex Gabor wavelet, Saragadam et al. CVPR 2023, arXiv 2301.05187).
@@ -25,7 +25,7 @@ from torch import nn
 import kan_inr
 from kan_inr.metrics import psnr
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STEPS = 150
 
 

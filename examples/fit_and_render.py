@@ -1,6 +1,6 @@
 """Fit an INR from Python, render it at twice the resolution, save the run and load it back.
 
-    python scripts/examples/fit_and_render.py [IMAGE] [--model NAME] [--steps N]
+    python examples/fit_and_render.py [IMAGE] [--model NAME] [--steps N]
 
 The same as ``kan-inr fit IMAGE --model NAME --steps N`` then ``kan-inr render RUN --scale 2``, with the
 results in Python objects: the run's model is a plain ``nn.Module``, its render a numpy array.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import kan_inr
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
