@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from kan_inr.models.layers import FourierKAN
+from kan_inr.space import SearchSpace, frequencies, number
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,23 @@ class FKANConfig:
     hidden_dim: int = 128  # width of the Fourier-KAN layer's output
     block_dims: tuple[int, ...] = (256, 256, 256, 512)
     omega: float = 30.0  # slope of tanh in the blocks' activation
+
+
+def search_space(cfg: FKANConfig, kind: str) -> SearchSpace:
+    """FKAN's levers for ``kan-inr tune``: K as a fraction of the grid's Nyquist limit (``grid_fraction``:
+    images 1/16 to all of it; audio 1/128 to 1/4, around the preset's 1/16), the Fourier-KAN layer's
+    width, ``blocks`` equal blocks of ``block_width`` (the paper's 256-256-256-512 made uniform) and
+    the blocks' omega."""
+    def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
+        return {"grid_size": frequencies(values["grid_fraction"], shape, convention),
+                "block_dims": (values["block_width"],) * values["blocks"]}
+
+    fraction = number(1 / 128, 1 / 4, log=True) if kind == "audio" else number(1 / 16, 1.0, log=True)
+    return SearchSpace({"grid_fraction": fraction, "hidden_dim": number(32, 256, log=True, integer=True),
+                        "block_width": number(64, 512, log=True, integer=True), "blocks": number(1, 5, integer=True),
+                        "omega": number(cfg.omega / 10, cfg.omega * 2, log=True)},
+                       {"grid_fraction": ("grid_size",), "block_width": ("block_dims",), "blocks": ("block_dims",)},
+                       derive)
 
 
 class FKANBlock(nn.Module):
