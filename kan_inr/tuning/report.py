@@ -76,7 +76,7 @@ def best_toml(trial: FrozenTrial, space: SearchSpace, target: Target, protocol: 
              "# levers: " + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
                                       for k, v in point["params"].items()),
              f"# settings for {target.path.name} as the study loaded it ({shape}, {json.dumps(protocol['load_options'])})",
-             "# use: kan-inr fit SIGNAL --config best.toml", ""]
+             f"# use: kan-inr fit SIGNAL --model {protocol['model']} --config best.toml", ""]
     lines += [f"{k} = {toml_value(v)}" for k, v in train.items()]
     if model_fields:
         lines += ["", "[model]", *(f"{k} = {toml_value(v)}" for k, v in model_fields.items())]

@@ -109,11 +109,23 @@ def open_study(storage: optuna.storages.RDBStorage, name: str, directions: int, 
     if stored is None:
         study.set_user_attr("protocol", plain)
     elif stored != plain:
-        differ = [f"{k} {json.dumps(stored.get(k))[:80]}, now {json.dumps(plain.get(k))[:80]}"
-                  for k in sorted(set(stored) | set(plain)) if stored.get(k) != plain.get(k)]
-        raise KanInrError(f"study '{name}' was made with other settings ({'; '.join(differ)}): re-run it as it "
+        raise KanInrError(f"study '{name}' was made with other settings ({'; '.join(differences(stored, plain))}): re-run it as it "
                           f"was made, or give another --name")
     return study
+
+
+def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two protocols: 'key old, now new', or for a table the keys that differ in it."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.append(f"{key}: {', '.join(k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))}")
+        else:
+            out.append(f"{key} {json.dumps(a)[:60]}, now {json.dumps(b)[:60]}")
+    return out
 
 
 def fail_dead_trials(study: optuna.Study) -> list[int]:

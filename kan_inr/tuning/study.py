@@ -106,7 +106,8 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
     protocol = {"model": model, "kind": kind, "signals": [t.path.name for t in targets],
                 "digests": [signal_digest(t.original.values) for t in targets],
                 "load_options": {k: v for k, v in (load_options or {}).items() if v is not None},
-                "objective": objective, "seconds": seconds, "epochs": epochs, "seed": seed,
+                "objective": objective, "seconds": None if seconds is None else float(seconds),
+                "epochs": None if epochs is None else float(epochs), "seed": seed,
                 "space": spaces.plain(space)}
     if storage is None:
         tune_dir.mkdir(parents=True, exist_ok=True)  # the default storage's file lives there
