@@ -5,7 +5,6 @@ re-runs continue it, a killed process loses at most its running trial, two proce
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from optuna.trial import TrialState
 import kan_inr
 from kan_inr import KanInrError, models, plugins
 from kan_inr.space import number
-from kan_inr.tuning import spaces
+from kan_inr.tuning import objectives, spaces
 from conftest import run_cli, smooth_image
 
 KAN_INR = [sys.executable, "-m", "kan_inr.cli"]
@@ -74,7 +73,7 @@ def test_study_writes_its_folder_and_fit_reads_best_toml(tmp_path, image16, caps
     rows = (folder / "siren" / "trials.csv").read_text().splitlines()
     assert rows[0].startswith("number,state,grid,2x,seconds,steps,note,lr,schedule,epochs,") and len(rows) == 4
     best = tomllib.loads((folder / "siren" / "best.toml").read_text())
-    assert "siren/best.toml" in stdout and f"chosen trial" in stdout
+    assert "siren/best.toml" in stdout and "chosen trial" in stdout
 
     code, _, err = run_cli(["fit", image16, "--model", "siren", "--config", folder / "siren" / "best.toml",
                             "--outputs", tmp_path / "runs", "--device", "cpu", "-q"], capsys, monkeypatch)
@@ -253,3 +252,14 @@ def test_epochs_budget_caps_the_length_lever():
     assert spaces.within_budget(space, 50).params["epochs"].fixed == 50
     with pytest.raises(KanInrError, match="above the budget"):
         spaces.within_budget(spaces.changed(space, {"epochs": {"fixed": 500}}, models.SirenConfig(), "x"), 100)
+
+
+@pytest.mark.parametrize("floor, expected", [(23.5, (30.0, 24.0)), (19.0, (40.0, 20.0)), (26.0, (25.0, 25.0)),
+                                             (None, (40.0, 20.0))])
+def test_the_chosen_point_is_the_best_grid_whose_2x_beats_the_classical_upsampler(floor, expected):
+    study = optuna.create_study(directions=["maximize", "maximize"])
+    for values in ([40.0, 20.0], [30.0, 24.0], [25.0, 25.0], [24.0, 23.0]):  # the last is dominated
+        study.add_trial(optuna.trial.create_trial(values=values, params={}, distributions={}))
+    if floor is not None:
+        study.set_user_attr("floor_2x", {"method": "bicubic", "score": floor})
+    assert tuple(objectives.chosen(study).values) == expected  # none reaches 26: the best 2x

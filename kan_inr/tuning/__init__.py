@@ -11,7 +11,7 @@ Tuning is a client of fitting, never a second loop: a trial is the fit of ``kan-
 sampled options, reporting its evaluations.
 """
 
-from kan_inr.tuning.objectives import GRID_TOLERANCE_DB, OBJECTIVES
+from kan_inr.tuning.objectives import CHOSEN_RULE, OBJECTIVES
 from kan_inr.tuning.study import Tuned, tune
 
-__all__ = ["GRID_TOLERANCE_DB", "OBJECTIVES", "Tuned", "tune"]
+__all__ = ["CHOSEN_RULE", "OBJECTIVES", "Tuned", "tune"]

@@ -7,9 +7,10 @@
   was fitted to and its 2x score, at the cost of one fit (a 2x study's fits, and a quarter of a
   grid study's pixels): a two-objective study whose Pareto front is the family's grid-vs-2x trade-off.
 
-The single best point of a two-objective study (``chosen``): of its Pareto front, the points within
-``GRID_TOLERANCE_DB`` of the best grid score, the one with the best 2x score (the grid decides first,
-being what a fit is for; then the samples in between, where the scores of a family spread little).
+The single best point of a two-objective study (``chosen``, ``CHOSEN_RULE``): of its Pareto front, the
+best grid score among the points whose 2x score reaches the classical upsampler's (the project's
+any-resolution goal: an INR at least as good as bicubic between the samples, keeping its grid
+score); when none does, the best 2x score, the study's closest approach.
 
 Several signals: each objective is the mean over them. A trial's fit is the fit of ``kan-inr fit``
 (``jobs.start_run``, ``training.fit``) in memory, with the trial's settings and the study's budget;
@@ -38,7 +39,8 @@ from kan_inr.training import EVALS_PER_BUDGET, fit
 OBJECTIVES = {"grid": ("grid",), "2x": ("2x",), "both": ("grid", "2x")}  # --objective -> the study's values
 FACTOR = 2  # the superres objective's reduction
 MARK_STRIDE = 1000  # signal i's evaluation marks are reported to the pruner as steps i * MARK_STRIDE + mark
-GRID_TOLERANCE_DB = 1.0  # the chosen point's grid score is at most this far below the front's best
+CHOSEN_RULE = ("of the Pareto front, the best grid score among the points whose 2x score reaches the classical "
+               "upsampler's (bicubic; linear for audio); if none does, the best 2x score")
 
 
 def names(objective: str) -> tuple[str, ...]:
@@ -126,13 +128,14 @@ def fit_scores(target: Target, model: str, model_fields: dict[str, Any], train: 
 
 def chosen(study: optuna.Study) -> FrozenTrial | None:
     """The study's single best trial (None before any trial completed): the best of one objective, or of
-    two the Pareto point with the best 2x score among those within ``GRID_TOLERANCE_DB`` of the best grid
-    score."""
+    two the one ``CHOSEN_RULE`` names, with the classical 2x score the study recorded (``floor_2x``)."""
     if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         return None
     if len(study.directions) == 1:
         return study.best_trial
     front = study.best_trials  # (grid, 2x) of each: no other trial is at least as good in both and better in one
-    best_grid = max(t.values[0] for t in front)
-    return max((t for t in front if t.values[0] >= best_grid - GRID_TOLERANCE_DB),
-               key=lambda t: (t.values[1], t.values[0]))
+    floor = study.user_attrs.get("floor_2x", {}).get("score", -math.inf)
+    above = [t for t in front if t.values[1] >= floor]
+    if above:
+        return max(above, key=lambda t: (t.values[0], t.values[1]))
+    return max(front, key=lambda t: (t.values[1], t.values[0]))

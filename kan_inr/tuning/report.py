@@ -28,7 +28,7 @@ from kan_inr.atomic import write_text
 from kan_inr.plots import save
 from kan_inr.space import SearchSpace
 from kan_inr.tuning import spaces
-from kan_inr.tuning.objectives import FACTOR, GRID_TOLERANCE_DB, MARK_STRIDE, Target, chosen, names
+from kan_inr.tuning.objectives import CHOSEN_RULE, FACTOR, MARK_STRIDE, Target, chosen, names
 
 MIN_IMPORTANCE_TRIALS = 3  # importances of fewer complete trials say nothing
 
@@ -57,8 +57,8 @@ def toml_value(value: Any) -> str:
     return json.dumps(str(value))  # a TOML basic string
 
 
-def best_toml(trial: FrozenTrial, space: SearchSpace, target: Target, protocol: dict[str, Any], study_name: str,
-              finished: int) -> str:
+def best_toml(trial: FrozenTrial, space: SearchSpace, target: Target, protocol: dict[str, Any],
+              study: optuna.Study) -> str:
     """``best.toml``: the chosen point's training options and ``[model]`` fields, with the study's budget
     and seed, so ``kan-inr fit SIGNAL --config best.toml`` fits as the chosen trial did."""
     wanted = names(protocol["objective"])
@@ -67,9 +67,10 @@ def best_toml(trial: FrozenTrial, space: SearchSpace, target: Target, protocol: 
     train |= ({"seconds": protocol["seconds"]} if protocol["seconds"] is not None else {}) | {"seed": protocol["seed"]}
     shape = "x".join(map(str, target.original.shape[::-1]))
     scores = ", ".join(f"{k} {v:.2f} dB" for k, v in point["values"].items())
-    rule = (f"of the Pareto front, the best 2x score within {GRID_TOLERANCE_DB:g} dB of the best grid score"
-            if len(wanted) == 2 else "the best score")
-    lines = [f"# kan-inr tune: the chosen point of study {study_name} ({finished} finished trials)",
+    floor = study.user_attrs.get("floor_2x")
+    rule = f"{CHOSEN_RULE} ({floor['method']} {floor['score']:.2f} dB)" if floor else "the best score"
+    finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    lines = [f"# kan-inr tune: the chosen point of study {study.study_name} ({finished} finished trials)",
              f"# trial {trial.number}, objective {protocol['objective']}: {scores} "
              f"(mean over {len(protocol['signals'])} signal(s))",
              f"# chosen: {rule}",
@@ -224,8 +225,7 @@ def write(study: optuna.Study, url: str, tune_dir: Path, space: SearchSpace, tar
     trial = chosen(study)
     if trial is not None:
         files.append(folder / "best.toml")
-        finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-        write_text(files[-1], best_toml(trial, space, targets[0], protocol, study.study_name, finished))
+        write_text(files[-1], best_toml(trial, space, targets[0], protocol, study))
     if len(wanted) == 2:
         pareto = pareto_figure(url, prefix + "/", metric, baselines(targets), tune_dir / "pareto.png")
         files += [pareto] if pareto is not None else []

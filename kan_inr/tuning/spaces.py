@@ -146,3 +146,12 @@ def fixed_values(space: SearchSpace) -> dict[str, Any]:
 def plain(space: SearchSpace) -> dict[str, Any]:
     """The space as JSON data: what a study stores to recognise a re-run of itself."""
     return {name: p.plain() for name, p in space.params.items()}
+
+
+def from_plain(space: SearchSpace, data: dict[str, Any]) -> SearchSpace:
+    """``space`` (the preset's, for its derived levers) with the levers a study stored (``plain``)."""
+    def param(fields: dict[str, Any]) -> Param:
+        given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+        return Param(**given)
+
+    return dataclasses.replace(space, params={name: param(fields) for name, fields in data.items()})

@@ -115,6 +115,9 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
     log = TuneLog(trials, wanted, "dB", console)
     with optuna_quiet():
         study = open_study(open_storage(url), study_name, len(wanted), protocol, seed, prune=len(wanted) == 1)
+        if "2x" in wanted and "floor_2x" not in study.user_attrs:  # the chosen point's bar (objectives.chosen)
+            method, score = next(iter(report.baselines(targets).items()))
+            study.set_user_attr("floor_2x", {"method": method, "score": score})
         dead = fail_dead_trials(study)
         if dead:
             log.message(f"trial(s) {', '.join(map(str, dead))} were left running by a process that is gone: failed")
