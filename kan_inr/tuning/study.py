@@ -101,7 +101,10 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
     spaces.check(space, preset.config_for(first.shape), first.shape, first.convention,
                  str(space_file) if space_file is not None else "search space")
     name = name if name is not None else targets[0].path.stem
-    tune_dir = run_path(outputs, f"tune-{name}")
+    try:
+        tune_dir = run_path(outputs, f"tune-{name}")
+    except KanInrError:
+        raise KanInrError(f"study name {name!r} must be a plain folder name (no '/', not hidden)") from None
     study_name = f"{name}/{plugins.label(model)}"
     protocol = {"model": model, "kind": kind, "signals": [t.path.name for t in targets],
                 "digests": [signal_digest(t.original.values) for t in targets],
