@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,9 @@ def validate(args: argparse.Namespace) -> None:
         classical = report.baselines([target]) if "2x" in wanted else {}
         for model, (_, space, _) in studies.items():
             recipe = models.preset(model, kind).recipe_for("default")
-            length = {"epochs": recipe.epochs} if recipe.epochs else {"steps": recipe.steps} if recipe.steps else {}
+            # the recipe's length (in epochs, as models.recipe_space counts it) within the study's budget
+            epochs = min(recipe.epochs or recipe.steps or math.inf, protocol["epochs"] or math.inf)
+            length = {"epochs": epochs} if math.isfinite(epochs) else {}
             levers = chosen_points[model]["params"]
             runs = {"default": ({}, length),  # the preset's recipe, cut by the same budget
                     "tuned": spaces.split(space.settings(levers, target.fitted.shape, target.fitted.convention))}
