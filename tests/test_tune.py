@@ -263,3 +263,14 @@ def test_the_chosen_point_is_the_best_grid_whose_2x_beats_the_classical_upsample
     if floor is not None:
         study.set_user_attr("floor_2x", {"method": "bicubic", "score": floor})
     assert tuple(objectives.chosen(study).values) == expected  # none reaches 26: the best 2x
+
+
+def test_failed_trials_are_recorded_and_reported_in_one_line(tmp_path, image16, capsys, monkeypatch):
+    space = tmp_path / "space.toml"
+    space.write_text("[hidden_dim]\nfixed = 0\n")  # a valid number no network can be built with
+    code, _, err = run_cli(["tune", image16, "--model", "siren", "--trials", "2", "--space", space, "--outputs",
+                            tmp_path / "out", *SHORT], capsys, monkeypatch)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "2 trial(s) failed (trial 0: cannot build 'siren' with these settings" in err
+    assert "the study holds 0 of 2: run the same command again to retry" in err
+    assert states(study_of(tmp_path / "out", "img16")) == ["FAIL", "FAIL"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,9 +24,11 @@ from optuna.trial import TrialState
 
 from kan_inr.errors import KanInrError, first_line
 from kan_inr import models, plugins
+from kan_inr.config import TrainConfig
 from kan_inr.jobs import run_path
 from kan_inr.logging import NullLog
 from kan_inr.runs import signal_digest
+from kan_inr.training import check_train_config
 from kan_inr.tuning import objectives, report, spaces
 from kan_inr.tuning.objectives import MARK_STRIDE, MarkLog, Target, chosen
 from kan_inr.tuning.progress import TuneLog
@@ -91,6 +92,7 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
         if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise KanInrError(f"{what} must be a positive number, got {value!r}")
     wanted = objectives.names(objective)
+    check_train_config(TrainConfig(seed=seed, device=device or "auto"), 1)  # the seed and the device exist
     targets = objectives.targets([Path(p) for p in paths], objective, load_options or {})
     kind, first = targets[0].original.kind, targets[0].fitted
     preset = models.preset(model, kind)
@@ -142,11 +144,10 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
         files = report.write(study, url, tune_dir, space, targets, protocol)
     trial = chosen(study)
     best = None if trial is None else report.best_point(trial, space, targets[0], wanted)
-    failed = [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-              if t.user_attrs.get("pid") == os.getpid() and t.user_attrs.get("host") and "error" in t.user_attrs]
-    if failed:
-        raise KanInrError(f"{len(failed)} trial(s) failed (trial {failed[0].number}: {failed[0].user_attrs['error']}); "
-                          f"the study holds {count(study)} of {trials}: run the same command again to retry")
+    if run.failed:
+        number, error = run.failed[0]
+        raise KanInrError(f"{len(run.failed)} trial(s) failed (trial {number}: {error}); the study holds "
+                          f"{count(study)} of {trials}: run the same command again to retry")
     return Tuned(tune_dir, url, study_name, count(study), best, files)
 
 
@@ -163,6 +164,7 @@ class Trials:
         self.study, self.targets, self.model, self.space, self.trials = study, targets, model, space, trials
         self.objective, self.seconds, self.epochs, self.seed, self.device = objective, seconds, epochs, seed, device
         self.batch = batch  # the recipe's, unless a trial samples its own
+        self.failed: list[tuple[int, str]] = []  # (trial number, error) of this call's failed trials
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         claim(trial)
@@ -181,6 +183,7 @@ class Trials:
                 scores, facts = objectives.fit_scores(target, self.model, model_fields, train, self.objective, log)
             except KanInrError as exc:
                 trial.set_user_attr("error", first_line(exc))
+                self.failed.append((trial.number, first_line(exc)))
                 raise
             fits.append({"signal": target.path.name, **scores, **facts})
             trial.set_user_attr("fits", fits)
