@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 import kan_inr
 from kan_inr import KanInrError, models, plugins
 from kan_inr.space import number
-from kan_inr.tuning import objectives, spaces
+from kan_inr.tuning import objectives, spaces, storage
 from conftest import run_cli, smooth_image
 
 KAN_INR = [sys.executable, "-m", "kan_inr.cli"]
@@ -129,7 +129,7 @@ def test_sigkill_mid_trial_then_a_rerun_loses_no_finished_trial(tmp_path, image1
             return False
         try:
             trials = study_of(out, "img16").get_trials(deepcopy=False)
-        except KeyError:  # the study is not created yet
+        except Exception:  # the study, or its database's tables, not created yet
             return False
         return any(t.state == TrialState.COMPLETE for t in trials) and \
             any(t.state == TrialState.RUNNING and "pid" in t.user_attrs for t in trials)
@@ -274,3 +274,22 @@ def test_failed_trials_are_recorded_and_reported_in_one_line(tmp_path, image16, 
     assert "2 trial(s) failed (trial 0: cannot build 'siren' with these settings" in err
     assert "the study holds 0 of 2: run the same command again to retry" in err
     assert states(study_of(tmp_path / "out", "img16")) == ["FAIL", "FAIL"]
+
+
+def test_running_trials_of_dead_or_unclaiming_processes_are_failed(monkeypatch):
+    study = optuna.create_study()
+    mine, dead, unclaimed = study.ask(), study.ask(), study.ask()
+    storage.claim(mine)  # this process: alive
+    dead.set_user_attr("host", storage.HOST)
+    dead.set_user_attr("pid", find_dead_pid())
+    assert storage.fail_dead_trials(study) == [dead.number]  # the unclaimed one is young: maybe being claimed
+    monkeypatch.setattr(storage, "CLAIM_S", -1)
+    assert storage.fail_dead_trials(study) == [unclaimed.number]
+    assert states(study) == ["RUNNING", "FAIL", "FAIL"]
+
+
+def find_dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid

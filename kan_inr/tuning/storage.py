@@ -9,11 +9,12 @@ numbered before it gives way without running (``over_quota``; trial numbers are 
 storage, so of two trials started at once exactly one runs). A trial left running by a process
 that died is failed, never counted and never run again: at once when the process ran on this
 machine (``fail_dead_trials``: its pid is gone), else once its heartbeat is ``GRACE_S`` old
-(Optuna's heartbeat).
+(Optuna's heartbeat), or ``CLAIM_S`` after its start if it died before claiming it.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import optuna
+import sqlalchemy.exc
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
@@ -32,6 +34,7 @@ from kan_inr.errors import KanInrError, first_line
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 HEARTBEAT_S, GRACE_S = 30, 120  # a running trial's heartbeat; older than GRACE_S, it is failed as stale
+CLAIM_S = 60  # a live process claims its trial within milliseconds of Optuna creating it
 STARTUP_TRIALS = 4  # random trials before TPE models the results (Optuna's default 10 is most of a small study)
 HOST = socket.gethostname()
 
@@ -51,10 +54,12 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
                                                   grace_period=GRACE_S)
-        except Exception as exc:  # sqlalchemy's errors (and a bad URL's) have no common public base here
-            if attempt == 2 or "already exists" not in str(exc) and "locked" not in str(exc):
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:  # the race, or a busy file
+            if attempt == 2:
                 raise KanInrError(f"cannot open study storage {url}: {first_line(exc)}") from None
             time.sleep(0.5 + attempt)
+        except Exception as exc:  # a bad URL, a missing driver: sqlalchemy's and Optuna's errors share no base
+            raise KanInrError(f"cannot open study storage {url}: {first_line(exc)}") from None
     raise AssertionError("unreachable")
 
 
@@ -129,11 +134,15 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def fail_dead_trials(study: optuna.Study) -> list[int]:
-    """Fail the running trials of processes of this machine that no longer exist (killed); returns
-    their numbers."""
+    """Fail the running trials of processes of this machine that no longer exist (killed), and those no
+    process claimed within ``CLAIM_S`` of their start (killed between Optuna creating the trial and
+    ``claim``, before any heartbeat); returns their numbers."""
     failed = []
+    now = datetime.datetime.now()  # Optuna's trial times are naive local times
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get("host") == HOST and not _alive(trial.user_attrs.get("pid")):
+        pid, start = trial.user_attrs.get("pid"), trial.datetime_start
+        unclaimed = pid is None and start is not None and (now - start).total_seconds() > CLAIM_S
+        if unclaimed or trial.user_attrs.get("host") == HOST and not _alive(pid):
             try:
                 study.tell(trial.number, state=TrialState.FAIL)
                 failed.append(trial.number)
@@ -144,7 +153,7 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
 
 def _alive(pid: Any) -> bool:
     if not isinstance(pid, int):
-        return True  # not yet recorded: leave it to the heartbeat
+        return True  # not yet recorded
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
