@@ -6,19 +6,19 @@ imports form no cycle (tests/test_imports.py reads every module's imports, funct
 included, and checks both against this list):
 
     0. errors, _version, limits  (the user-error type; the version; caps on input and render sizes: what every layer may import)
-    1. atomic, checkpoint, config, device, geometry, metrics, plugins, precision, tables  (files, training state, options, devices, cell centres and Nyquist limits, numbers, plug-in loading, which precision a step runs, CSV and Markdown tables)
+    1. atomic, checkpoint, config, device, geometry, metrics, plugins, precision, space, tables  (files, training state, options, devices, cell centres and Nyquist limits, numbers, plug-in loading, which precision a step runs, search-space declarations, CSV and Markdown tables)
     2. signals  (file <-> Signal, render plans)
     3. models, pixels, plots, spectral  (networks; the pixel model: training positions, reduction, render positions; figures; first-layer spectra)
     4. logging, render  (progress and TensorBoard; model x grid -> values)
     5. step, training, batched, distributed  (one training loop, its injected steps)
     6. runs  (run folders: layout, loading, locking, writing)
     7. jobs, inspection, superres, codec  (file -> finished run folder -> render; run analyses; compression)
-    8. comparison, many  (several fits and their reports)
+    8. comparison, many, tuning  (several fits and their reports; studies over the one fit)
     9. api  (the public Python API below)
     10. cli  (the command line)
 
 The public API (README "In five lines", kan_inr/api.py): ``load_signal``, ``fit``, ``load``, ``resume``, ``export``,
-``compare``, ``presets``, the ``Run`` they return; ``register_model`` and ``Recipe`` for your own models and
+``compare``, ``tune``, ``presets``, the ``Run`` they return; ``register_model`` and ``Recipe`` for your own models and
 presets; the KAN layers ``FourierKAN``, ``ChebyshevKAN``, ``BSplineKAN`` ((..., in) -> (..., out)) and
 ``edge_functions`` (their learned univariate functions). Names load on first use, so
 ``from kan_inr import KanInrError`` does not import torch. Modules of the package import
@@ -35,7 +35,7 @@ from kan_inr.errors import KanInrError
 
 
 _EXPORTS = {
-    "kan_inr.api": ("Run", "compare", "export", "fit", "load", "load_signal", "presets", "resume"),
+    "kan_inr.api": ("Run", "compare", "export", "fit", "load", "load_signal", "presets", "resume", "tune"),
     "kan_inr.comparison": ("Budget",),
     "kan_inr.models": ("Recipe",),
     "kan_inr.models.layers": ("BSplineKAN", "ChebyshevKAN", "FourierKAN", "edge_functions"),
@@ -47,7 +47,7 @@ __all__ = ["KanInrError", "__version__", *sorted(_WHERE)]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
     # re-exports (the linter's unused-import check cannot read the __all__ built above)
-    from kan_inr.api import Run, compare, export, fit, load, load_signal, presets, resume  # noqa: F401
+    from kan_inr.api import Run, compare, export, fit, load, load_signal, presets, resume, tune  # noqa: F401
     from kan_inr.comparison import Budget  # noqa: F401
     from kan_inr.models import Recipe  # noqa: F401
     from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, edge_functions  # noqa: F401

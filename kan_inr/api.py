@@ -7,7 +7,7 @@
 
 The command line is a thin layer over these functions (cli.py), so every command has its Python twin:
 ``fit`` -> ``fit`` / ``resume``, ``render`` -> ``export`` (or ``load(...).export``), ``models`` -> ``presets``,
-``compare`` -> ``compare``. A model is a preset name, a plug-in spec (``FILE.py:Class``,
+``compare`` -> ``compare``, ``tune`` -> ``tune``. A model is a preset name, a plug-in spec (``FILE.py:Class``,
 ``module:Class``) or an ``nn.Module`` class following the registry's contract (plugins.py).
 """
 
@@ -17,7 +17,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 import numpy as np
 import torch
@@ -38,6 +38,9 @@ from kan_inr.render import Fitted, reconstruct
 from kan_inr.runs import COMPLETE, HISTORY, RunWriter, load_run, read_status
 from kan_inr.signals import RenderPlan, Signal, render_plan
 from kan_inr.signals.base import normalise
+
+if TYPE_CHECKING:  # optuna loads with the first study (start-up time), not with kan_inr.api
+    from kan_inr.tuning import Tuned
 
 SignalLike = Union[str, os.PathLike, np.ndarray, torch.Tensor, Signal]
 ModelLike = Union[str, type[nn.Module]]
@@ -320,3 +323,27 @@ def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence
                                 console=progress and sys.stderr.isatty(), command=command,
                                 log=RunLog(None, console=progress), downsample=downsample)
     return result
+
+
+def tune(signals: str | os.PathLike | Sequence[str | os.PathLike], model: ModelLike = "fkan", *, trials: int = 20,
+         seconds: float | None = None, epochs: float | None = None, objective: str = "both",
+         space: str | os.PathLike | None = None, storage: str | None = None, name: str | None = None,
+         outputs: str | os.PathLike = "outputs", seed: int = 0, resize: int | None = None, channels: str | None = None,
+         start: float | None = None, duration: float | None = None, device: str | None = None,
+         progress: bool = True) -> Tuned:
+    """Tune ``model`` on signal files (what ``kan-inr tune`` runs): an Optuna study of ``trials`` finished
+    trials, each a fit per signal under sampled settings for ``seconds`` of training (default 30) or
+    ``epochs``, scored by ``objective``: "grid" (PSNR / SNR on the grid), "2x" (fitted on the signal
+    reduced 2x, rendered back and scored against it) or "both" (one fit on the reduced signal gives
+    both: a Pareto front); several signals: the mean. ``space``: a TOML file narrowing or widening the
+    preset's search space (``kan_inr.tuning.spaces``). The study lives in ``storage`` (an Optuna
+    database URL; default ``<outputs>/tune-<name>/study.db``, name default the first signal's stem)
+    and a second call continues it. Returns where it lives, its finished trials and its chosen point
+    (``best``: scores, levers, settings), also written as ``<model>/best.toml`` for ``fit --config``."""
+    from kan_inr.tuning import tune as run_study  # here, not at the top: start-up time (optuna)
+
+    paths = [Path(signals)] if isinstance(signals, (str, os.PathLike)) else [Path(s) for s in signals]
+    return run_study(paths, model_name(model), trials=trials, seconds=seconds, epochs=epochs, objective=objective,
+                     space_file=None if space is None else Path(space), storage=storage, name=name,
+                     outputs=Path(outputs), seed=seed, device=device, console=progress,
+                     load_options={"resize_to": resize, "channels": channels, "start": start, "duration": duration})

@@ -334,6 +334,35 @@ def compare(
 
 
 @app.command()
+def tune(
+    signals: list[Path] = typer.Argument(..., help="Signal files; the objective is the mean over them."),
+    model: ModelName = "fkan",
+    trials: int = typer.Option(20, help="Finished trials the study should hold; a re-run continues it."),
+    seconds: Optional[float] = typer.Option(None, help="Training seconds of each fit of a trial [default: 30]."),
+    epochs: Optional[float] = typer.Option(None, help="Or each fit's epochs (the length lever capped at them)."),
+    objective: str = typer.Option("both", help="grid, 2x (fitted reduced 2x, scored at full size) or both "
+                                                "(a Pareto front)."),
+    space: Optional[Path] = typer.Option(None, "--space", help="TOML file narrowing or widening the search space."),
+    storage: Optional[str] = typer.Option(None, help="Optuna database URL [default: study.db in the tune folder]."),
+    name: Optional[str] = typer.Option(None, help="Writes <outputs>/tune-<name>/ [default: the first file's stem]."),
+    outputs: Outputs = Path("outputs"),
+    seed: int = typer.Option(0, help="Seed of the sampler and of every fit."),
+    resize: Resize = None,
+    start: Optional[float] = typer.Option(None, help="Audio: segment start in seconds."),
+    duration: Optional[float] = typer.Option(None, help="Audio: segment length in seconds."),
+    device: Device = None,
+    quiet: Quiet = False,
+) -> None:
+    """Tune a model's settings on your signals (Optuna): best.toml for fit --config, trials.csv, figures.
+    Processes sharing one --storage share the trials; Ctrl-C loses at most the running trial."""
+    import kan_inr  # here, not at the top: start-up time (torch)
+
+    typer.echo(kan_inr.tune(signals, model, trials=trials, seconds=seconds, epochs=epochs, objective=objective,
+                            space=space, storage=storage, name=name, outputs=outputs, seed=seed, resize=resize,
+                            start=start, duration=duration, device=device, progress=not quiet).summary())
+
+
+@app.command()
 def compress(
     image: Path = typer.Argument(..., help="Image to compress."),
     bpp: float = typer.Option(..., help="Bit budget in bits per pixel (the network is sized to it)."),

@@ -345,6 +345,8 @@ def train_config(config: dict[str, Any], where: str = "config.json") -> TrainCon
 
 # Options as the command line gives them: a TOML file and --set key=value items.
 
+LENGTH_OPTIONS = ("steps", "epochs", "seconds")  # a fit's length, as the command line and its TOML name it
+
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
     """['key=value', ...] -> {'key': 'value'}; a malformed item is an error."""
@@ -371,7 +373,8 @@ def read_config_file(path: Path | None) -> dict[str, Any]:
 
 def train_options(config: Path | None, set_: list[str], **given: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model fields, TrainConfig options) from a TOML file (``--config``), ``key=value`` items
-    (``--set``) and the fit options given (None = not given; a batch of 0 is FULL_BATCH). Values are
+    (``--set``) and the fit options given (None = not given; they win over the file's, and a length
+    given, steps, epochs or seconds, replaces all of the file's); a batch of 0 is FULL_BATCH. Values are
     checked where they are declared, by ``TrainConfig`` and the model's config class, before any run
     folder is touched."""
     file_options = read_config_file(config)
@@ -382,5 +385,7 @@ def train_options(config: Path | None, set_: list[str], **given: Any) -> tuple[d
     unknown = set(file_options) - set(given)
     if unknown:
         raise KanInrError(f"unknown option(s) in {config}: {', '.join(sorted(unknown))} (valid: {', '.join(given)}, [model])")
+    if any(given.get(k) is not None for k in LENGTH_OPTIONS):  # a length on the command line replaces the file's
+        file_options = {k: v for k, v in file_options.items() if k not in LENGTH_OPTIONS}
     options = {**file_options, **{k: v for k, v in given.items() if v is not None}}
     return model_fields, options

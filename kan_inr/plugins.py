@@ -51,6 +51,7 @@ class PluginPreset:
     config: Any  # a frozen dataclass instance
     recipe: Any
     paper: str
+    space: Any = None  # levers for ``kan-inr tune``: a ``space.SearchSpace`` or {name: ``space.Param``}
 
 
 PRESETS: dict[str, PluginPreset] = {}  # name -> preset, from @register_model in imported modules
@@ -205,11 +206,13 @@ def default_config(model_cls: type) -> Any:
 
 
 def register_model(name: str | None = None, *, config: Any = None, recipe: Any = None,
-                   paper: str = "") -> Callable[[type], type]:
+                   paper: str = "", space: Any = None) -> Callable[[type], type]:
     """Class decorator: a preset ``name`` (default: the class name in lower case) of this model, built
     with ``config`` (an instance of its frozen config dataclass; default: the class's defaults) and
-    trained with ``recipe`` (a ``kan_inr.Recipe``; default: the registry's plug-in recipe). Stack it
-    to register several presets of one class. Built-in presets keep their names."""
+    trained with ``recipe`` (a ``kan_inr.Recipe``; default: the registry's plug-in recipe); ``space``:
+    the levers ``kan-inr tune`` varies beside the recipe's, {config field: ``kan_inr.space.number(...)``
+    or ``choice(...)``} or a ``SearchSpace``. Stack it to register several presets of one class.
+    Built-in presets keep their names."""
 
     def decorate(model_cls: type) -> type:
         if config is not None:
@@ -219,7 +222,7 @@ def register_model(name: str | None = None, *, config: Any = None, recipe: Any =
         spec = remember(model_cls)
         cfg = config if config is not None else default_config(model_cls)
         preset_name = name or model_cls.__name__.lower()
-        PRESETS[preset_name] = PluginPreset(preset_name, spec, cfg, recipe, paper)
+        PRESETS[preset_name] = PluginPreset(preset_name, spec, cfg, recipe, paper, space)
         return model_cls
 
     return decorate

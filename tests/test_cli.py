@@ -121,3 +121,13 @@ def test_resume_refuses_options_of_a_new_fit(option, image_file, tmp_path, capsy
     assert code == 2 and err.startswith("kan-inr: error: --resume continues a run with the options it was "
                                         "started with: drop "), err
     assert option[0] in err
+
+
+def test_a_length_on_the_command_line_replaces_the_config_files(image_file, tmp_path, capsys, monkeypatch):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('epochs = 50\nseconds = 30.0\nlr = 1e-3\n[model]\nhidden_dim = 8\nhidden_layers = 1\n')
+    code, _, err = run_cli(["fit", image_file, "--model", "siren", "--config", cfg, "--steps", "3", "--quiet",
+                            "--outputs", tmp_path], capsys, monkeypatch)
+    assert code == 0, err
+    train = json.loads((tmp_path / "tiny-siren" / "config.json").read_text())["train"]
+    assert (train["steps"], train["epochs"], train["max_seconds"], train["lr"]) == (3, None, None, 1e-3)

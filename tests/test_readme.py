@@ -21,9 +21,11 @@ README = REPO / "README.md"
 
 # The README's commands and examples train for a preset's whole recipe: minutes on a CPU. These tests
 # check that each runs as written, end to end, not how good its fit is, so every fit is cut to two
-# steps on the CPU, an image to 32 px and a clip to 0.1 s; renders then stay small as well.
-FIT_LENGTH = ("--steps", "--epochs", "--seconds")
+# steps on the CPU (a study: two trials of two epochs), an image to 32 px and a clip to 0.1 s; renders then
+# stay small as well.
+FIT_LENGTH = ("--steps", "--epochs", "--seconds", "--trials")
 SHORT = {"fit": ["--steps", "2", "--device", "cpu", "-q"], "compress": ["--steps", "2", "--device", "cpu", "-q"],
+         "tune": ["--trials", "2", "--epochs", "2", "--device", "cpu", "-q"],
          "render": ["--device", "cpu"], "decompress": ["--device", "cpu"]}
 SMALL_INPUT = {".png": ["--resize", "32"], ".wav": ["--duration", "0.1"]}
 
@@ -48,7 +50,7 @@ def shortened(args: list[str]) -> list[str]:
         out.append(args[i])
         i += 1
     extra = list(SHORT.get(args[0], []))
-    if args[0] in ("fit", "compress"):
+    if args[0] in ("fit", "compress", "tune"):
         extra += next((v for a in args if a.startswith("data/") for k, v in SMALL_INPUT.items() if a.endswith(k)), [])
     return out + extra
 
@@ -76,7 +78,7 @@ def test_readme_commands_on_bundled_files_run(tmp_path, capsys, monkeypatch):
         assert code == 0, f"kan-inr {shlex.join(args)}: {err}"
         ran.append(args[0])
     # The demo's chain (fit, render, inspect), audio, and compression round trip are all on bundled files.
-    assert {"fit", "render", "inspect", "models", "compress", "decompress"} <= set(ran), ran
+    assert {"fit", "render", "inspect", "models", "compress", "decompress", "tune"} <= set(ran), ran
     assert (tmp_path / "outputs" / "astronaut-fkan" / "config.json").is_file()
 
 

@@ -18,9 +18,10 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr import plugins
-from kan_inr.config import FULL_BATCH, check_fields, epoch_steps, parse_field
+from kan_inr.config import FULL_BATCH, SCHEDULES, check_fields, epoch_steps, parse_field
 from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_pe_for_shape
 from kan_inr.models.finer import Finer, FinerConfig
+from kan_inr.models import fkan, siren, sl2a
 from kan_inr.models.fkan import FKAN, FKANConfig
 from kan_inr.models.gauss import Gauss, GaussConfig
 from kan_inr.models.hash_grid import HashGrid, HashGridConfig, hash_grid_for_shape
@@ -29,6 +30,7 @@ from kan_inr.models.siren import Siren, SirenConfig
 from kan_inr.models.sl2a import SL2A, SL2AConfig
 from kan_inr.models.wire import Wire, WireConfig
 from kan_inr.geometry import CENTERS, ENDPOINTS, nyquist
+from kan_inr.space import SearchSpace, choice, number
 
 FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
     "fkan": (FKANConfig, FKAN),
@@ -97,6 +99,7 @@ class Preset:
     paper: str
     adapt: Callable[[Any, tuple[int, ...]], Any] | None = field(default=None, compare=False)
     published: Recipe | None = None
+    space: SearchSpace | None = field(default=None, compare=False)  # a plug-in's levers (``search_space``)
 
     def config_for(self, shape: tuple[int, ...], recipe: str = "default") -> Any:
         if recipe == "paper" and self.published is not None:
@@ -262,7 +265,33 @@ def preset(name: str, kind: str = "image") -> Preset:
     if found is None:
         raise KanInrError(f"unknown model '{name}' (available: {', '.join(sorted([*PRESETS, *plugins.PRESETS]))}; "
                           f"or your own, FILE.py:Class)")
-    return Preset(found.spec, found.config, found.recipe or PLUGIN_RECIPE, found.paper or f"plug-in {found.spec}")
+    space = found.space if isinstance(found.space, SearchSpace) or found.space is None else SearchSpace(dict(found.space))
+    return Preset(found.spec, found.config, found.recipe or PLUGIN_RECIPE, found.paper or f"plug-in {found.spec}",
+                  space=space)
+
+
+# The families' own levers for ``kan-inr tune``, declared beside each config (``space``).
+SPACES: dict[str, Callable[[Any, str], SearchSpace]] = {
+    "siren": siren.search_space, "finer": siren.search_space, "fkan": fkan.search_space, "sl2a": sl2a.search_space,
+}
+
+
+def recipe_space(recipe: Recipe) -> SearchSpace:
+    """The levers every preset has: lr (a tenth to ten times the recipe's, log scale), schedule, and the
+    length in epochs (a tenth to twice the recipe's; a recipe counted in steps, e.g. audio at full
+    batch, counts them as epochs)."""
+    length = recipe.epochs or recipe.steps or 1000
+    return SearchSpace({"lr": number(recipe.lr / 10, min(1.0, recipe.lr * 10), log=True), "schedule": choice(*SCHEDULES),
+                        "epochs": number(max(1, length / 10), length * 2, log=True, integer=True)})
+
+
+def search_space(name: str, kind: str = "image") -> SearchSpace:
+    """What ``kan-inr tune`` varies for preset ``name`` on a signal of ``kind``: its recipe's levers and
+    its family's (a plug-in's own, if it declared them)."""
+    found = preset(name, kind)
+    family = found.space or (SPACES[found.family](found.config, kind) if found.family in SPACES else None)
+    base = recipe_space(found.recipe_for("default"))
+    return base | family if family is not None else base
 
 
 def resolve_family(family: str) -> tuple[type, type[nn.Module]]:

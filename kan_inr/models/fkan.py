@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr.models.layers import FourierKAN, exact_linear
+from kan_inr.space import SearchSpace, choice, frequencies, number
 
 
 BLOCKS = ("fkan", "sine")  # the blocks' activation: the FKAN code's, or SIREN's sine (FKANBlock)
@@ -34,6 +36,23 @@ class FKANConfig:
     def __post_init__(self) -> None:
         if self.block not in BLOCKS:
             raise KanInrError(f"unknown block '{self.block}' (choose from {', '.join(BLOCKS)})")
+
+
+def search_space(cfg: FKANConfig, kind: str) -> SearchSpace:
+    """FKAN's levers for ``kan-inr tune``: K as a fraction of the grid's Nyquist limit (``grid_fraction``:
+    images 1/16 to all of it; audio 1/128 to 1/4, around the preset's 1/16), the Fourier-KAN layer's
+    width, ``blocks`` equal blocks of ``block_width`` (the paper's 256-256-256-512 made uniform), the
+    blocks' omega and their activation (``block``: the paper's, or sine)."""
+    def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
+        return {"grid_size": frequencies(values["grid_fraction"], shape, convention),
+                "block_dims": (values["block_width"],) * values["blocks"]}
+
+    fraction = number(1 / 128, 1 / 4, log=True) if kind == "audio" else number(1 / 16, 1.0, log=True)
+    return SearchSpace({"grid_fraction": fraction, "hidden_dim": number(32, 256, log=True, integer=True),
+                        "block_width": number(64, 512, log=True, integer=True), "blocks": number(1, 5, integer=True),
+                        "omega": number(cfg.omega / 10, cfg.omega * 2, log=True), "block": choice(*BLOCKS)},
+                       {"grid_fraction": ("grid_size",), "block_width": ("block_dims",), "blocks": ("block_dims",)},
+                       derive)
 
 
 class FKANBlock(nn.Module):

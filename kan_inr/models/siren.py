@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from kan_inr.models.layers import exact_linear
+from kan_inr.space import SearchSpace, number
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,15 @@ class SirenConfig:
     hidden_layers: int = 3  # hidden-to-hidden sine layers after the first one
     first_omega: float = 30.0  # omega_0 of the first layer (3000 for audio on [-1, 1])
     hidden_omega: float = 30.0
+
+
+def search_space(cfg: SirenConfig, kind: str) -> SearchSpace:
+    """SIREN's levers for ``kan-inr tune``: width, depth, and the first and hidden omega_0 around the
+    preset's (a third to three times the first: 10-90 for images, 1,000-9,000 for audio)."""
+    return SearchSpace({"hidden_dim": number(64, 512, log=True, integer=True),
+                        "hidden_layers": number(1, 5, integer=True),
+                        "first_omega": number(cfg.first_omega / 3, cfg.first_omega * 3, log=True),
+                        "hidden_omega": number(cfg.hidden_omega / 3, cfg.hidden_omega * 2, log=True)})
 
 
 class SineLayer(nn.Module):

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from kan_inr.models.layers import ChebyshevKAN, exact_linear
+from kan_inr.space import SearchSpace, frequencies, number
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,20 @@ class SL2AConfig:
     hidden_dim: int = 256
     rank: int = 128  # inner width of each low-rank layer L R
     hidden_layers: int = 3  # low-rank ReLU layers after the first one
+
+
+def search_space(cfg: SL2AConfig, kind: str) -> SearchSpace:
+    """SL2A's levers for ``kan-inr tune``: the Chebyshev degree D as a fraction of the grid's Nyquist
+    limit (``degree_fraction``; T_D(tanh x) oscillates at most D times faster than x, so D counts
+    frequencies as FKAN's K does: images 1/16 to all of it, audio 1/64 to 1/2, around the preset's 1/4),
+    width, rank of the low-rank layers and their number."""
+    def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
+        return {"degree": frequencies(values["degree_fraction"], shape, convention)}
+
+    fraction = number(1 / 64, 1 / 2, log=True) if kind == "audio" else number(1 / 16, 1.0, log=True)
+    return SearchSpace({"degree_fraction": fraction, "hidden_dim": number(64, 512, log=True, integer=True),
+                        "rank": number(16, 256, log=True, integer=True), "hidden_layers": number(1, 5, integer=True)},
+                       {"degree_fraction": ("degree",)}, derive)
 
 
 class LowRankReLU(nn.Module):

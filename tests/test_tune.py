@@ -1,0 +1,295 @@
+"""kan-inr tune: a study writes its storage, best.toml (which fit --config reads), trials.csv and figures;
+re-runs continue it, a killed process loses at most its running trial, two processes share it exactly,
+--space narrows it, and the pruner stops a hopeless trial."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import optuna
+import pytest
+import soundfile
+from optuna.trial import TrialState
+
+import kan_inr
+from kan_inr import KanInrError, models, plugins
+from kan_inr.space import number
+from kan_inr.tuning import objectives, spaces, storage
+from conftest import run_cli, smooth_image
+
+KAN_INR = [sys.executable, "-m", "kan_inr.cli"]
+SHORT = ["--epochs", "4", "--device", "cpu", "-q"]  # 4 full-batch steps per fit: the study's mechanics, not quality
+
+
+@pytest.fixture
+def image16(tmp_path: Path) -> Path:
+    path = tmp_path / "img16.png"
+    iio.imwrite(path, np.round(smooth_image(16, 16) * 255).astype(np.uint8))
+    return path
+
+
+def url_of(out: Path, name: str) -> str:
+    return f"sqlite:///{(out / f'tune-{name}' / 'study.db').resolve()}"
+
+
+def study_of(out: Path, name: str, model: str = "siren") -> optuna.Study:
+    return optuna.load_study(study_name=f"{name}/{model}", storage=url_of(out, name))
+
+
+def states(study: optuna.Study) -> list[str]:
+    return [t.state.name for t in study.get_trials(deepcopy=False)]
+
+
+def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def test_study_writes_its_folder_and_fit_reads_best_toml(tmp_path, image16, capsys, monkeypatch):
+    second = tmp_path / "img16b.png"
+    iio.imwrite(second, np.round(smooth_image(16, 16, seed=1) * 255).astype(np.uint8))
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(["tune", image16, second, "--model", "siren", "--trials", "3", "--outputs", out,
+                                 *SHORT], capsys, monkeypatch)
+    assert code == 0, err
+    folder = out / "tune-img16"
+    for name in ("study.db", "pareto.png", "siren/best.toml", "siren/trials.csv", "siren/history.png",
+                 "siren/importance.png"):
+        assert (folder / name).is_file(), name
+    study = study_of(out, "img16")
+    assert states(study) == ["COMPLETE"] * 3
+    for trial in study.trials:  # two signals: each objective is the mean of the two fits' scores
+        fits = trial.user_attrs["fits"]
+        assert [f["signal"] for f in fits] == ["img16.png", "img16b.png"]
+        assert trial.values == pytest.approx([np.mean([f["grid"] for f in fits]), np.mean([f["2x"] for f in fits])])
+    rows = (folder / "siren" / "trials.csv").read_text().splitlines()
+    assert rows[0].startswith("number,state,grid,2x,seconds,steps,note,lr,schedule,epochs,") and len(rows) == 4
+    best = tomllib.loads((folder / "siren" / "best.toml").read_text())
+    assert "siren/best.toml" in stdout and "chosen trial" in stdout
+
+    code, _, err = run_cli(["fit", image16, "--model", "siren", "--config", folder / "siren" / "best.toml",
+                            "--outputs", tmp_path / "runs", "--device", "cpu", "-q"], capsys, monkeypatch)
+    assert code == 0, err
+    config = json.loads((tmp_path / "runs" / "img16-siren" / "config.json").read_text())
+    assert config["train"]["lr"] == best["lr"] and config["train"]["schedule"] == best["schedule"]
+    assert config["train"]["epochs"] == best["epochs"] and config["train"]["seed"] == best["seed"]
+    assert {k: config["model"]["config"][k] for k in best["model"]} == best["model"]
+
+
+def test_a_rerun_continues_the_study_to_n_trials(tmp_path, image16):
+    out = tmp_path / "out"
+    run = dict(model="siren", epochs=3, outputs=out, device="cpu", progress=False)
+    assert kan_inr.tune(image16, trials=2, **run).finished == 2
+    first = [t.params for t in study_of(out, "img16").trials]
+    assert kan_inr.tune(image16, trials=2, **run).finished == 2  # nothing left to do
+    assert kan_inr.tune(image16, trials=4, **run).finished == 4
+    study = study_of(out, "img16")
+    assert states(study) == ["COMPLETE"] * 4
+    assert [t.params for t in study.trials[:2]] == first  # the finished trials are kept as they were
+    assert study.trials[2].params != first[0]  # a continued study draws new settings, not the first ones again
+
+
+def test_a_rerun_with_other_settings_is_refused(tmp_path, image16, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert kan_inr.tune(image16, "siren", trials=1, epochs=3, outputs=out, device="cpu", progress=False).finished == 1
+    code, _, err = run_cli(["tune", image16, "--model", "siren", "--trials", "2", "--objective", "grid",
+                            "--outputs", out, *SHORT], capsys, monkeypatch)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "was made with other settings (epochs 3.0, now 4.0; objective \"both\", now \"grid\"; space: epochs)" in err
+
+
+def tune_process(image: Path, out: Path, trials: int, seconds: float) -> subprocess.Popen:
+    return subprocess.Popen([*KAN_INR, "tune", str(image), "--model", "siren", "--trials", str(trials), "--seconds",
+                             str(seconds), "--outputs", str(out), "--device", "cpu", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_sigkill_mid_trial_then_a_rerun_loses_no_finished_trial(tmp_path, image16, capsys, monkeypatch):
+    out = tmp_path / "out"
+    proc = tune_process(image16, out, trials=3, seconds=1.5)
+    db = out / "tune-img16" / "study.db"
+
+    def one_done_one_running() -> bool:
+        if not db.exists():
+            return False
+        try:
+            trials = study_of(out, "img16").get_trials(deepcopy=False)
+        except Exception:  # the study, or its database's tables, not created yet
+            return False
+        return any(t.state == TrialState.COMPLETE for t in trials) and \
+            any(t.state == TrialState.RUNNING and "pid" in t.user_attrs for t in trials)
+
+    wait_for(one_done_one_running)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {t.number: t.values for t in study_of(out, "img16").trials if t.state == TrialState.COMPLETE}
+    killed = [t.number for t in study_of(out, "img16").trials if t.state == TrialState.RUNNING]
+    assert before and len(killed) == 1
+
+    code, _, err = run_cli(["tune", image16, "--model", "siren", "--trials", "3", "--seconds", "1.5",
+                            "--outputs", out, "--device", "cpu", "-q"], capsys, monkeypatch)
+    assert code == 0, err
+    study = study_of(out, "img16")
+    assert len(finished(study)) == 3
+    assert study.trials[killed[0]].state == TrialState.FAIL  # failed, not counted, not run again
+    assert {n: study.trials[n].values for n in before} == before
+
+
+def test_two_processes_on_one_study_finish_exactly_n_trials(tmp_path, image16):
+    out = tmp_path / "out"
+    (out / "tune-img16").mkdir(parents=True)
+    procs = [tune_process(image16, out, trials=4, seconds=1.0) for _ in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+    study = study_of(out, "img16")
+    done = finished(study)
+    assert len(done) == 4
+    assert len({t.user_attrs["pid"] for t in done}) == 2  # both processes ran trials
+    assert all(t.user_attrs.get("yielded") for t in study.trials if t.state == TrialState.FAIL)
+
+
+def test_space_file_narrows_and_fixes_levers(tmp_path, image16):
+    space = tmp_path / "space.toml"
+    space.write_text("[lr]\nlow = 1e-3\nhigh = 2e-3\n\n[hidden_dim]\nfixed = 32\n\n[schedule]\nchoices = [\"constant\"]\n")
+    out = tmp_path / "out"
+    result = kan_inr.tune(image16, "siren", trials=3, epochs=3, space=space, outputs=out, device="cpu",
+                          progress=False)
+    trials = study_of(out, "img16").trials
+    assert all(1e-3 <= t.params["lr"] <= 2e-3 and t.params["schedule"] == "constant" for t in trials)
+    assert all("hidden_dim" not in t.params for t in trials)  # fixed: set, not searched
+    assert result.best is not None and result.best["settings"]["hidden_dim"] == 32
+    best = tomllib.loads((out / "tune-img16" / "siren" / "best.toml").read_text())
+    assert best["model"]["hidden_dim"] == 32
+
+
+@pytest.mark.parametrize("text, model, message", [
+    ("[foo]\nfixed = 3\n", "siren", "unknown search parameter 'foo' (searched: lr, schedule, epochs, hidden_dim"),
+    ("[lr]\nlo = 1e-3\n", "siren", "[lr] has unknown key(s) lo (valid: low, high, log, choices, fixed)"),
+    ("[lr]\nlow = 0.0\nhigh = 1e-2\nlog = true\n", "siren", "'lr': a log scale needs low > 0, got 0"),
+    ("[grid_size]\nfixed = 8\n", "fkan", "'grid_size' is set by the lever 'grid_fraction'"),
+    ("[schedule]\nchoices = [\"linear\"]\n", "siren", "unknown schedule 'linear' (choose from exp, cosine, constant)"),
+    ("lr = 3\n", "siren", "'lr' must be a table [lr]"),
+])
+def test_a_bad_space_file_is_one_error_line_and_writes_nothing(tmp_path, image16, capsys, monkeypatch, text, model,
+                                                               message):
+    space = tmp_path / "space.toml"
+    space.write_text(text)
+    code, _, err = run_cli(["tune", image16, "--model", model, "--space", space, "--outputs", tmp_path / "out",
+                            *SHORT], capsys, monkeypatch)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_pruner_stops_a_hopeless_trial(tmp_path, image16):
+    out = tmp_path / "out"
+    space = tmp_path / "space.toml"
+    space.write_text("[lr]\nlow = 1e-8\nhigh = 1e-2\nlog = true\n\n[hidden_dim]\nfixed = 32\n\n"
+                     "[hidden_layers]\nfixed = 1\n\n[schedule]\nfixed = \"constant\"\n")
+    (out / "tune-img16").mkdir(parents=True)
+    study = optuna.create_study(study_name="img16/siren", storage=url_of(out, "img16"), direction="maximize")
+    for lr in (5e-3, 4e-3, 6e-3, 1e-8):  # three that learn, then one that cannot
+        study.enqueue_trial({"lr": lr})
+    kan_inr.tune(image16, "siren", trials=4, epochs=30, objective="grid", space=space, outputs=out, device="cpu",
+                 progress=False)
+    trials = study_of(out, "img16").trials
+    assert states(study_of(out, "img16")) == ["COMPLETE"] * 3 + ["PRUNED"]
+    assert trials[3].params["lr"] == 1e-8
+    # 30 epochs of one full batch are evaluated 15 times: the hopeless fit stopped well before its end
+    assert len(trials[0].intermediate_values) == 15 and len(trials[3].intermediate_values) < 15
+    assert max(trials[3].intermediate_values.values()) < min(t.value for t in trials[:3]) - 3
+
+
+def test_audio_study_uses_the_audio_space(tmp_path):
+    path = tmp_path / "tone.wav"
+    t = np.arange(400) / 8000
+    soundfile.write(path, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000, subtype="FLOAT")
+    result = kan_inr.tune(path, "siren", trials=2, epochs=3, outputs=tmp_path / "out", device="cpu", progress=False)
+    assert result.finished == 2 and result.best is not None
+    assert 1000 <= result.best["params"]["first_omega"] <= 9000  # SIREN's audio omega 3,000, a third to three times
+
+
+def test_each_family_declares_its_levers_and_a_plugin_its_own(monkeypatch):
+    assert {"first_omega", "hidden_omega", "hidden_dim", "hidden_layers"} <= set(models.search_space("siren").params)
+    assert {"grid_fraction", "omega", "block_width", "blocks"} <= set(models.search_space("fkan").params)
+    assert {"degree_fraction", "rank", "hidden_dim"} <= set(models.search_space("sl2a").params)
+    fkan = models.search_space("fkan")
+    settings = fkan.settings({"grid_fraction": 0.5, "block_width": 64, "blocks": 3}, (64, 64), "centers")
+    assert settings["grid_size"] == 50 and settings["block_dims"] == (64, 64, 64)  # half of pi * 32
+    monkeypatch.setattr(plugins, "PRESETS", {})
+
+    @dataclass(frozen=True)
+    class TinyConfig:
+        width: int = 8
+
+    class Tiny(models.Siren):
+        def __init__(self, in_dim: int, out_dim: int, cfg: TinyConfig) -> None:
+            super().__init__(in_dim, out_dim, models.SirenConfig(hidden_dim=cfg.width, hidden_layers=0))
+
+    plugins.register_model("tiny-tune", config=TinyConfig(), space={"width": number(4, 16, integer=True)})(Tiny)
+    assert models.search_space("tiny-tune").params["width"] == number(4, 16, integer=True)
+    assert {"lr", "schedule", "epochs"} <= set(models.search_space("tiny-tune").params)
+
+
+def test_epochs_budget_caps_the_length_lever():
+    space = models.search_space("siren")  # the image recipe: 1,000 epochs, searched from 100 to 2,000
+    assert spaces.within_budget(space, 300).params["epochs"] == number(100, 300, log=True, integer=True)
+    assert spaces.within_budget(space, 50).params["epochs"].fixed == 50
+    with pytest.raises(KanInrError, match="above the budget"):
+        spaces.within_budget(spaces.changed(space, {"epochs": {"fixed": 500}}, models.SirenConfig(), "x"), 100)
+
+
+@pytest.mark.parametrize("floor, expected", [(23.5, (30.0, 24.0)), (19.0, (40.0, 20.0)), (26.0, (25.0, 25.0)),
+                                             (None, (40.0, 20.0))])
+def test_the_chosen_point_is_the_best_grid_whose_2x_beats_the_classical_upsampler(floor, expected):
+    study = optuna.create_study(directions=["maximize", "maximize"])
+    for values in ([40.0, 20.0], [30.0, 24.0], [25.0, 25.0], [24.0, 23.0]):  # the last is dominated
+        study.add_trial(optuna.trial.create_trial(values=values, params={}, distributions={}))
+    if floor is not None:
+        study.set_user_attr("floor_2x", {"method": "bicubic", "score": floor})
+    assert tuple(objectives.chosen(study).values) == expected  # none reaches 26: the best 2x
+
+
+def test_failed_trials_are_recorded_and_reported_in_one_line(tmp_path, image16, capsys, monkeypatch):
+    space = tmp_path / "space.toml"
+    space.write_text("[hidden_dim]\nfixed = 0\n")  # a valid number no network can be built with
+    code, _, err = run_cli(["tune", image16, "--model", "siren", "--trials", "2", "--space", space, "--outputs",
+                            tmp_path / "out", *SHORT], capsys, monkeypatch)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "2 trial(s) failed (trial 0: cannot build 'siren' with these settings" in err
+    assert "the study holds 0 of 2: run the same command again to retry" in err
+    assert states(study_of(tmp_path / "out", "img16")) == ["FAIL", "FAIL"]
+
+
+def test_running_trials_of_dead_or_unclaiming_processes_are_failed(monkeypatch):
+    study = optuna.create_study()
+    mine, dead, unclaimed = study.ask(), study.ask(), study.ask()
+    storage.claim(mine)  # this process: alive
+    dead.set_user_attr("host", storage.HOST)
+    dead.set_user_attr("pid", find_dead_pid())
+    assert storage.fail_dead_trials(study) == [dead.number]  # the unclaimed one is young: maybe being claimed
+    monkeypatch.setattr(storage, "CLAIM_S", -1)
+    assert storage.fail_dead_trials(study) == [unclaimed.number]
+    assert states(study) == ["RUNNING", "FAIL", "FAIL"]
+
+
+def find_dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
