@@ -16,6 +16,8 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import optuna
+
+from kan_inr.config import eval_every_for
 import pytest
 import soundfile
 from optuna.trial import TrialState
@@ -210,8 +212,10 @@ def test_the_pruner_stops_a_hopeless_trial(tmp_path, image16):
     trials = study_of(out, "img16").trials
     assert states(study_of(out, "img16")) == ["COMPLETE"] * 3 + ["PRUNED"]
     assert trials[3].params["lr"] == 1e-8
-    # 30 epochs of one full batch are evaluated 15 times: the hopeless fit stopped well before its end
-    assert len(trials[0].intermediate_values) == 15 and len(trials[3].intermediate_values) < 15
+    # 30 epochs of one full batch are evaluated as config.eval_every_for says (every step, 30 times): the
+    # hopeless fit stopped well before its end
+    marks = 30 // eval_every_for(30, None)
+    assert len(trials[0].intermediate_values) == marks and len(trials[3].intermediate_values) < marks
     assert max(trials[3].intermediate_values.values()) < min(t.value for t in trials[:3]) - 3
 
 

@@ -1,4 +1,4 @@
-"""Studies over the one fit (``kan-inr tune``, benchmarks.md protocol 9), on Optuna.
+"""Studies over the one fit (``kan-inr tune``): equal-effort searches for each model's best settings, on Optuna.
 
     spaces      the levers a study varies: declared beside each family's config, changed by --space
     objectives  what it maximises (grid, 2x, both) and the one fit a trial makes per signal

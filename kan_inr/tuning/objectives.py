@@ -1,4 +1,4 @@
-"""What a study maximises, and the one fit each trial makes per signal (benchmarks.md protocol 9).
+"""What a study maximises, and the one fit each trial makes per signal.
 
 - ``grid``: the PSNR (images) or SNR (audio) of the fit's last full-grid evaluation on the signal.
 - ``2x``: the superres protocol (``superres``): the signal reduced 2x (images: area averaging; audio:
