@@ -297,3 +297,20 @@ def find_dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+def test_a_seconds_budget_drops_the_length_lever_and_a_study_starts_at_the_default():
+    """Under a clock the lr schedule ends with it: a sampled length would only stop a trial early. The
+    first trial is the preset's own settings (its recipe's lr and schedule, its config's fields)."""
+    from kan_inr import models
+    from kan_inr.tuning import spaces
+
+    space = models.search_space("siren", "image")
+    assert "epochs" in space.params
+    timed = spaces.within_budget(space, None, 30.0)
+    assert "epochs" not in timed.params and set(timed.params) == set(space.params) - {"epochs"}
+    point = spaces.default_point(timed, models.preset("siren", "image"), (64, 64), "image")
+    assert point == {"lr": 3e-4, "schedule": "cosine", "hidden_dim": 256, "hidden_layers": 3, "first_omega": 30.0,
+                     "hidden_omega": 30.0}
+    assert spaces.default_point(models.search_space("fkan", "image"), models.preset("fkan", "image"), (64, 64),
+                                "image")["grid_fraction"] == models.IMAGE_NYQUIST_FRACTION

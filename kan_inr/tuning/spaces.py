@@ -28,7 +28,7 @@ from typing import Any
 
 from kan_inr.errors import KanInrError
 from kan_inr.config import TrainConfig
-from kan_inr.models import with_overrides
+from kan_inr.models import IMAGE_NYQUIST_FRACTION, with_overrides
 from kan_inr.space import Param, SearchSpace
 
 # Training options a study may vary: those `kan-inr fit` takes, so the chosen point's best.toml is a
@@ -83,9 +83,13 @@ def changed(space: SearchSpace, tables: dict[str, dict[str, Any]], model_cfg: An
     return dataclasses.replace(space, params=params)
 
 
-def within_budget(space: SearchSpace, epochs: float | None) -> SearchSpace:
-    """The length lever (``epochs``) capped at an epochs budget: a trial trains at most the budget."""
+def within_budget(space: SearchSpace, epochs: float | None, seconds: float | None = None) -> SearchSpace:
+    """The length lever (``epochs``) capped at an epochs budget: a trial trains at most the budget. Under
+    a seconds budget the clock is the length (the lr schedule ends with it), so a sampled length that
+    stops a trial early only wastes its budget: the lever is dropped unless the space fixes it."""
     length = space.params.get("epochs")
+    if seconds is not None and length is not None and length.fixed is None:
+        return dataclasses.replace(space, params={k: v for k, v in space.params.items() if k != "epochs"})
     if epochs is None or length is None:
         return space
     if length.fixed is not None or length.choices is not None:
@@ -155,3 +159,26 @@ def from_plain(space: SearchSpace, data: dict[str, Any]) -> SearchSpace:
         return Param(**given)
 
     return dataclasses.replace(space, params={name: param(fields) for name, fields in data.items()})
+
+
+def default_point(space: SearchSpace, preset: Any, shape: tuple[int, ...], kind: str) -> dict[str, Any]:
+    """The preset's own settings as a point of ``space`` (the first trial of a study, so that every study
+    weighs its model's default): the recipe's lr and schedule, the config fields the space varies by
+    name, and a first-layer basis ``*_fraction`` of an image preset at the Nyquist fraction it is capped
+    at. Levers with no such value (e.g. FKAN's uniform blocks) are left to the sampler."""
+    recipe, cfg = preset.recipe_for("default"), preset.config_for(shape)
+    known = {"lr": recipe.lr, "schedule": recipe.schedule, "epochs": recipe.epochs,
+             **{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}}
+    if kind == "image":
+        known |= {name: IMAGE_NYQUIST_FRACTION for name in space.params if name.endswith("_fraction")}
+    point = {}
+    for name, param in space.params.items():
+        value = known.get(name)
+        if value is None or param.fixed is not None:
+            continue
+        if param.choices is not None and value in param.choices:
+            point[name] = value
+        elif param.choices is None and isinstance(value, (int, float)) and param.low is not None \
+                and param.high is not None and param.low <= value <= param.high:
+            point[name] = value
+    return point

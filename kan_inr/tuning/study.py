@@ -99,7 +99,7 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
     space = models.search_space(model, kind)
     if space_file is not None:
         space = spaces.changed(space, spaces.read(Path(space_file)), preset.config, str(space_file))
-    space = spaces.within_budget(space, epochs)
+    space = spaces.within_budget(space, epochs, seconds)
     spaces.check(space, preset.config_for(first.shape), first.shape, first.convention,
                  str(space_file) if space_file is not None else "search space")
     name = name if name is not None else targets[0].path.stem
@@ -123,6 +123,8 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
         if "2x" in wanted and "floor_2x" not in study.user_attrs:  # the chosen point's bar (objectives.chosen)
             method, score = next(iter(report.baselines(targets).items()))
             study.set_user_attr("floor_2x", {"method": method, "score": score})
+        if not study.trials:  # a new study weighs its model's default first (spaces.default_point)
+            study.enqueue_trial(spaces.default_point(space, preset, first.shape, kind), skip_if_exists=True)
         dead = fail_dead_trials(study)
         if dead:
             log.message(f"trial(s) {', '.join(map(str, dead))} were left running by a process that is gone: failed")
