@@ -182,7 +182,10 @@ SIREN_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant",
 # The image defaults of siren and fkan are the chosen points of the equal-effort study
 # benchmarks/tune-div2k-128.json (8 trials of 25 s per signal on DIV2K 00 + 05, fitted at 128 px from
 # 256, objectives grid and 2x; validated on DIV2K 10 + 15: benchmarks/tune-div2k-128-validation.json);
-# sl2a's chosen point was its own default. Their lengths in epochs are the former defaults'.
+# sl2a's chosen point was its own default. A study under a clock does not choose a length: the tuned
+# networks' steps cost a fifth (fkan) and a quarter (siren) of the former defaults', so their default
+# lengths are 2,000 epochs, about the former defaults' wall time at 128 px. The new fkan network is
+# bf16-neutral (benchmarks/precision-fkan.json, measured at 300 epochs).
 SIREN_TUNED = SirenConfig(hidden_dim=103, hidden_layers=3, first_omega=58.0, hidden_omega=12.5)  # study trial 6
 # study trial 2: sine blocks behind the Fourier-KAN layer, K at 0.2 of Nyquist
 FKAN_TUNED = FKANConfig(hidden_dim=63, block_dims=(97, 97, 97, 97), omega=7.36, block="sine")
@@ -190,8 +193,8 @@ FKAN_TUNED_NYQUIST_FRACTION = 0.2
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
-        "image": Preset("fkan", FKANConfig(), Recipe(lr=2.2e-4, batch=IMAGE_BATCH, epochs=300, schedule="cosine",
-                                                     box=IMAGE_BOX),
+        "image": Preset("fkan", FKANConfig(), Recipe(lr=2.2e-4, batch=IMAGE_BATCH, epochs=2000, schedule="cosine",
+                                                     box=IMAGE_BOX, bf16=True),
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323",
                         adapt=nyquist_capped("grid_size", fraction=FKAN_TUNED_NYQUIST_FRACTION),
                         published=FKAN_PAPER, tuned=FKAN_TUNED),
@@ -200,7 +203,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
     },
     "siren": {
         "image": Preset("siren", SirenConfig(),
-                        Recipe(lr=2.7e-3, batch=IMAGE_BATCH, epochs=1000, schedule="cosine", target_range=(-1.0, 1.0),
+                        Recipe(lr=2.7e-3, batch=IMAGE_BATCH, epochs=2000, schedule="cosine", target_range=(-1.0, 1.0),
                                box=IMAGE_BOX),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661", published=SIREN_PAPER, tuned=SIREN_TUNED),
         # SIREN's audio recipe: 3 x 256, first-layer omega0 3000 on [-1, 1], hidden 30, constant Adam 1e-4.
