@@ -90,7 +90,9 @@ def test_models_names_are_whole_at_80_columns_and_json(tmp_path):
     rows = json.loads(subprocess.run([sys.executable, "-m", "kan_inr.cli", "models", "--json"], capture_output=True,
                                      text=True, env=env, timeout=240).stdout)
     assert [r["name"] for r in rows][:len(models.PRESETS)] == list(models.PRESETS)
-    assert rows[0]["params"] == 436_355 and rows[0]["lr"] == models.preset("fkan").recipe.lr
+    fkan = models.preset("fkan")  # its default network at 512 x 512 (the paper's has 436,355 parameters)
+    assert rows[0]["params"] == models.num_params(models.build("fkan", 2, 3, fkan.config_for((512, 512))))
+    assert rows[0]["lr"] == fkan.recipe.lr
 
 
 def test_compare_json(image_file, tmp_path, capsys, monkeypatch):
