@@ -156,5 +156,5 @@ def test_tiny_fit_lowers_the_loss(name: str, kind: str) -> None:
 @pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMS))
 def test_published_parameter_counts(name: str) -> None:
     preset = models.preset(name, "image")
-    model = models.build(preset.family, 2, 3, preset.config_for((512, 512)))
+    model = models.build(preset.family, 2, 3, preset.config_for((512, 512), "paper"))  # the published network
     assert models.num_params(model) == PUBLISHED_PARAMS[name]

@@ -75,11 +75,15 @@ def test_prefiltered_render_is_the_cell_average_of_a_fourier_layer():
 def test_kan_presets_cap_their_basis_at_nyquist_unless_set(image_file):
     fraction = models.IMAGE_NYQUIST_FRACTION
     assert 0 < fraction <= 1
-    for name, field in [("fkan", "grid_size"), ("sl2a", "degree"), ("cheby-kan", "first_degree")]:
+    fkan_fraction = models.FKAN_TUNED_NYQUIST_FRACTION  # the study's fkan caps K at 0.2 of Nyquist
+    for name, field, cap in [("fkan", "grid_size", fkan_fraction), ("sl2a", "degree", fraction),
+                             ("cheby-kan", "first_degree", fraction)]:
         preset = models.preset(name)
-        assert getattr(preset.config_for((512, 512)), field) == getattr(preset.config, field)  # below Nyquist
-        assert getattr(preset.config_for((24, 24)), field) == math.floor(fraction * 12 * math.pi)  # of pi n / 2
+        full = getattr(preset.config, field)
+        assert getattr(preset.config_for((512, 512)), field) == min(full, math.floor(cap * 256 * math.pi))
+        assert getattr(preset.config_for((24, 24)), field) == math.floor(cap * 12 * math.pi)  # of pi n / 2
     assert models.preset("bspline-kan").config_for((24, 24)).first_grid_size == math.floor(fraction * 24)
     job = start_run(image_file, "fkan", write=False, model_overrides={"grid_size": "270"}, device="cpu")
     assert job.model.kan.grid_size == 270  # the published K, with --set
-    assert start_run(image_file, "fkan", write=False, device="cpu").model.kan.grid_size == math.floor(fraction * 12 * math.pi)
+    assert start_run(image_file, "fkan", write=False, device="cpu").model.kan.grid_size == \
+        math.floor(fkan_fraction * 12 * math.pi)
