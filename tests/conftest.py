@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Iterator
 
 import imageio.v3 as iio
@@ -79,3 +81,12 @@ def tb_events(tb_dir: Path):
     events = EventAccumulator(str(tb_dir), size_guidance={"scalars": 0, "images": 0})
     events.Reload()
     return events
+
+
+def load_script(name: str) -> ModuleType:
+    """scripts/NAME.py imported as a module of its own (scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,26 +3,20 @@ their Pareto figure, and the validation of the chosen points on unseen signals b
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from conftest import smooth_image
+from conftest import load_script, smooth_image
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study.py"
 
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("study_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("study")
 
 
 def test_studies_and_validation_are_recorded(study, tmp_path, monkeypatch):
