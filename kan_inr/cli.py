@@ -298,9 +298,11 @@ def compare(
                                          "--budget-seconds, cut at S seconds."),
     batch: Optional[int] = typer.Option(None, help="Shared batch of a steps/seconds budget; 0 = full (default 4096)."),
     protocol: Optional[str] = typer.Option(None, help="A named benchmark: div2k-sl2a, div2k-16, fkan-recipe, bach, "
-                                           "superres, bach-superres, ttq or ttq-bach (its signals: --data)."),
+                                           "superres, bach-superres, speech-superres, ttq, ttq-bach or ttq-speech "
+                                           "(its signals: --data; the speech ones ship with kan-inr)."),
     data: Optional[Path] = typer.Option(None, help="Folder holding the protocol's signals (div2k/00.png ..., "
-                                        "audio/bach.wav); default: $KAN_INR_DATA."),
+                                        "audio/bach.wav); default: $KAN_INR_DATA (speech protocols: kan-inr's "
+                                        "data/)."),
     resize: Optional[int] = typer.Option(None, help="Images: shrink so the longest side is N pixels."),
     downsample: Optional[int] = typer.Option(None, help="Super-resolution: fit each signal reduced by F (area / "
                                              "decimation), render it at its size, score it beside bicubic / Lanczos "

@@ -1,4 +1,5 @@
-"""Super-resolution: is an INR right between its samples? (the protocols "superres", "bach-superres", "ttq")
+"""Super-resolution: is an INR right between its samples? (the protocols "superres", "bach-superres",
+"speech-superres" and the ttq ones)
 
 A signal is reduced by a factor F (images: each output pixel the mean of an F x F block, area
 averaging; audio: every F-th sample, plain decimation without a band-limiting filter), the model is

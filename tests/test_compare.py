@@ -122,7 +122,7 @@ def test_protocol_recipes_become_the_runs_training_options() -> None:
     assert (siren.lr, siren.steps, siren.target_range) == (1e-3, 501 * 4, models.preset("siren").recipe.target_range)
     assert Recipe(1e-4, 4096, epochs=500).steps_for(768 * 512) == 500 * 96
     assert set(PROTOCOLS) == {"div2k-sl2a", "div2k-16", "fkan-recipe", "bach", "superres", "bach-superres",
-                              "ttq", "ttq-bach"}
+                              "speech-superres", "ttq", "ttq-bach", "ttq-speech"}
     assert sl2a.convention == PROTOCOLS["fkan-recipe"].convention == "endpoints"  # as the papers' code samples
 
 

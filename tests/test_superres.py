@@ -79,3 +79,35 @@ def test_cli_rejects_a_bad_factor(image_file, capsys, monkeypatch):
 
     code, _, err = run_cli(["compare", image_file, "--downsample", "1", "--budget-steps", "1"], capsys, monkeypatch)
     assert code == 2 and "--downsample must be a whole factor of at least 2" in err
+
+
+def test_bach_protocols_fit_the_music_from_two_seconds():
+    """The Bach protocols take 0.5 s from 2.0 s: the clip's first half second is nearly silent."""
+    from kan_inr.comparison import PROTOCOLS
+
+    for name in ("bach-superres", "ttq-bach"):
+        assert PROTOCOLS[name].load_options == {"start": 2.0, "duration": 0.5}, name
+        assert "0.5 s of the SIREN Bach clip from 2.0 s" in PROTOCOLS[name].description, name
+
+
+@pytest.mark.parametrize("protocol", ["speech-superres", "ttq-speech"])
+def test_speech_protocols_run_from_the_bundled_clip(protocol, tmp_path, capsys, monkeypatch, one_thread):
+    """A clone without the shared data folder runs the speech protocols: their clip ships in data/, and
+    $KAN_INR_DATA (the shared folder, which holds no speech) does not redirect them."""
+    from conftest import run_cli
+    from kan_inr.comparison import PROTOCOLS
+    from kan_inr.comparison.run import BUNDLED_DATA, DATA_ENV
+
+    assert PROTOCOLS[protocol].bundled and (BUNDLED_DATA / "speech.wav").is_file()
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "shared-without-speech"))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(["compare", "--protocol", protocol, "--budget-steps", "2", "--models", "siren",
+                              "--device", "cpu", "-q"], capsys, monkeypatch)
+    assert code == 0, err
+    folder = tmp_path / "outputs" / f"compare-{protocol}"
+    original = signals.load(BUNDLED_DATA / "speech.wav")
+    low = signals.load(folder / "inputs" / "speech.wav")
+    assert low.shape == ((original.shape[0] + 1) // 2,) and low.meta["sample_rate"] == 11025  # the whole clip, halved
+    rows = {r["method"]: r for r in json.loads((folder / "superres.json").read_text())["rows"]}
+    assert set(rows) == {"linear", "sinc", "siren"} and np.isfinite(rows["linear"]["upsampled_snr"])
+    assert f"Protocol `{protocol}`" in out

@@ -30,6 +30,9 @@ from kan_inr.signals import Signal
 from kan_inr.tables import rows_to_csv
 
 DATA_ENV = "KAN_INR_DATA"  # the folder of the protocols' signals when no --data is given
+# The samples kan-inr ships (data/README.md): a bundled protocol's folder when no --data is given. data/ sits
+# beside the package in a source checkout (an editable install too); a wheel does not carry it.
+BUNDLED_DATA = Path(__file__).resolve().parents[2] / "data"
 RUN_METRICS = ("params", "steps", "batch", "train_s", "samples_per_s", "device")  # a complete metrics.json
 
 
@@ -118,7 +121,8 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     if not paths:
         if proto is None:
             raise KanInrError("give signal files, or --protocol NAME")
-        data_dir = data_dir if data_dir is not None else os.environ.get(DATA_ENV) or None
+        if data_dir is None:  # $KAN_INR_DATA names the shared data, not the samples kan-inr ships
+            data_dir = BUNDLED_DATA if proto.bundled else os.environ.get(DATA_ENV) or None
         if data_dir is None:
             raise KanInrError(f"protocol '{proto.name}' reads {', '.join(proto.signals)} from a data folder: put "
                               f"them under DIR and give --data DIR (or set {DATA_ENV}=DIR), or give the signal files")
