@@ -108,6 +108,15 @@ class Protocol:
 # The Bach protocols' window: 0.5 s from 2.0 s (22,050 samples of music, RMS 0.16); the clip's first 0.5 s is
 # nearly silent (RMS 0.0015), so a fit of it says little about music
 _BACH_WINDOW = {"start": 2.0, "duration": 0.5}
+
+
+def _audio_2x(name: str, description: str, signal: str, budget: Budget, **options: Any) -> Protocol:
+    """An audio protocol of the 2x measure (superres.py: fitted to every other sample, scored at all of
+    them) on one clip, with the audio presets scripts/audio_acceptance.py measures by default."""
+    return Protocol(name, description, (signal,), ("siren", "fkan", "sl2a"), budget, kind="audio", downsample=2,
+                    **options)
+
+
 _SL2A_PER_IMAGE = {"00": {"psnr": 33.40}, "05": {"psnr": 34.02}, "10": {"psnr": 41.04}, "15": {"psnr": 36.70}}
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
@@ -167,29 +176,19 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         resize=256,
         downsample=2,
     ),
-    Protocol(
+    _audio_2x(
         "bach-superres",
         "Audio super-resolution: 0.5 s of the SIREN Bach clip from 2.0 s (music; its first 0.5 s is nearly "
         "silent), every other sample kept (22.05 kHz, plain decimation), fitted, rendered at 44.1 kHz and scored "
         "against the original, beside linear interpolation and a windowed-sinc resampler of the same samples.",
-        ("audio/bach.wav",),
-        ("siren", "fkan", "sl2a"),
-        Budget(steps=1000, batch=0),
-        kind="audio",
-        downsample=2,
-        load_options=_BACH_WINDOW,
+        "audio/bach.wav", Budget(steps=1000, batch=0), load_options=_BACH_WINDOW,
     ),
-    Protocol(
+    _audio_2x(
         "speech-superres",
         "Audio super-resolution on speech: kan-inr's bundled speech.wav (2.86 s, 22,050 Hz, 16-bit; whole "
         "clip), every other sample kept (11.025 kHz, plain decimation), fitted, rendered at 22.05 kHz and scored "
         "against the original, beside linear interpolation and a windowed-sinc resampler of the same samples.",
-        ("speech.wav",),
-        ("siren", "fkan", "sl2a"),
-        Budget(steps=1000, batch=0),
-        kind="audio",
-        downsample=2,
-        bundled=True,
+        "speech.wav", Budget(steps=1000, batch=0), bundled=True,
     ),
     Protocol(
         "ttq",
@@ -203,31 +202,21 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         resize=256,
         downsample=2,
     ),
-    Protocol(
+    _audio_2x(
         "ttq-bach",
         "Time to quality for audio: 0.5 s of the SIREN Bach clip from 2.0 s, every other sample kept (22.05 "
         "kHz), every audio model under its own default recipe for the same wall-clock time; SNR on the grid "
         "against time and the 2x rate render against the original, beside linear and windowed-sinc "
         "interpolation.",
-        ("audio/bach.wav",),
-        ("siren", "fkan", "sl2a"),
-        Budget(seconds=60, recipe="default"),
-        kind="audio",
-        downsample=2,
-        load_options=_BACH_WINDOW,
+        "audio/bach.wav", Budget(seconds=60, recipe="default"), load_options=_BACH_WINDOW,
     ),
-    Protocol(
+    _audio_2x(
         "ttq-speech",
         "Time to quality on speech: kan-inr's bundled speech.wav (2.86 s, 22,050 Hz; whole clip), every other "
         "sample kept (11.025 kHz), every audio model under its own default recipe for the same wall-clock time; "
         "SNR on the grid against time and the 2x rate render against the original, beside linear and "
         "windowed-sinc interpolation.",
-        ("speech.wav",),
-        ("siren", "fkan", "sl2a"),
-        Budget(seconds=60, recipe="default"),
-        kind="audio",
-        downsample=2,
-        bundled=True,
+        "speech.wav", Budget(seconds=60, recipe="default"), bundled=True,
     ),
     Protocol(
         "bach",
