@@ -275,26 +275,40 @@ def _loaded(run_dir: Path, result: Any) -> Run:
     return run
 
 
+# What ``presets`` counts parameters for without a signal: (in_dim, out_dim, shape) per kind.
+DEFAULT_SIGNALS: dict[str, tuple[int, int, tuple[int, ...]]] = {"image": (2, 3, (512, 512)), "audio": (1, 1, (44_100,))}
+
+
 def presets(for_signal: SignalLike | None = None) -> list[dict[str, Any]]:
     """Every preset (built-in, then those of installed plug-in packages and ``register_model``): name,
-    family, paper, parameter count for ``for_signal`` (default: a 512x512 RGB image) and recipe."""
+    family, paper, parameter count for ``for_signal`` (default: a 512x512 RGB image) and recipe. A preset
+    with no recipe for that kind (neaf on an image) is counted for its own kind's ``DEFAULT_SIGNALS``
+    (its row's ``kind``, ``shape`` and ``channels`` say so)."""
     shape: tuple[int, ...]
-    kind, in_dim, out_dim, shape = "image", 2, 3, (512, 512)
+    kind, (in_dim, out_dim, shape) = "image", DEFAULT_SIGNALS["image"]
     if for_signal is not None:
         sig = load_signal(for_signal)
         kind, in_dim, out_dim, shape = sig.kind, sig.in_dim, sig.out_dim, sig.shape
     plugins.load_entry_points()
+    usable = registry.names_for(kind)
     rows = []
     for name in [*registry.PRESETS, *(n for n in plugins.PRESETS if n not in registry.PRESETS)]:
-        p = registry.preset(name, kind)
-        n = registry.num_params(registry.build(p.family, in_dim, out_dim, p.config_for(shape)))
-        r = p.recipe
-        rows.append({"name": name, "family": p.family, "paper": p.paper, "params": n, "lr": r.lr,
-                     "batch": r.batch, "epochs": r.epochs, "steps": r.steps,
-                     "length": r.length(), "schedule": r.schedule, "box": r.box, "kind": kind,
-                     "shape": list(shape), "channels": out_dim,
-                     "paper_recipe": None if p.published is None else p.published.length()})
+        own = kind if name not in registry.PRESETS or name in usable else next(iter(registry.PRESETS[name]))
+        rows.append(_preset_row(name, kind, in_dim, out_dim, shape) if own == kind
+                    else _preset_row(name, own, *DEFAULT_SIGNALS[own]))
     return rows
+
+
+def _preset_row(name: str, kind: str, in_dim: int, out_dim: int, shape: tuple[int, ...]) -> dict[str, Any]:
+    """``presets``' row of preset ``name`` built for a signal of ``kind`` of that shape and dimensions."""
+    p = registry.preset(name, kind)
+    n = registry.num_params(registry.build(p.family, in_dim, out_dim, p.config_for(shape)))
+    r = p.recipe
+    return {"name": name, "family": p.family, "paper": p.paper, "params": n, "lr": r.lr,
+            "batch": r.batch, "epochs": r.epochs, "steps": r.steps,
+            "length": r.length(), "schedule": r.schedule, "box": r.box, "kind": kind,
+            "shape": list(shape), "channels": out_dim,
+            "paper_recipe": None if p.published is None else p.published.length()}
 
 
 def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence[ModelLike] | None = None,

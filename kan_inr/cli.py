@@ -279,9 +279,14 @@ def list_models(
         table.add_column(col, justify="right" if col in numeric else "left",
                          no_wrap=col != "paper", min_width=max(len(r["name"]) for r in rows) if col == "name" else None)
     for r in rows:
-        table.add_row(r["name"], label(r["family"]), r["paper"], f"{r['params']:,}", f"{r['lr']:g}",
+        # a preset for other kinds only (neaf: audio) is counted for its own kind's default signal
+        params = f"{r['params']:,}" if r["kind"] == first["kind"] else f"{r['params']:,} ({r['kind']})"
+        table.add_row(r["name"], label(r["family"]), r["paper"], params, f"{r['lr']:g}",
                       "full" if r["batch"] == FULL_BATCH else f"{r['batch']:,}", r["length"],
                       f"box {r['box']}x{r['box']}" if r["box"] else "point")
+    others = {r["kind"]: r for r in rows if r["kind"] != first["kind"]}
+    table.caption = "; ".join(f"({k}): for {k} signals only, counted for shape {'x'.join(map(str, r['shape']))} "
+                              f"with {r['channels']} channels" for k, r in others.items())
     # a pipe gets the table at its natural width, one line per preset; a terminal gets its own width
     Console(width=None if sys.stdout.isatty() else 10_000).print(table)
 

@@ -436,7 +436,7 @@ def main(
 ) -> None:
     """Training speed and peak memory of every model, with naive-formulation ratios (benchmarks.md #5)."""
     dev = resolve_device(device)
-    names = [n.strip() for n in models_.split(",") if n.strip()] or list(models.PRESETS)
+    names = [n.strip() for n in models_.split(",") if n.strip()] or models.names_for("image")
     for name in names:
         models.preset(name)  # unknown name: one clear error before any work
     if record:

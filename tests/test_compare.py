@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from kan_inr import KanInrError, models, runs
+from kan_inr.api import DEFAULT_SIGNALS
 from kan_inr.comparison import PROTOCOLS, Budget, Recipe, make_budget, run_comparison
 from kan_inr.comparison.protocols import budget_fields
 from kan_inr.comparison.run import DATA_ENV
@@ -121,9 +122,26 @@ def test_protocol_recipes_become_the_runs_training_options() -> None:
     siren = planned("siren")
     assert (siren.lr, siren.steps, siren.target_range) == (1e-3, 501 * 4, models.preset("siren").recipe.target_range)
     assert Recipe(1e-4, 4096, epochs=500).steps_for(768 * 512) == 500 * 96
-    assert set(PROTOCOLS) == {"div2k-sl2a", "div2k-16", "fkan-recipe", "bach", "superres", "bach-superres",
+    assert set(PROTOCOLS) == {"div2k-sl2a", "div2k-16", "fkan-recipe", "bach", "bach-cpu", "superres", "bach-superres",
                               "speech-superres", "ttq", "ttq-bach", "ttq-speech"}
     assert sl2a.convention == PROTOCOLS["fkan-recipe"].convention == "endpoints"  # as the papers' code samples
+
+
+@pytest.mark.parametrize(("name", "samples"), [("bach", 308_207), ("bach-cpu", 44_100)])
+def test_bach_protocols_run_every_model_under_neafs_recipe(name: str, samples: int) -> None:
+    """NeAF's recipe for siren and neaf alike: Adam 1e-4 cosine to 1e-6, 1,000 epochs of 16,384 samples;
+    bach-cpu is bach on the clip's first second, with no published number beside it."""
+    proto = PROTOCOLS[name]
+    signal = Signal(torch.zeros(samples, 1), (samples,), "audio", (-1.0, 1.0), {"sample_rate": 44_100})
+    assert proto.models == ("siren", "neaf") and proto.kind == "audio"
+    for model in proto.models:
+        fields = budget_fields(model, signal, proto.budget, proto, seed=0, device="cpu", eval_every=None)
+        train = start_run("bach.wav", model, signal=signal, write=False, **fields).train
+        assert (train.lr, train.schedule, train.lr_decay, train.batch) == (1e-4, "cosine", 0.01, 16_384)
+        assert train.steps == 1000 * (samples // 16_384)  # epochs drop the remainder (config.epoch_steps)
+    assert {m: p.values for m, p in PROTOCOLS["bach"].published.items()} == {"siren": {"snr": 37.3},
+                                                                            "neaf": {"snr": 35.2}}
+    assert PROTOCOLS["bach-cpu"].published == {} and PROTOCOLS["bach-cpu"].load_options == {"duration": 1.0}
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
@@ -138,7 +156,8 @@ def test_published_numbers_belong_to_the_protocol_and_its_models(name: str) -> N
         if pub.params is None or model == "wire":  # WIRE's 91.6K cannot be derived from the SL2A code (reference-models.md)
             continue
         preset = models.preset(model, proto.kind)
-        ours = models.num_params(models.build(preset.family, 2, 3, preset.config_for((512, 512), "paper")))
+        in_dim, out_dim, shape = DEFAULT_SIGNALS[proto.kind]  # a 512 x 512 RGB image, a mono clip
+        ours = models.num_params(models.build(preset.family, in_dim, out_dim, preset.config_for(shape, "paper")))
         assert abs(ours - pub.params) <= 50, (model, ours, pub.params)
 
 

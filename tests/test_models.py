@@ -32,6 +32,7 @@ TINY: dict[str, dict[str, object]] = {
     "relu-pe": {"hidden_dim": 32, "hidden_layers": 2},
     "wire": {"hidden_dim": 32, "hidden_layers": 2},
     "ffn": {"hidden_dim": 32, "hidden_layers": 2},
+    "neaf": {"hidden_dim": 16, "hidden_layers": 1, "first_grid": 16},
 }
 
 # Parameters at 512 x 512 RGB as the papers' tables (and the FKAN code) count them. WIRE's table says
@@ -54,7 +55,7 @@ KIND_SHAPES = {"image": (16, 16), "audio": (256,)}
 # are parametrised over the registry, so one that disappeared would silently lose its tests; this fails.
 DOCUMENTED = {"fkan": {"image", "audio"}, "siren": {"image", "audio"}, "sl2a": {"image", "audio"},
               "cheby-kan": {"image"}, "bspline-kan": {"image"}, "hash-grid": {"image"}, "finer": {"image"},
-              "gauss": {"image"}, "wire": {"image"}, "relu-pe": {"image"}, "ffn": {"image"}}
+              "gauss": {"image"}, "wire": {"image"}, "relu-pe": {"image"}, "ffn": {"image"}, "neaf": {"audio"}}
 
 
 def test_registry_holds_every_documented_preset_and_kind() -> None:

@@ -131,7 +131,7 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
         if missing:
             raise KanInrError(f"protocol '{proto.name}' needs {', '.join(missing)} (not found; use --data DIR "
                               f"or give the signal files)")
-    model_names = _models(model_names, proto, log)
+    model_names = _models(model_names, proto, proto.kind if proto else signals.kind_of(paths[0]), log)
     budget = budget if budget is not None else (proto.budget if proto else None)
     if budget is None:
         raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe default|paper")
@@ -187,15 +187,16 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     return Comparison(out_dir, rows, markdown, figures, fitted, skipped)
 
 
-def _models(names: list[str] | None, proto: Protocol | None, log: NullLog) -> list[str]:
-    """The requested models, all of them registered; a protocol's missing ones are skipped with a note."""
+def _models(names: list[str] | None, proto: Protocol | None, kind: str, log: NullLog) -> list[str]:
+    """The requested models, all of them registered and fit for signals of ``kind``; a protocol's missing
+    ones are skipped with a note; none requested: every preset for that kind (``models.names_for``)."""
     if names:
         for model in names:
-            models.preset(model)  # an unknown name is an error listing the registered ones
+            models.preset(model, kind)  # an unknown name (or one for other kinds) is an error saying which
         if len(set(names)) != len(names):
             raise KanInrError(f"--models lists a model twice: {','.join(names)}")
         return list(names)
-    wanted = list(proto.models) if proto and proto.models else list(models.PRESETS)
+    wanted = list(proto.models) if proto and proto.models else models.names_for(kind)
     missing = [m for m in wanted if m not in models.PRESETS]
     if missing:
         log.message(f"not registered in this kan-inr, left out: {', '.join(missing)}")

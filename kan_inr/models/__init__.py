@@ -2,7 +2,8 @@
 
 A *family* is an ``nn.Module`` built as ``Model(in_dim, out_dim, cfg)`` with ``cfg`` a frozen dataclass.
 A *preset* is a named, published configuration of a family plus the optimiser recipe it was published
-with, per signal kind ("image", "audio"); a kind without its own preset uses the image one.
+with, per signal kind ("image", "audio"); a kind without its own preset uses the image one, and a preset
+without an image one (neaf: audio only) is for its own kinds only (``names_for``).
 ``Preset.adapt`` (optional) ties config fields to the signal's grid shape (e.g. frequencies from the
 Nyquist limit, or from a clip's length).
 """
@@ -26,6 +27,7 @@ from kan_inr.models.fkan import FKAN, FKANConfig
 from kan_inr.models.gauss import Gauss, GaussConfig
 from kan_inr.models.hash_grid import HashGrid, HashGridConfig, hash_grid_for_shape
 from kan_inr.models.kan import BSplineKANConfig, BSplineKANNet, ChebyKANConfig, ChebyKANNet
+from kan_inr.models.neaf import NeAF, NeAFConfig
 from kan_inr.models.siren import Siren, SirenConfig
 from kan_inr.models.sl2a import SL2A, SL2AConfig
 from kan_inr.models.wire import Wire, WireConfig
@@ -44,6 +46,7 @@ FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
     "wire": (WireConfig, Wire),
     "relu-pe": (ReluPEConfig, ReluPE),
     "ffn": (FFNConfig, FFN),
+    "neaf": (NeAFConfig, NeAF),
 }
 
 
@@ -61,6 +64,7 @@ class Recipe:
     epochs: float | None = None
     steps: int | None = None
     schedule: str = "exp"  # see training.lr_at
+    lr_decay: float = 0.1  # final lr = lr * lr_decay (exp and cosine schedules)
     target_range: tuple[float, float] | None = None  # range models are trained on; None = signal's own
     box: int = 0  # box pixel model (TrainConfig.box): samples per axis of each pixel's cell; 0 = centre values
     # Measured quality-neutral in bf16 (benchmarks/precision.json, precision-sl2a.json: at most 0.1 dB lost
@@ -71,8 +75,8 @@ class Recipe:
     def train_fields(self) -> dict[str, Any]:
         """The TrainConfig fields this recipe sets (its length only when it has one): the one way a recipe
         (a preset's, a protocol's, a codec's) becomes training options."""
-        fields = {"lr": self.lr, "batch": self.batch, "schedule": self.schedule, "target_range": self.target_range,
-                  "box": self.box}
+        fields = {"lr": self.lr, "batch": self.batch, "schedule": self.schedule, "lr_decay": self.lr_decay,
+                  "target_range": self.target_range, "box": self.box}
         return fields | ({"epochs": self.epochs} if self.epochs is not None else {}) \
             | ({"steps": self.steps} if self.steps is not None else {})
 
@@ -260,19 +264,36 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "image": Preset("ffn", FFNConfig(), Recipe(lr=1e-3, batch=FULL_BATCH, steps=2000),
                         "Fourier features, Tancik et al. NeurIPS 2020, arXiv 2006.10739"),
     },
+    # Audio only. NeAF's opt.py: Adam 1e-4, CosineAnnealingLR(T_max = epochs, eta_min = lr / 100), 1,000 epochs of
+    # shuffled 16,384-sample batches.
+    "neaf": {
+        "audio": Preset("neaf", NeAFConfig(),
+                        Recipe(lr=1e-4, batch=16384, epochs=1000, schedule="cosine", lr_decay=0.01),
+                        "NeAF stacked Fourier-KAN, Fourier(1024) 4 x 64 (lif314/NeAF)"),
+    },
 }
 
 
 PLUGIN_RECIPE = Recipe(lr=1e-4, batch=4096, steps=2000)  # a plug-in model's recipe unless it registers one
 
 
+def names_for(kind: str) -> list[str]:
+    """The built-in presets a signal of ``kind`` can be fitted with: those with a preset of that kind, and
+    those with an image preset (the fallback); not e.g. an audio-only one on an image."""
+    return [name for name, by_kind in PRESETS.items() if kind in by_kind or "image" in by_kind]
+
+
 def preset(name: str, kind: str = "image") -> Preset:
-    """The preset ``name`` for a signal kind, falling back to its image preset; else a plug-in: a preset
-    registered with ``plugins.register_model`` (or an installed entry point), or a spec ``FILE.py:Class``
-    / ``module:Class`` the user named (its class's default config and ``PLUGIN_RECIPE``)."""
+    """The preset ``name`` for a signal kind, falling back to its image preset (a preset without one, e.g.
+    the audio-only neaf, is refused on other kinds); else a plug-in: a preset registered with
+    ``plugins.register_model`` (or an installed entry point), or a spec ``FILE.py:Class`` / ``module:Class``
+    the user named (its class's default config and ``PLUGIN_RECIPE``)."""
     if name in PRESETS:
         by_kind = PRESETS[name]
-        return by_kind.get(kind, by_kind["image"])
+        if kind not in by_kind and "image" not in by_kind:
+            raise KanInrError(f"{name} is an {' and '.join(by_kind)} preset: fit it to {' or '.join(by_kind)} "
+                              f"signals, not {kind}")
+        return by_kind[kind] if kind in by_kind else by_kind["image"]
     if plugins.is_spec(name):
         model_cls = plugins.model_class(name, from_run=False)
         spec = plugins.spec_of(model_cls)
