@@ -33,9 +33,9 @@ def column_frequencies(layer: KANLayer) -> tuple[torch.Tensor, torch.Tensor] | N
     """(frequency k, input axis i) of every column of the layer's ``weight`` (out, in * n_basis), both
     (in * n_basis,); None for a layer without frequencies (B-splines)."""
     if isinstance(layer, FourierKAN):
-        k = torch.arange(1, layer.grid_size + 1, dtype=torch.float32).repeat(2)  # [A_1..A_K, B_1..B_K]
+        k = layer.frequencies.float().repeat(2)  # [A_1..A_K, B_1..B_K]: k = 1..K or spread over a band
     elif isinstance(layer, ChebyshevKAN):
-        k = torch.arange(layer.degree + 1, dtype=torch.float32)  # [c_0..c_D]
+        k = layer.degrees.float()  # [c_0..c_D]
     else:
         return None
     k = k.to(layer.weight.device)

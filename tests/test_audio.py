@@ -191,13 +191,16 @@ def test_tensorboard_gets_audio_and_figure():
                             ("figure", "eval/waveform_spectrogram")]
 
 
-def test_audio_presets_tie_frequencies_to_the_clip():
+def test_audio_presets_set_the_first_layer_band_by_the_clip_at_a_fixed_cost_per_sample():
     short, long = (2_205,), (308_207,)
-    assert models.preset("siren", "audio").config.first_omega == 3000
-    for name, field in (("fkan", "grid_size"), ("sl2a", "degree")):
+    assert models.preset("siren", "audio").config_for(short, "paper").first_omega == 3000  # SIREN's published
+    for name, field in (("fkan", "band"), ("sl2a", "band"), ("siren", "first_omega")):
         p = models.preset(name, "audio")
-        a, b = getattr(p.config_for(short), field), getattr(p.config_for(long), field)
-        assert a < b, (name, a, b)
+        a, b = p.config_for(short), p.config_for(long)
+        # a quarter of the Nyquist limit pi (T - 1) / 2: the same fraction of the sample rate at any length
+        assert getattr(a, field) == round(math.pi * 2_204 / 8) and getattr(b, field) == round(math.pi * 308_206 / 8)
+        built = [models.num_params(models.build(p.family, 1, 1, c)) for c in (a, b)]
+        assert built[0] == built[1], (name, built)  # the band costs no parameters: a step's cost stays the same
 
 
 @pytest.fixture(scope="module")

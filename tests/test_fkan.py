@@ -8,7 +8,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from kan_inr.models import build, num_params
 from kan_inr.models.fkan import FKANConfig
-from kan_inr.models.layers import FourierKAN
+from kan_inr.models.layers import FourierKAN, spread_frequencies
 from tests.reference_models import fourier_kan_coefficients, fourier_kan_naive
 
 
@@ -77,3 +77,42 @@ def test_naive_reference_keeps_one_materialised_term_alive_like_the_notebook():
     with _LiveTensors(n * n_out * n_in * k) as tracker:
         y = fourier_kan_naive(x, a, b, torch.zeros(n_out))
     assert y.shape == (n, n_out) and tracker.peak == 1
+
+
+def test_fourier_kan_over_a_band_equals_the_formula_at_its_spread_frequencies():
+    torch.manual_seed(0)
+    layer = FourierKAN(2, 4, grid_size=12, band=3000).double()
+    k = spread_frequencies(12, 3000).double()  # the frequencies the layer says it uses
+    assert torch.equal(layer.frequencies.double(), k)
+    a, b = fourier_kan_coefficients(layer.weight, 2)
+    x = torch.rand(9, 2, dtype=torch.float64) * 2 - 1
+    slow = layer.bias.expand(9, 4).clone()
+    for i in range(2):
+        for j in range(12):
+            slow += torch.outer(torch.cos(k[j] * x[:, i]), a[:, i, j]) + torch.outer(torch.sin(k[j] * x[:, i]), b[:, i, j])
+    torch.testing.assert_close(layer(x), slow, rtol=1e-10, atol=1e-10)
+
+
+def test_spread_frequencies_are_distinct_integers_covering_the_band_and_rebuild_identically():
+    for count, band in [(64, 3000), (64, 65), (64, 70), (9, 10), (100, 100_000)]:
+        k = spread_frequencies(count, band)
+        assert k.numel() == count and len(set(k.tolist())) == count  # distinct: no feature repeats
+        assert torch.equal(k, k.round()) and k.min() == 1 and k.max() <= band
+        assert torch.equal(k, spread_frequencies(count, band))  # a config rebuilds the same layer
+    k = spread_frequencies(64, 3000)
+    assert k[:8].tolist() == list(range(1, 9)) and k.max() > 2900  # the slow shapes, then up to the band
+    gaps = k[8:].diff()
+    assert gaps.max() < 2 * 3000 / 56  # one per equal run: no wide hole in the band
+    assert torch.equal(spread_frequencies(16, 16), torch.arange(1, 17.0))  # band <= K: the paper's 1..K
+
+
+def test_fkan_audio_form_is_a_sine_network_behind_a_spread_fourier_layer():
+    cfg = FKANConfig(grid_size=64, band=3000, hidden_dim=256, block_dims=(256, 256, 256), omega=30.0, block="sine",
+                     first="sine")
+    model = build("fkan", 1, 1, cfg)
+    assert num_params(model) == 230_657  # 2 * 64 * 256 + 256 + 3 * 65,792 + 257: no LayerNorm
+    x = torch.rand(5, 1) * 2 - 1
+    h = torch.sin(model.kan(x))
+    for block in model.blocks:
+        h = torch.sin(30.0 * block.linear(h))
+    torch.testing.assert_close(model(x), model.head(h))

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, bspline_basis, chebyshev_basis, edge_functions
+from kan_inr.models.layers import (BSplineKAN, ChebyshevKAN, FourierKAN, bspline_basis, chebyshev_basis, edge_functions,
+                                   spread_frequencies)
 from tests.reference_models import chebyshev_kan_coefficients, chebyshev_kan_einsum
 
 
@@ -144,3 +145,13 @@ def test_layers_take_any_leading_dims_and_expose_their_edge_functions(make) -> N
     summed = sum(edge_functions(layer, points[:, i])[:, :, i] for i in range(3))  # (10, out)
     torch.testing.assert_close(summed, layer(points) - layer(torch.zeros(3, dtype=torch.float64)))
     assert edge_functions(layer, torch.zeros(1, dtype=torch.float64)).abs().max() < 1e-12  # phi(0) = 0
+
+
+def test_chebyshev_kan_over_a_band_uses_degree_zero_and_the_spread_degrees() -> None:
+    torch.manual_seed(0)
+    layer = ChebyshevKAN(1, 3, degree=10, band=500).double()
+    degrees = torch.cat([torch.zeros(1), spread_frequencies(10, 500)]).double()  # (D + 1,)
+    assert torch.equal(layer.degrees.double(), degrees)
+    x = torch.randn(20, 1, dtype=torch.float64)
+    basis = torch.cos(degrees * torch.arccos(torch.tanh(x)))  # (N, D + 1): T_k(tanh x) = cos(k arccos tanh x)
+    torch.testing.assert_close(layer(x), basis @ layer.weight.T, rtol=1e-10, atol=1e-10)

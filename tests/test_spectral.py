@@ -87,3 +87,11 @@ def test_kan_presets_cap_their_basis_at_nyquist_unless_set(image_file):
     assert job.model.kan.grid_size == 270  # the published K, with --set
     assert start_run(image_file, "fkan", write=False, device="cpu").model.kan.grid_size == \
         math.floor(fkan_fraction * 12 * math.pi)
+
+
+def test_column_frequencies_of_a_layer_over_a_band_are_its_spread_frequencies():
+    layer = FourierKAN(1, 2, 10, band=1000)
+    k, axis = spectral.column_frequencies(layer)
+    assert torch.equal(k, layer.frequencies.repeat(2)) and k.max() > 500 and axis.tolist() == [0] * 20
+    k, _ = spectral.column_frequencies(ChebyshevKAN(1, 2, 10, band=1000))
+    assert k[0] == 0 and torch.equal(k[1:], layer.frequencies)

@@ -32,7 +32,7 @@ from kan_inr.models.siren import Siren, SirenConfig
 from kan_inr.models.sl2a import SL2A, SL2AConfig
 from kan_inr.models.wire import Wire, WireConfig
 from kan_inr.geometry import CENTERS, ENDPOINTS, nyquist
-from kan_inr.space import SearchSpace, choice, number
+from kan_inr.space import SearchSpace, band, choice, number
 
 FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
     "fkan": (FKANConfig, FKAN),
@@ -119,33 +119,49 @@ class Preset:
         return self.published if recipe == "paper" and self.published is not None else self.recipe
 
 
-AUDIO_BATCH = 2**16  # audio recipes: full batch up to 65,536 samples (1.5 s at 44.1 kHz), random batches beyond
-AUDIO_MAX_FREQUENCIES = 1024  # bound: features (batch, 2K) are 0.5 GB at K = 1,024 and a 65,536 batch
+# Audio presets: one rule for every first layer (benchmarks/audio-band.json, scripts/audio_band.py) and a
+# fixed cost per sample. The first layer's band (FKAN's spread frequencies, SL2A's spread degrees,
+# SIREN's omega_0) is AUDIO_BAND_FRACTION of the clip's Nyquist limit, i.e. a fixed fraction of its sample
+# rate whatever its length: on [-1, 1], T samples sit 2 / (T - 1) apart, so the grid carries up to
+# pi (T - 1) / 2 in the units of cos(k x) (geometry.nyquist), and k maps to k / (pi d) Hz on a clip of d
+# seconds. A band fixed per coordinate unit (SIREN's omega_0 = 3000 for the 7 s Bach clip) covers 1.9
+# kHz on 0.5 s but 330 Hz on a 2.9 s clip. Random batches of AUDIO_BATCH samples: on a clip of 63,000
+# samples full batch gave 29 steps in 30 s (0.9 dB), 8,192 gave 375 (20.6 dB) (benchmarks/notes.md).
+AUDIO_BAND_FRACTION = 0.25
+AUDIO_BATCH = 8192
+AUDIO_FREQUENCIES = 64  # K of fkan's first layer, D of sl2a's: a fixed cost per sample, whatever the band
 
 
-def audio_frequencies(shape: tuple[int, ...], fraction: float) -> int:
-    """Frequencies for a KAN first layer on a clip of T samples: ``fraction`` of its Nyquist limit,
-    between 16 and ``AUDIO_MAX_FREQUENCIES``.
-
-    Samples sit 2 / (T - 1) apart on [-1, 1], so the highest frequency the grid carries is
-    pi (T - 1) / 2 in the units of cos(k x) (``geometry.nyquist``); a clip of d seconds maps k to k / (pi d) Hz, which ties
-    the number to the clip's length and sample rate. The fractions the presets use were measured by
-    ``scripts/audio_fractions.py`` (SNR after 100 steps on 50 ms of bach, fractions 1/64, 1/16, 1/4;
-    recorded in benchmarks/audio-fractions.json and shown in benchmarks/README.md).
-    """
-    (t,) = shape
-    return max(16, min(AUDIO_MAX_FREQUENCIES, round(fraction * nyquist(t, ENDPOINTS))))
+def audio_band(shape: tuple[int, ...]) -> int:
+    """The first-layer band of the audio presets for a clip of T samples, in the units of cos(k x) on
+    [-1, 1]: AUDIO_BAND_FRACTION of its Nyquist limit (at least 1)."""
+    return band(AUDIO_BAND_FRACTION, shape, ENDPOINTS)
 
 
-def fkan_for_clip(cfg: FKANConfig, shape: tuple[int, ...]) -> FKANConfig:
-    """K = 1/16 of Nyquist: more frequencies fit worse within the step budget (measured, above)."""
-    return dataclasses.replace(cfg, grid_size=audio_frequencies(shape, 1 / 16))
+def band_from_clip(field_name: str) -> Callable[[Any, tuple[int, ...]], Any]:
+    """``Preset.adapt`` setting a first layer's band (``band``; SIREN's ``first_omega``) by ``audio_band``."""
+    def adapt(cfg: Any, shape: tuple[int, ...]) -> Any:
+        band = audio_band(shape)
+        return dataclasses.replace(cfg, **{field_name: float(band) if field_name == "first_omega" else band})
+
+    return adapt
 
 
-def sl2a_for_clip(cfg: SL2AConfig, shape: tuple[int, ...]) -> SL2AConfig:
-    """D = 1/4 of Nyquist (best of those measured, above). T_D(tanh x) oscillates at most D times
-    faster than x (d arccos(tanh x) / dx <= 1), so D counts frequencies as K does."""
-    return dataclasses.replace(cfg, degree=audio_frequencies(shape, 1 / 4))
+# fkan's audio network: 64 Fourier-KAN frequencies spread over the band, sin(), then three sine layers of
+# 256 (SIREN's hidden layers, omega 30): 230,657 parameters. With LayerNorm after the first layer instead
+# of sin() (the FKAN code's), 24.2 dB where sin() reached 51.3 (60 s, Bach from 2.0 s); with the FKAN code's
+# blocks the network is not periodic and reaches only the band of its first layer.
+FKAN_AUDIO = FKANConfig(grid_size=AUDIO_FREQUENCIES, hidden_dim=256, block_dims=(256, 256, 256), omega=30.0,
+                        block="sine", first="sine")
+# sl2a's: the paper's fusion network behind 64 Chebyshev degrees spread over the band. Sine activations in
+# the fusion layers (omega 30) did not learn (0.0 dB): the products z1 * y already build combination
+# frequencies of the first layer's.
+SL2A_AUDIO = SL2AConfig(degree=AUDIO_FREQUENCIES)
+# SIREN's published audio network (3 x 256, first-layer omega_0 3000 on [-1, 1], hidden 30, constant Adam
+# 1e-4, full batch) is its paper recipe; the default sets omega_0 by the band rule.
+SIREN_AUDIO_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant")
+AUDIO_KAN_RECIPE = Recipe(lr=1e-3, batch=AUDIO_BATCH, steps=2000, schedule="cosine")
+SIREN_AUDIO_RECIPE = Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000, schedule="constant")
 
 
 # The image presets' default recipes: point samples, the full 128 px image as one batch (16,384 pixels;
@@ -203,18 +219,18 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323",
                         adapt=nyquist_capped("grid_size", fraction=FKAN_TUNED_NYQUIST_FRACTION),
                         published=FKAN_PAPER, tuned=FKAN_TUNED),
-        "audio": Preset("fkan", FKANConfig(), Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000),
-                        "FKAN, Mehrabian et al. 2024, arXiv 2409.09323 (K from the clip)", adapt=fkan_for_clip),
+        "audio": Preset("fkan", FKANConfig(), AUDIO_KAN_RECIPE,
+                        "FKAN, Mehrabian et al. 2024, arXiv 2409.09323 (audio: spread first layer, sine layers)",
+                        adapt=band_from_clip("band"), published=FKAN_PAPER, tuned=FKAN_AUDIO),
     },
     "siren": {
         "image": Preset("siren", SirenConfig(),
                         Recipe(lr=3e-4, batch=IMAGE_BATCH, epochs=1000, schedule="cosine", target_range=(-1.0, 1.0),
                                box=IMAGE_BOX),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661", published=SIREN_PAPER),
-        # SIREN's audio recipe: 3 x 256, first-layer omega0 3000 on [-1, 1], hidden 30, constant Adam 1e-4.
-        "audio": Preset("siren", SirenConfig(first_omega=3000.0),
-                        Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000, schedule="constant"),
-                        "SIREN, Sitzmann et al. 2020, arXiv 2006.09661 (audio)"),
+        "audio": Preset("siren", SirenConfig(first_omega=3000.0), SIREN_AUDIO_RECIPE,
+                        "SIREN, Sitzmann et al. 2020, arXiv 2006.09661 (audio)", adapt=band_from_clip("first_omega"),
+                        published=SIREN_AUDIO_PAPER),
     },
     # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
     "sl2a": {
@@ -222,8 +238,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
                                                            box=IMAGE_BOX, bf16=True),
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836", adapt=nyquist_capped("degree"),
                         published=SL2A_PAPER),
-        "audio": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=AUDIO_BATCH, steps=2000),
-                        "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836 (degree from the clip)", adapt=sl2a_for_clip),
+        "audio": Preset("sl2a", SL2AConfig(), AUDIO_KAN_RECIPE,
+                        "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836 (audio: degrees spread over the band)",
+                        adapt=band_from_clip("band"), published=SL2A_PAPER, tuned=SL2A_AUDIO),
     },
     # Plain KANs have no published INR recipe: they get SL2A's (protocol div2k-sl2a).
     "cheby-kan": {
@@ -326,7 +343,8 @@ def search_space(name: str, kind: str = "image") -> SearchSpace:
     """What ``kan-inr tune`` varies for preset ``name`` on a signal of ``kind``: its recipe's levers and
     its family's (a plug-in's own, if it declared them)."""
     found = preset(name, kind)
-    family = found.space or (SPACES[found.family](found.config, kind) if found.family in SPACES else None)
+    default = found.tuned if found.tuned is not None else found.config  # spaces centre on the default network
+    family = found.space or (SPACES[found.family](default, kind) if found.family in SPACES else None)
     base = recipe_space(found.recipe_for("default"))
     return base | family if family is not None else base
 

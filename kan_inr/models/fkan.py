@@ -6,6 +6,12 @@ Each block computes z = W x + b and (z + tanh(omega z)) * sigmoid(z), omega = 30
 a "SineLayer" though no sine is used). 436,355 parameters for RGB; the notebook also registers three
 unused scalars per block (printed count 436,367), which we drop. ``block = "sine"`` (not in the paper)
 makes the blocks SIREN's sine layers behind the Fourier-KAN first layer.
+
+For audio (not in the paper): ``band`` spreads the first layer's K frequencies over 1..band
+(``layers.spread_frequencies``) so that a few of them reach the clip's band at a fixed cost per sample,
+and ``first = "sine"`` puts sin() after that layer instead of LayerNorm, so the whole network is a
+sine network whose first layer is a learnable Fourier series (SIREN's hidden layers, Sitzmann et al.
+2020, then build the integer combinations of those frequencies).
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr.models.layers import FourierKAN, exact_linear
-from kan_inr.space import SearchSpace, choice, frequencies, number
+from kan_inr.space import SearchSpace, band, choice, frequencies, number
 
 
 BLOCKS = ("fkan", "sine")  # the blocks' activation: the FKAN code's, or SIREN's sine (FKANBlock)
+FIRSTS = ("norm", "sine")  # after the Fourier-KAN layer: the FKAN code's LayerNorm, or sin()
 
 
 @dataclass(frozen=True)
@@ -32,27 +39,39 @@ class FKANConfig:
     block_dims: tuple[int, ...] = (256, 256, 256, 512)
     omega: float = 30.0  # slope of tanh (fkan blocks) or frequency of the sine (sine blocks)
     block: str = "fkan"  # one of BLOCKS
+    band: int = 0  # > grid_size: the K frequencies spread over 1..band (layers.spread_frequencies); else 1..K
+    first: str = "norm"  # one of FIRSTS: what follows the Fourier-KAN layer
 
     def __post_init__(self) -> None:
         if self.block not in BLOCKS:
             raise KanInrError(f"unknown block '{self.block}' (choose from {', '.join(BLOCKS)})")
+        if self.first not in FIRSTS:
+            raise KanInrError(f"unknown first '{self.first}' (choose from {', '.join(FIRSTS)})")
 
 
 def search_space(cfg: FKANConfig, kind: str) -> SearchSpace:
-    """FKAN's levers for ``kan-inr tune``: K as a fraction of the grid's Nyquist limit (``grid_fraction``:
-    images 1/16 to all of it; audio 1/128 to 1/4, around the preset's 1/16), the Fourier-KAN layer's
+    """FKAN's levers for ``kan-inr tune``, around the preset's default network ``cfg``. Images: K as a
+    fraction of the grid's Nyquist limit (``grid_fraction``, 1/16 to all of it), the Fourier-KAN layer's
     width, ``blocks`` equal blocks of ``block_width`` (the paper's 256-256-256-512 made uniform), the
-    blocks' omega and their activation (``block``: the paper's, or sine)."""
+    blocks' omega and their activation (``block``: the paper's, or sine). Audio (sine blocks behind sin()
+    of a spread first layer, both measured): the band as a fraction of the clip's Nyquist limit
+    (``band_fraction``, 1/32 to all of it), K, the widths, the blocks and their omega."""
     def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
-        return {"grid_size": frequencies(values["grid_fraction"], shape, convention),
-                "block_dims": (values["block_width"],) * values["blocks"]}
+        fields: dict[str, Any] = {"block_dims": (values["block_width"],) * values["blocks"]}
+        if "band_fraction" in values:
+            return fields | {"band": band(values["band_fraction"], shape, convention)}
+        return fields | {"grid_size": frequencies(values["grid_fraction"], shape, convention)}
 
-    fraction = number(1 / 128, 1 / 4, log=True) if kind == "audio" else number(1 / 16, 1.0, log=True)
-    return SearchSpace({"grid_fraction": fraction, "hidden_dim": number(32, 256, log=True, integer=True),
-                        "block_width": number(64, 512, log=True, integer=True), "blocks": number(1, 5, integer=True),
-                        "omega": number(cfg.omega / 10, cfg.omega * 2, log=True), "block": choice(*BLOCKS)},
-                       {"grid_fraction": ("grid_size",), "block_width": ("block_dims",), "blocks": ("block_dims",)},
-                       derive)
+    shape_levers = {"block_width": ("block_dims",), "blocks": ("block_dims",)}
+    common = {"hidden_dim": number(32, 512, log=True, integer=True),
+              "block_width": number(64, 512, log=True, integer=True), "blocks": number(1, 5, integer=True),
+              "omega": number(cfg.omega / 3, cfg.omega * 3, log=True)}
+    if kind == "audio":
+        return SearchSpace({"band_fraction": number(1 / 32, 1.0, log=True),
+                            "grid_size": number(16, 256, log=True, integer=True), **common},
+                           {"band_fraction": ("band",), **shape_levers}, derive)
+    return SearchSpace({"grid_fraction": number(1 / 16, 1.0, log=True), **common, "block": choice(*BLOCKS)},
+                       {"grid_fraction": ("grid_size",), **shape_levers}, derive)
 
 
 class FKANBlock(nn.Module):
@@ -81,8 +100,8 @@ class FKAN(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, cfg: FKANConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.kan = FourierKAN(in_dim, cfg.hidden_dim, cfg.grid_size)
-        self.norm = nn.LayerNorm(cfg.hidden_dim)
+        self.kan = FourierKAN(in_dim, cfg.hidden_dim, cfg.grid_size, cfg.band)
+        self.norm = nn.LayerNorm(cfg.hidden_dim) if cfg.first == "norm" else None
         dims = (cfg.hidden_dim, *cfg.block_dims)
         self.blocks = nn.Sequential(*(FKANBlock(a, b, cfg.omega, cfg.block) for a, b in zip(dims[:-1], dims[1:])))
         self.head = nn.Linear(dims[-1], out_dim)
@@ -95,5 +114,6 @@ class FKAN(nn.Module):
         nn.init.uniform_(self.head.weight, -bound, bound)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        h = self.norm(self.kan(coords))  # (N, hidden_dim)
+        h = self.kan(coords)  # (N, hidden_dim)
+        h = self.norm(h) if self.norm is not None else torch.sin(h)
         return exact_linear(self.blocks(h), self.head)  # (N, out_dim), fp32 output in a bf16 step

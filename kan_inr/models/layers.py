@@ -65,13 +65,49 @@ def harmonics_powers(x: torch.Tensor, grid_size: int) -> torch.Tensor:
 def harmonics(x: torch.Tensor, grid_size: int) -> torch.Tensor:
     """(cos k x_i, sin k x_i) for k = 1..K: (N, in) -> (N, in, K, 2).
 
-    Eager fp32/fp64: complex powers, 1.6x cheaper than K sin/cos evaluations on a CPU. Under
-    torch.compile (which fuses the direct form into the one kernel that writes the features) and for
-    dtypes without complex support (bf16, fp16): the direct form.
+    Eager fp32/fp64 on an input that needs no gradient (coordinates): complex powers, 1.6x cheaper
+    than K sin/cos evaluations on a CPU. An input that needs one (a hidden Fourier-KAN layer, NeAF):
+    the direct form, since the backward pass of the complex cumprod costs more than the forward saves
+    (2.5x slower at K = 1,024 with it counted). Under torch.compile (which fuses the direct form into
+    the one kernel that writes the features) and for dtypes without complex support (bf16, fp16): the
+    direct form.
     """
-    if torch.compiler.is_compiling() or x.dtype not in (torch.float32, torch.float64):
+    if torch.compiler.is_compiling() or x.requires_grad or x.dtype not in (torch.float32, torch.float64):
         return harmonics_direct(x, grid_size)
     return harmonics_powers(x, grid_size)
+
+
+DENSE_FREQUENCIES = 8  # spread_frequencies keeps 1..8 (the slow shapes of a clip) before spreading
+
+
+def spread_frequencies(count: int, band: int, dense: int = DENSE_FREQUENCIES) -> torch.Tensor:
+    """``count`` distinct integer frequencies over 1..``band``: 1..``dense``, then one drawn uniformly
+    from each of ``count - dense`` equal runs of (dense, band], with a fixed generator so a config
+    rebuilds the same layer. ``band <= count``: 1..count, the harmonics of the FKAN paper. (count,) float32.
+
+    Why: a first layer of K harmonics k = 1..K spans only K / (2 pi) cycles per coordinate unit, and
+    K harmonics of a scaled input would make every feature (so the whole network) periodic with
+    period 2 pi / scale. Distinct integers spread over the band reach it at a fixed cost per sample;
+    no two share a period shorter than 2 pi, longer than the [-1, 1] extent, so no feature repeats
+    within the signal. Drawing frequencies over a band follows Fourier features (Tancik et al. 2020,
+    arXiv 2006.10739) and SIREN^2's spectrum-scaled first layer, on the integer lattice of a
+    Fourier-KAN layer (FKAN, arXiv 2409.09323).
+    """
+    if band <= count or count <= dense:
+        return torch.arange(1, count + 1, dtype=torch.float32)
+    runs = count - dense
+    generator = torch.Generator().manual_seed(0)
+    j = torch.arange(runs + 1, dtype=torch.int64)
+    edges = dense + j * (band - dense) // runs  # (runs + 1,) strictly increasing since band - dense >= runs
+    low, width = edges[:-1] + 1, edges[1:] - edges[:-1]  # (runs,) run j holds the integers e_j + 1 .. e_j+1
+    drawn = low + (torch.rand(runs, generator=generator, dtype=torch.float64) * width).long().clamp(max=width - 1)
+    return torch.cat([torch.arange(1, dense + 1), drawn]).float()  # (count,)
+
+
+def harmonics_at(x: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
+    """(cos k x_i, sin k x_i) for the given frequencies k (K,): (N, in) -> (N, in, K, 2)."""
+    angles = x.unsqueeze(-1) * frequencies.to(x.dtype)  # (N, in, K)
+    return torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)  # (N, in, K, 2)
 
 
 class FourierKAN(nn.Module):
@@ -80,11 +116,14 @@ class FourierKAN(nn.Module):
         y_o = b_o + sum_i sum_{k=1..K} A_oik cos(k x_i) + B_oik sin(k x_i)
 
     stored as ``weight`` (out, in * 2K) with row layout [A_oi1..A_oiK, B_oi1..B_oiK] per input i.
+    ``band`` > K: the K frequencies are ``spread_frequencies(K, band)`` instead of 1..K (``frequencies``,
+    a buffer rebuilt from the arguments, not stored with the weights).
     """
 
-    def __init__(self, in_features: int, out_features: int, grid_size: int) -> None:
+    def __init__(self, in_features: int, out_features: int, grid_size: int, band: int = 0) -> None:
         super().__init__()
-        self.in_features, self.out_features, self.grid_size = in_features, out_features, grid_size
+        self.in_features, self.out_features, self.grid_size, self.band = in_features, out_features, grid_size, band
+        self.register_buffer("frequencies", spread_frequencies(grid_size, band), persistent=False)  # (K,)
         self.weight = nn.Parameter(torch.empty(out_features, in_features * 2 * grid_size))
         self.bias = nn.Parameter(torch.empty(out_features))
         self.reset_parameters()
@@ -97,28 +136,34 @@ class FourierKAN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., in) -> (..., out)."""
         assert x.shape[-1] == self.in_features, x.shape
-        features = harmonics(x.reshape(-1, self.in_features), self.grid_size).flatten(1)  # (N, in * K * 2)
+        flat = x.reshape(-1, self.in_features)  # (N, in)
+        spread = self.band > self.grid_size
+        features = (harmonics_at(flat, self.frequencies) if spread else harmonics(flat, self.grid_size)).flatten(1)
         # the stored layout (out, in, 2, K) reordered to the features' (out, in, K, 2): a small copy
         weight = self.weight.view(self.out_features, self.in_features, 2, self.grid_size).transpose(2, 3)
         y = F.linear(features, weight.reshape(self.out_features, -1), self.bias)  # (N, out)
         return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, grid_size={self.grid_size}"
+        band = f", band={self.band}" if self.band > self.grid_size else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}, grid_size={self.grid_size}{band}"
 
 
-def chebyshev_basis(t: torch.Tensor, degree: int) -> torch.Tensor:
+def chebyshev_basis(t: torch.Tensor, degree: int | torch.Tensor) -> torch.Tensor:
     """Chebyshev polynomials T_0..T_D of each entry of ``t`` in [-1, 1]: (N, in) -> (N, in, D + 1).
 
     T_k(t) = cos(k arccos t). ``t`` is first clamped to the largest float below 1 in magnitude: that
     moves only t = +-1 exactly, by one ulp (within the input's own rounding), and keeps the gradient
     of arccos, -1 / sqrt(1 - t^2), finite, so saturated inputs (tanh = +-1) never make NaN gradients.
     One arccos per input and one cos per basis entry, vs the public SL2A code's arccos of the expanded
-    (N, in, D + 1) tensor.
+    (N, in, D + 1) tensor. ``degree`` a tensor (M,): those degrees instead of 0..D, (N, in, M).
     """
     edge = 1.0 - torch.finfo(t.dtype).eps / 2  # the float just below 1
     theta = torch.arccos(t.clamp(-edge, edge))  # (N, in)
-    k = torch.arange(degree + 1, device=t.device, dtype=t.dtype)  # (D + 1,)
+    if isinstance(degree, torch.Tensor):
+        k = degree.to(device=t.device, dtype=t.dtype)  # (M,)
+    else:
+        k = torch.arange(degree + 1, device=t.device, dtype=t.dtype)  # (D + 1,)
     return torch.cos(theta.unsqueeze(-1) * k)  # (N, in, D + 1)
 
 
@@ -129,11 +174,16 @@ class ChebyshevKAN(nn.Module):
 
     No bias: T_0 = 1 plays its part. tanh maps any input into (-1, 1), the domain of T_k, so the layer
     accepts all reals. Stored as ``weight`` (out, in * (D + 1)) with row layout [c_i0..c_iD] per input i.
+    ``band`` > D + 1: the D + 1 degrees are 0 and ``spread_frequencies(D, band)`` instead of 0..D
+    (``degrees``, a buffer rebuilt from the arguments): T_k(tanh x) oscillates at most k times faster
+    than x, so degrees spread over a band reach it as Fourier frequencies do.
     """
 
-    def __init__(self, in_features: int, out_features: int, degree: int) -> None:
+    def __init__(self, in_features: int, out_features: int, degree: int, band: int = 0) -> None:
         super().__init__()
-        self.in_features, self.out_features, self.degree = in_features, out_features, degree
+        self.in_features, self.out_features, self.degree, self.band = in_features, out_features, degree, band
+        degrees = torch.cat([torch.zeros(1), spread_frequencies(degree, band)])  # (D + 1,): 0..D unless spread
+        self.register_buffer("degrees", degrees, persistent=False)
         self.weight = nn.Parameter(torch.empty(out_features, in_features * (degree + 1)))
         self.reset_parameters()
 
@@ -147,11 +197,13 @@ class ChebyshevKAN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., in) -> (..., out)."""
         assert x.shape[-1] == self.in_features, x.shape
-        basis = chebyshev_basis(torch.tanh(x.reshape(-1, self.in_features)), self.degree)  # (N, in, D + 1)
+        degree = self.degrees if self.band > self.degree else self.degree
+        basis = chebyshev_basis(torch.tanh(x.reshape(-1, self.in_features)), degree)  # (N, in, D + 1)
         return F.linear(basis.flatten(1), self.weight).view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, degree={self.degree}"
+        band = f", band={self.band}" if self.band > self.degree else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}, degree={self.degree}{band}"
 
 
 def bspline_nonzero(x: torch.Tensor, grid_range: tuple[float, float], grid_size: int,

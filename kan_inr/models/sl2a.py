@@ -7,6 +7,8 @@ arXiv 2409.10836), as its public code computes it.
 
 The first layer's output modulates the input of every later layer, the linear head included. Image
 preset: D = 256, width 256, rank 128: 131,584 + 512 + 3 * 65,792 + 771 = 330,243 parameters for RGB.
+For audio (not in the paper), ``band`` spreads the D degrees over 1..band so that a few of them reach
+the clip's band at a fixed cost per sample (``layers.spread_frequencies``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 from torch import nn
 
 from kan_inr.models.layers import ChebyshevKAN, exact_linear
-from kan_inr.space import SearchSpace, frequencies, number
+from kan_inr.space import SearchSpace, band, frequencies, number
 
 
 @dataclass(frozen=True)
@@ -28,19 +30,27 @@ class SL2AConfig:
     hidden_dim: int = 256
     rank: int = 128  # inner width of each low-rank layer L R
     hidden_layers: int = 3  # low-rank ReLU layers after the first one
+    band: int = 0  # > degree: the degrees 1..D spread over 1..band (layers.ChebyshevKAN); else 0..D
 
 
 def search_space(cfg: SL2AConfig, kind: str) -> SearchSpace:
-    """SL2A's levers for ``kan-inr tune``: the Chebyshev degree D as a fraction of the grid's Nyquist
-    limit (``degree_fraction``; T_D(tanh x) oscillates at most D times faster than x, so D counts
-    frequencies as FKAN's K does: images 1/16 to all of it, audio 1/64 to 1/2, around the preset's 1/4),
-    width, rank of the low-rank layers and their number."""
+    """SL2A's levers for ``kan-inr tune``: width, rank of the low-rank layers and their number, and the
+    first layer: images, the Chebyshev degree D as a fraction of the grid's Nyquist limit
+    (``degree_fraction``, 1/16 to all of it; T_D(tanh x) oscillates at most D times faster than x, so D
+    counts frequencies as FKAN's K does); audio, the band its D degrees spread over as a fraction of the
+    clip's Nyquist limit (``band_fraction``, 1/32 to all of it) and D."""
     def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
+        if "band_fraction" in values:
+            return {"band": band(values["band_fraction"], shape, convention)}
         return {"degree": frequencies(values["degree_fraction"], shape, convention)}
 
-    fraction = number(1 / 64, 1 / 2, log=True) if kind == "audio" else number(1 / 16, 1.0, log=True)
-    return SearchSpace({"degree_fraction": fraction, "hidden_dim": number(64, 512, log=True, integer=True),
-                        "rank": number(16, 256, log=True, integer=True), "hidden_layers": number(1, 5, integer=True)},
+    common = {"hidden_dim": number(64, 512, log=True, integer=True), "rank": number(16, 256, log=True, integer=True),
+              "hidden_layers": number(1, 5, integer=True)}
+    if kind == "audio":
+        return SearchSpace({"band_fraction": number(1 / 32, 1.0, log=True),
+                            "degree": number(16, 256, log=True, integer=True), **common},
+                           {"band_fraction": ("band",)}, derive)
+    return SearchSpace({"degree_fraction": number(1 / 16, 1.0, log=True), **common},
                        {"degree_fraction": ("degree",)}, derive)
 
 
@@ -72,7 +82,7 @@ class SL2A(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, cfg: SL2AConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.kan = ChebyshevKAN(in_dim, cfg.hidden_dim, cfg.degree)
+        self.kan = ChebyshevKAN(in_dim, cfg.hidden_dim, cfg.degree, cfg.band)
         self.norm = nn.LayerNorm(cfg.hidden_dim)
         self.layers = nn.ModuleList(LowRankReLU(cfg.hidden_dim, cfg.hidden_dim, cfg.rank)
                                     for _ in range(cfg.hidden_layers))

@@ -28,7 +28,7 @@ from typing import Any
 
 from kan_inr.errors import KanInrError
 from kan_inr.config import TrainConfig
-from kan_inr.models import IMAGE_NYQUIST_FRACTION, with_overrides
+from kan_inr.models import AUDIO_BAND_FRACTION, IMAGE_NYQUIST_FRACTION, with_overrides
 from kan_inr.space import Param, SearchSpace
 
 # Training options a study may vary: those `kan-inr fit` takes, so the chosen point's best.toml is a
@@ -164,13 +164,18 @@ def from_plain(space: SearchSpace, data: dict[str, Any]) -> SearchSpace:
 def default_point(space: SearchSpace, preset: Any, shape: tuple[int, ...], kind: str) -> dict[str, Any]:
     """The preset's own settings as a point of ``space`` (the first trial of a study, so that every study
     weighs its model's default): the recipe's lr and schedule, the config fields the space varies by
-    name, and a first-layer basis ``*_fraction`` of an image preset at the Nyquist fraction it is capped
-    at. Levers with no such value (e.g. FKAN's uniform blocks) are left to the sampler."""
+    name (uniform blocks as ``blocks`` x ``block_width``), a first-layer basis ``*_fraction`` of an image
+    preset at the Nyquist fraction it is capped at, an audio preset's ``band_fraction`` at the audio rule's.
+    Levers with no such value are left to the sampler."""
     recipe, cfg = preset.recipe_for("default"), preset.config_for(shape)
     known = {"lr": recipe.lr, "schedule": recipe.schedule, "epochs": recipe.epochs,
              **{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}}
+    if len(set(getattr(cfg, "block_dims", ()))) == 1:  # uniform blocks: FKAN's (blocks, block_width) levers
+        known |= {"blocks": len(cfg.block_dims), "block_width": cfg.block_dims[0]}
     if kind == "image":
         known |= {name: IMAGE_NYQUIST_FRACTION for name in space.params if name.endswith("_fraction")}
+    else:
+        known |= {"band_fraction": AUDIO_BAND_FRACTION}
     point = {}
     for name, param in space.params.items():
         value = known.get(name)
