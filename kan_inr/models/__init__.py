@@ -161,7 +161,7 @@ SL2A_AUDIO = SL2AConfig(degree=AUDIO_FREQUENCIES)
 # 1e-4, full batch) is its paper recipe; the default sets omega_0 by the band rule.
 SIREN_AUDIO_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant")
 AUDIO_KAN_RECIPE = Recipe(lr=1e-3, batch=AUDIO_BATCH, steps=2000, schedule="cosine")
-SIREN_AUDIO_RECIPE = Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000, schedule="constant")
+SIREN_AUDIO_RECIPE = Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000, schedule="cosine")
 
 
 # The image presets' default recipes: point samples, the full 128 px image as one batch (16,384 pixels;
