@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for rule, fraction in rules:
                 band = round(fraction * limit) if fraction is not None else round(args.unit)
                 row = {"clip": label, "samples": signal.shape[0], "rate": signal.meta["sample_rate"], "model": model,
-                       "rule": rule, "band": band, "band_hz": band * signal.meta["sample_rate"] / (2 * limit / 3.141592653589793),
+                       "rule": rule, "band": band, "band_hz": band * signal.meta["sample_rate"] / (2 * limit),  # k / (pi d) Hz on d s
                        **fit_snr(signal, model, band, args.seconds)}
                 rows.append(row)
                 print(f"{label} {model} {rule}: band {band} ({row['band_hz']:.0f} Hz) -> {row['snr']:.2f} dB "
