@@ -6,7 +6,9 @@ frequencies (``FKANConfig.band``), SL2A's spread degrees, SIREN's omega_0. Rules
 - ``nyquist``: a fraction of the clip's Nyquist limit (``models.audio_band``; a fixed fraction of its sample
   rate in hertz, whatever its length), at ``--fractions`` of it;
 - ``unit``: a band fixed per coordinate unit (``--unit``, default 3,000: SIREN's omega_0 for the 7 s Bach clip),
-  which covers ever fewer hertz as the clip grows.
+  which covers ever fewer hertz as the clip grows;
+- ``preset``: the presets' own rule (``models.audio_band``: a multiple of the clip's spectral centroid, with a
+  floor), with ``--preset-rule``.
 Clips: Bach from 2.0 s at ``--durations`` and the bundled speech (whole). Each fit: the preset's default audio
 recipe for ``--seconds`` of training (seed 0, fp32 so that the rule alone differs), SNR of the final weights.
 
@@ -32,20 +34,22 @@ BACH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "audio" 
 BAND_FIELD = {"fkan": "band", "sl2a": "band", "siren": "first_omega"}
 
 
-def fit_snr(signal: Any, model: str, band: int, seconds: float) -> dict[str, Any]:
-    value = float(band) if BAND_FIELD[model] == "first_omega" else band
+def fit_snr(signal: Any, model: str, band: int | None, seconds: float) -> dict[str, Any]:
+    """``band`` None: the preset's own rule."""
+    value = float(band) if BAND_FIELD[model] == "first_omega" and band is not None else band
     run = kan_inr.fit(signal, model, max_seconds=seconds, seed=0, device="cpu", precision="fp32", progress=False,
-                      model_config={BAND_FIELD[model]: value})
+                      model_config=None if band is None else {BAND_FIELD[model]: value})
     return {"snr": run.metrics["final_snr"], "steps": run.metrics["steps"]}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="fkan,siren")
+    parser.add_argument("--models", default="fkan,siren")  # sl2a shares fkan's rule (a spread first layer)
     parser.add_argument("--durations", default="0.25,0.5,1,2", help="Bach clip lengths in seconds (from --start)")
     parser.add_argument("--start", type=float, default=2.0)
     parser.add_argument("--fractions", default="0.125,0.25,0.5", help="fractions of Nyquist for the nyquist rule")
-    parser.add_argument("--unit", type=float, default=3000.0, help="the band of the unit rule")
+    parser.add_argument("--unit", type=float, default=3000.0, help="the band of the unit rule (0: none)")
+    parser.add_argument("--preset-rule", action="store_true", help="also the presets' own rule")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--record", default="")
     args = parser.parse_args(argv)
@@ -53,16 +57,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         records.check_name(args.record)
     clips = [(f"bach {d} s", signals.load(BACH, start=args.start, duration=float(d))) for d in args.durations.split(",")]
     clips.append(("speech (whole)", signals.load(BUNDLED_DATA / "speech.wav")))
-    rules = [(f"nyquist x {f}", float(f)) for f in args.fractions.split(",")] + [(f"unit {args.unit:g}", None)]
+    rules = [(f"nyquist x {f}", float(f)) for f in args.fractions.split(",") if f]
+    rules += [(f"unit {args.unit:g}", None)] if args.unit else []
+    rules += [("preset", "preset")] if args.preset_rule else []
     rows = []
     for label, signal in clips:
         limit = nyquist(signal.shape[0], ENDPOINTS)
         for model in args.models.split(","):
             for rule, fraction in rules:
-                band = round(fraction * limit) if fraction is not None else round(args.unit)
+                if fraction == "preset":
+                    preset = models.preset(model, "audio")
+                    cfg = preset.config_for(signal.shape, values=signal.values)
+                    band = round(getattr(cfg, BAND_FIELD[model]))
+                else:
+                    band = round(fraction * limit) if fraction is not None else round(args.unit)
                 row = {"clip": label, "samples": signal.shape[0], "rate": signal.meta["sample_rate"], "model": model,
                        "rule": rule, "band": band, "band_hz": band * signal.meta["sample_rate"] / (2 * limit),  # k / (pi d) Hz on d s
-                       **fit_snr(signal, model, band, args.seconds)}
+                       **fit_snr(signal, model, None if fraction == "preset" else band, args.seconds)}
                 rows.append(row)
                 print(f"{label} {model} {rule}: band {band} ({row['band_hz']:.0f} Hz) -> {row['snr']:.2f} dB "
                       f"({row['steps']} steps)", flush=True)
@@ -80,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               f"0, one process), the first layer's band set by each rule (in brackets: the hertz it "
                               f"reaches); best per row in bold."])
     print(text)
-    data = {"seconds": args.seconds, "rows": rows, "default_fraction": models.AUDIO_BAND_FRACTION}
+    data = {"seconds": args.seconds, "rows": rows}
     if args.record:
         print(f"recorded {records.record(args.record, data, text, device='cpu')}")
     return data

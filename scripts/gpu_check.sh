@@ -10,6 +10,7 @@
 #      from history.json (time_s per evaluation), then the same fit tf32 eager for comparison
 #   4. torch.profiler: top CUDA kernels and their share of one fkan and one sl2a training step
 #   5. rendering a 4K (3840x2160) image: wall time and peak memory
+#   6. the bach protocol (NeAF recipe) on the whole clip: siren and neaf against the published SNR
 # Every step runs under its own timeout; a failing step is logged and the next one runs. Outputs (logs,
 # bench JSON, fit history/metrics, profile tables, summary) go to $OUT (default outputs/gpu_check).
 #
@@ -204,6 +205,20 @@ for name in ("sl2a", "fkan"):
         print(f"render {name} {shape[1]}x{shape[0]} chunk {chunk}: {times[-1]:.3f} s (first {times[0]:.3f} s), "
               f"peak GPU {peak:.0f} MiB, output {tuple(pred.shape)}")
 EOF
+
+# 6. issue 31: the bach protocol (NeAF's recipe: Adam 1e-4 cosine to 1e-6, 1,000 epochs of 16,384-sample
+#    batches) on the WHOLE 7 s clip, siren and neaf, beside NeAF's published 37.3 / 35.2 dB; the record lands
+#    in $OUT/benchmarks/compare-bach.json (committed by copying it into benchmarks/). Dry run: bach-cpu, 2 steps.
+BACH_DIR=""
+for d in "${DATA:-}" "${DATA:-}/.." shared/data ../shared/data; do
+  if [ -n "$d" ] && [ -f "$d/audio/bach.wav" ]; then BACH_DIR=$(cd "$d" && pwd); break; fi
+done
+BACH_RECORD="&& '$PY' scripts/record_compare.py bach --outputs '$OUT' && cp benchmarks/compare-bach.json '$OUT/benchmarks/'"
+BACH_ARGS="--protocol bach"
+if [ "$DRY" = 1 ]; then BACH_ARGS="--protocol bach-cpu --budget-steps 2"; BACH_RECORD=""; fi  # never record a rehearsal
+mkdir -p "$OUT/benchmarks"
+step bach 420 env PYTHONPATH=".:scripts" bash -c "'$PY' -m kan_inr.cli compare $BACH_ARGS --data '$BACH_DIR' \
+  --device $DEVICE --outputs '$OUT' -q $BACH_RECORD"
 
 # summary: the numbers against issue 6's targets
 "$PY" - <<'EOF' 2>&1 | tee "$OUT/summary.txt"

@@ -65,6 +65,12 @@ SUPERSEDED = {
     "superres-div2k-128-box": "the superres protocol with the 2x2 box pixel default of the time (1,000 steps of "
                               "4,096 pixels); the defaults are point samples since the time-to-quality "
                               "measurements (benchmarks/ttq-levers.json), scored in `compare-ttq`.",
+    "audio-fractions": "the audio presets' first layer sized as a fraction of Nyquist (K = 1/16, D = 1/4, up to "
+                       "1,024): they now spread a fixed 64 frequencies over a band (benchmarks/audio-band.json).",
+    "superres-bach": "the first 0.5 s of Bach (nearly silent) and the audio presets of the time; the window is "
+                     "now 0.5 s from 2.0 s (benchmarks/audio-acceptance.json).",
+    "compare-ttq-bach": "the first 0.5 s of Bach (nearly silent) and the audio presets of the time; the window is "
+                        "now 0.5 s from 2.0 s (benchmarks/audio-acceptance.json).",
 }
 
 

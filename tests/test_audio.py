@@ -192,14 +192,18 @@ def test_tensorboard_gets_audio_and_figure():
 
 
 def test_audio_presets_set_the_first_layer_band_by_the_clip_at_a_fixed_cost_per_sample():
-    short, long = (2_205,), (308_207,)
-    assert models.preset("siren", "audio").config_for(short, "paper").first_omega == 3000  # SIREN's published
+    rate, n = 16_000, 16_000  # 1 s: coordinate unit = 0.5 s, so f Hz is pi f rad per unit
+    t = torch.arange(n) / rate
+    low, high = torch.sin(2 * math.pi * 200 * t)[:, None], torch.sin(2 * math.pi * 2_000 * t)[:, None]  # (T, 1)
+    assert audio.spectral_centroid(high) == pytest.approx(math.pi * 2_000 * (n - 1) / n, rel=1e-3)
+    assert models.preset("siren", "audio").config_for((n,), "paper").first_omega == 3000  # SIREN's published
     for name, field in (("fkan", "band"), ("sl2a", "band"), ("siren", "first_omega")):
         p = models.preset(name, "audio")
-        a, b = p.config_for(short), p.config_for(long)
-        # a quarter of the Nyquist limit pi (T - 1) / 2: the same fraction of the sample rate at any length
-        assert getattr(a, field) == round(math.pi * 2_204 / 8) and getattr(b, field) == round(math.pi * 308_206 / 8)
-        built = [models.num_params(models.build(p.family, 1, 1, c)) for c in (a, b)]
+        floor, bright = p.config_for((n,), values=low), p.config_for((n,), values=high)
+        assert getattr(floor, field) == models.AUDIO_BAND_FLOOR  # 2 x 200 pi < 3,000: the floor
+        assert getattr(bright, field) == pytest.approx(2 * math.pi * 2_000, rel=1e-3)  # twice the centroid
+        assert getattr(p.config_for((300,), values=high[:300]), field) == round(math.pi * 299 / 4)  # half Nyquist
+        built = [models.num_params(models.build(p.family, 1, 1, c)) for c in (floor, bright)]
         assert built[0] == built[1], (name, built)  # the band costs no parameters: a step's cost stays the same
 
 
@@ -214,7 +218,8 @@ def speech_run(tmp_path_factory) -> tuple[Path, dict]:
 
     out = tmp_path_factory.mktemp("runs")
     run_dir, result = fit_file(SPEECH, "siren", outputs=out, load_options={"start": 0.5, "duration": 0.05},
-                               model_overrides={"hidden_dim": "64", "first_omega": "300"}, console=False, steps=100, eval_every=50)
+                               model_overrides={"hidden_dim": "64", "first_omega": "300"}, console=False, steps=100, eval_every=50,
+                               schedule="constant")  # the pipeline under test, not the recipe's decay
     return run_dir, result.metrics
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -130,18 +131,20 @@ def test_protocol_recipes_become_the_runs_training_options() -> None:
 @pytest.mark.parametrize(("name", "samples"), [("bach", 308_207), ("bach-cpu", 44_100)])
 def test_bach_protocols_run_every_model_under_neafs_recipe(name: str, samples: int) -> None:
     """NeAF's recipe for siren and neaf alike: Adam 1e-4 cosine to 1e-6, 1,000 epochs of 16,384 samples;
-    bach-cpu is bach on the clip's first second, with no published number beside it."""
+    every network the paper's (SIREN's omega_0 3000); bach-cpu is bach on 1 s from 2.0 s, with no published number."""
     proto = PROTOCOLS[name]
     signal = Signal(torch.zeros(samples, 1), (samples,), "audio", (-1.0, 1.0), {"sample_rate": 44_100})
     assert proto.models == ("siren", "neaf") and proto.kind == "audio"
     for model in proto.models:
         fields = budget_fields(model, signal, proto.budget, proto, seed=0, device="cpu", eval_every=None)
-        train = start_run("bach.wav", model, signal=signal, write=False, **fields).train
+        job = start_run("bach.wav", model, signal=signal, write=False, **fields)
+        train = job.train
+        assert job.config["model"]["config"] == dataclasses.asdict(models.preset(model, "audio").config)  # published
         assert (train.lr, train.schedule, train.lr_decay, train.batch) == (1e-4, "cosine", 0.01, 16_384)
         assert train.steps == 1000 * (samples // 16_384)  # epochs drop the remainder (config.epoch_steps)
     assert {m: p.values for m, p in PROTOCOLS["bach"].published.items()} == {"siren": {"snr": 37.3},
                                                                             "neaf": {"snr": 35.2}}
-    assert PROTOCOLS["bach-cpu"].published == {} and PROTOCOLS["bach-cpu"].load_options == {"duration": 1.0}
+    assert PROTOCOLS["bach-cpu"].published == {} and PROTOCOLS["bach-cpu"].load_options == {"start": 2.0, "duration": 1.0}
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))

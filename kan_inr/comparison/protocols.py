@@ -229,27 +229,27 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         "Audio: the SIREN Bach clip (44.1 kHz, 308,207 samples) under NeAF's recipe for every model (the "
         "public NeAF code, lif314/NeAF: Adam lr 1e-4 cosine-annealed to 1e-6, 1,000 epochs of shuffled "
         "16,384-sample batches). Published SNR from NeAF's README: SIREN 36.2 dB, SIREN with first-layer "
-        "omega0 = 3000 37.3 dB (the 'siren' row: our audio preset), Fourier(1024) 4 x 64 35.2 dB (the 'neaf' "
-        "row, 254,593 parameters).",
+        "omega0 = 3000 37.3 dB (the 'siren' row: SIREN's published audio network), Fourier(1024) 4 x 64 35.2 dB "
+        "(the 'neaf' row, 254,593 parameters). Every model is its paper's network (--recipe paper).",
         ("audio/bach.wav",),
         ("siren", "neaf"),
-        Budget(recipe="default"),
+        Budget(recipe="paper"),
         recipes={"siren": NEAF_RECIPE, "neaf": NEAF_RECIPE},
         published={"siren": Published({"snr": 37.3}), "neaf": Published({"snr": 35.2}, 254_593)},
         kind="audio",
     ),
     Protocol(
         "bach-cpu",
-        "The CPU cut of 'bach': the first 1.0 s of the SIREN Bach clip (44,100 samples), the same models "
+        "The CPU cut of 'bach': 1.0 s of the SIREN Bach clip from 2.0 s (44,100 samples), the same networks "
         "under the same NeAF recipe (1,000 epochs of 16,384-sample batches, lr 1e-4 cosine to 1e-6). Its "
         "numbers are not comparable with the published full-clip ones of 'bach' (the same networks fit 7x "
         "fewer samples, in fewer steps), so none are printed beside them.",
         ("audio/bach.wav",),
         ("siren", "neaf"),
-        Budget(recipe="default"),
+        Budget(recipe="paper"),
         recipes={"siren": NEAF_RECIPE, "neaf": NEAF_RECIPE},
         kind="audio",
-        load_options={"duration": 1.0},
+        load_options={"start": 2.0, "duration": 1.0},
     ),
 )}
 
