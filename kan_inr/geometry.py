@@ -73,3 +73,13 @@ def subcell_offsets(k: int, d: int, device: torch.device | str | None = None,
 def nyquist(n: int, convention: str) -> float:
     """Highest angular frequency (units of cos(k x), x in [-1, 1]) an axis of ``n`` samples carries."""
     return math.pi / spacing(n, convention)
+
+
+AUDIO_BAND = 3000  # the audio presets' first-layer band per coordinate unit (models: why, measured)
+
+
+def audio_band(samples: int, scale: float = 1.0) -> int:
+    """The first-layer band of the audio presets (FKAN's spread frequencies, SL2A's spread degrees, SIREN's
+    omega_0) for a clip of ``samples``, in the units of cos(k x) on [-1, 1]: ``scale`` x AUDIO_BAND, at most
+    half the clip's Nyquist limit (a clip of a few milliseconds), at least 1."""
+    return max(1, min(round(scale * AUDIO_BAND), round(nyquist(samples, ENDPOINTS) / 2)))

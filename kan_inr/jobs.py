@@ -77,8 +77,7 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     signal = signal if signal is not None else signals.load(path, **(load_options or {}))
     preset = models.preset(model_name, signal.kind)
     train = with_length(train_config_for(preset, **train_overrides), signal.num_samples)
-    model_cfg = models.with_overrides(preset.config_for(signal.shape, train.recipe, signal.values),
-                                      model_overrides or {})
+    model_cfg = models.with_overrides(preset.config_for(signal.shape, train.recipe), model_overrides or {})
     # Everything that can refuse the job does so here, before any run folder is created or replaced.
     run_dir = run_path(outputs, name or f"{Path(path).stem}-{model_name}") if write else None
     PixelModel.of(train).check(signal.convention)

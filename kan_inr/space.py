@@ -109,13 +109,6 @@ class SearchSpace:
         return plain | (self.derive(values, shape, convention) if self.derive is not None else {})
 
 
-def band(fraction: float, shape: tuple[int, ...], convention: str) -> int:
-    """A first layer's band (its highest frequency in the units of cos(k x): FKAN's and SL2A's spread basis,
-    SIREN's omega_0) as ``fraction`` of the Nyquist limit of the grid's smaller axis, at least 1. Unlike a
-    basis size it costs nothing per sample, so it has no bound."""
-    return max(1, round(fraction * nyquist(min(shape), convention)))
-
-
 def frequencies(fraction: float, shape: tuple[int, ...], convention: str, most: int = MAX_FREQUENCIES) -> int:
     """A first-layer basis size (Fourier frequencies K, Chebyshev degree D: both count angular
     frequencies, ``spectral``) as ``fraction`` of the Nyquist limit of the grid's smaller axis

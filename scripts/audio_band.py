@@ -7,8 +7,7 @@ frequencies (``FKANConfig.band``), SL2A's spread degrees, SIREN's omega_0. Rules
   rate in hertz, whatever its length), at ``--fractions`` of it;
 - ``unit``: a band fixed per coordinate unit (``--unit``, default 3,000: SIREN's omega_0 for the 7 s Bach clip),
   which covers ever fewer hertz as the clip grows;
-- ``preset``: the presets' own rule (``models.audio_band``: a multiple of the clip's spectral centroid, with a
-  floor), with ``--preset-rule``.
+- ``preset``: the presets' own rule (``geometry.audio_band``), with ``--preset-rule``.
 Clips: Bach from 2.0 s at ``--durations`` and the bundled speech (whole). Each fit: the preset's default audio
 recipe for ``--seconds`` of training (seed 0, fp32 so that the rule alone differs), SNR of the final weights.
 
@@ -66,9 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for model in args.models.split(","):
             for rule, fraction in rules:
                 if fraction == "preset":
-                    preset = models.preset(model, "audio")
-                    cfg = preset.config_for(signal.shape, values=signal.values)
-                    band = round(getattr(cfg, BAND_FIELD[model]))
+                    band = round(getattr(models.preset(model, "audio").config_for(signal.shape), BAND_FIELD[model]))
                 else:
                     band = round(fraction * limit) if fraction is not None else round(args.unit)
                 row = {"clip": label, "samples": signal.shape[0], "rate": signal.meta["sample_rate"], "model": model,

@@ -87,8 +87,15 @@ def device_description(device: torch.device | str) -> str:
     return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
 
 
+STARTED: dict[str, Any] | None = None  # git_state() when run_script began: the code that ran, not the code at the end
+
+
 def run_script(main: Callable[[], None], prog: str) -> None:
-    """Run a measuring script's ``main``: bad input (a KanInrError) ends as one line on stderr, exit 2."""
+    """Run a measuring script's ``main``: bad input (a KanInrError) ends as one line on stderr, exit 2.
+    The code's git state is taken before ``main`` runs, so edits made while a long measurement runs are
+    not recorded as the code that measured."""
+    global STARTED
+    STARTED = git_state()
     try:
         main()
     except KanInrError as exc:
@@ -185,7 +192,7 @@ def record(name: str, results: Any, markdown: str, *, device: torch.device | str
     data = {
         "name": name,
         "command": shlex.join(argv),
-        **git_state(),
+        **(STARTED if STARTED is not None else git_state()),
         "device": device_description(device),
         # CPU timings depend on the threads and on what else ran: measured one process at a time
         "torch_threads": torch.get_num_threads(),

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from kan_inr import KanInrError, cli, metrics, models, signals
+from kan_inr import KanInrError, cli, geometry, metrics, models, signals
 from kan_inr.signals import audio
 
 SPEECH = Path(__file__).resolve().parents[1] / "data" / "speech.wav"
@@ -191,20 +191,18 @@ def test_tensorboard_gets_audio_and_figure():
                             ("figure", "eval/waveform_spectrogram")]
 
 
-def test_audio_presets_set_the_first_layer_band_by_the_clip_at_a_fixed_cost_per_sample():
-    rate, n = 16_000, 16_000  # 1 s: coordinate unit = 0.5 s, so f Hz is pi f rad per unit
-    t = torch.arange(n) / rate
-    low, high = torch.sin(2 * math.pi * 200 * t)[:, None], torch.sin(2 * math.pi * 2_000 * t)[:, None]  # (T, 1)
-    assert audio.spectral_centroid(high) == pytest.approx(math.pi * 2_000 * (n - 1) / n, rel=1e-3)
-    assert models.preset("siren", "audio").config_for((n,), "paper").first_omega == 3000  # SIREN's published
+def test_audio_presets_share_one_first_layer_band_at_a_fixed_cost_per_sample():
+    """The band per coordinate unit is geometry.AUDIO_BAND on any clip (SIREN's omega_0 for Bach), at most
+    half a tiny clip's Nyquist limit; the band costs no parameters, so a step costs the same on any clip."""
+    short, long, tiny = (22_050,), (308_207,), (300,)
+    assert models.preset("siren", "audio").config_for(short, "paper").first_omega == 3000  # SIREN's published
     for name, field in (("fkan", "band"), ("sl2a", "band"), ("siren", "first_omega")):
         p = models.preset(name, "audio")
-        floor, bright = p.config_for((n,), values=low), p.config_for((n,), values=high)
-        assert getattr(floor, field) == models.AUDIO_BAND_FLOOR  # 2 x 200 pi < 3,000: the floor
-        assert getattr(bright, field) == pytest.approx(2 * math.pi * 2_000, rel=1e-3)  # twice the centroid
-        assert getattr(p.config_for((300,), values=high[:300]), field) == round(math.pi * 299 / 4)  # half Nyquist
-        built = [models.num_params(models.build(p.family, 1, 1, c)) for c in (floor, bright)]
-        assert built[0] == built[1], (name, built)  # the band costs no parameters: a step's cost stays the same
+        a, b = p.config_for(short), p.config_for(long)
+        assert getattr(a, field) == getattr(b, field) == geometry.AUDIO_BAND == 3000
+        assert getattr(p.config_for(tiny), field) == round(math.pi * 299 / 4)  # half of pi (T - 1) / 2
+        built = [models.num_params(models.build(p.family, 1, 1, c)) for c in (a, b)]
+        assert built[0] == built[1], (name, built)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ A *family* is an ``nn.Module`` built as ``Model(in_dim, out_dim, cfg)`` with ``c
 A *preset* is a named, published configuration of a family plus the optimiser recipe it was published
 with, per signal kind ("image", "audio"); a kind without its own preset uses the image one, and a preset
 without an image one (neaf: audio only) is for its own kinds only (``names_for``).
-``Preset.adapt`` (optional) ties config fields to the signal: its grid shape (e.g. frequencies from the
+``Preset.adapt`` (optional) ties config fields to the signal's grid shape (e.g. frequencies from the
 Nyquist limit, or from a clip's length).
 """
 
@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import torch
 from torch import nn
 
 from kan_inr.errors import KanInrError
@@ -32,8 +31,7 @@ from kan_inr.models.neaf import NeAF, NeAFConfig
 from kan_inr.models.siren import Siren, SirenConfig
 from kan_inr.models.sl2a import SL2A, SL2AConfig
 from kan_inr.models.wire import Wire, WireConfig
-from kan_inr.geometry import CENTERS, ENDPOINTS, nyquist
-from kan_inr.signals.audio import spectral_centroid
+from kan_inr.geometry import CENTERS, audio_band, nyquist
 from kan_inr.space import SearchSpace, choice, number
 
 FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
@@ -103,19 +101,16 @@ class Preset:
     config: Any
     recipe: Recipe
     paper: str
-    # adapt(cfg, shape, values): the config for a signal of grid ``shape`` whose values (N, C) are ``values``,
-    # or None where only the shape is known (a listing)
-    adapt: Callable[[Any, tuple[int, ...], torch.Tensor | None], Any] | None = field(default=None, compare=False)
+    adapt: Callable[[Any, tuple[int, ...]], Any] | None = field(default=None, compare=False)
     published: Recipe | None = None
     tuned: Any = None  # the default recipe's network where a study chose one (``config`` stays the paper's)
     space: SearchSpace | None = field(default=None, compare=False)  # a plug-in's levers (``search_space``)
 
-    def config_for(self, shape: tuple[int, ...], recipe: str = "default", values: torch.Tensor | None = None) -> Any:
-        """The network for a signal of grid ``shape`` (and values (N, C), when known: ``adapt``)."""
+    def config_for(self, shape: tuple[int, ...], recipe: str = "default") -> Any:
         if recipe == "paper" and self.published is not None:
             return self.config  # the published size, whatever the grid
         cfg = self.tuned if self.tuned is not None else self.config
-        return self.adapt(cfg, shape, values) if self.adapt else cfg
+        return self.adapt(cfg, shape) if self.adapt else cfg
 
     def recipe_for(self, recipe: str = "default") -> Recipe:
         """The recipe of family ``recipe`` (one of ``RECIPES``)."""
@@ -124,33 +119,24 @@ class Preset:
         return self.published if recipe == "paper" and self.published is not None else self.recipe
 
 
-# Audio presets: one rule for every first layer (benchmarks/audio-band.json, scripts/audio_band.py) and a
-# fixed cost per sample. The first layer's band (FKAN's spread frequencies, SL2A's spread degrees, SIREN's
-# omega_0), in the units of cos(k x) on [-1, 1], is AUDIO_BAND_CENTROIDS times the clip's spectral centroid
-# (signals.audio.spectral_centroid), at least AUDIO_BAND_FLOOR (SIREN's omega_0 for Bach), at most half the
-# clip's Nyquist limit. Measured at 20 s per fit on Bach from 2.0 s (0.25 to 2 s) and on speech (2.9 s): a
-# band fixed per coordinate unit (3,000) was best or within 3 dB of the best on every Bach window but lost
-# 7 dB on speech, whose spectrum is twice as high; a fixed fraction of the sample rate (any of 1/16 to 1/2
-# of Nyquist) lost up to 19 dB on the longer windows, where the fit is far from done and a band beyond the
-# clip's own spectrum slows it. Random batches of AUDIO_BATCH samples: on the 63,000-sample speech clip full
-# batch gave 29 steps in 30 s (0.9 dB), 8,192 gave 375 (20.6 dB) (benchmarks/notes.md, audio-band).
-AUDIO_BAND_CENTROIDS = 2.0
-AUDIO_BAND_FLOOR = 3000.0
+# Audio presets: one rule for every first layer and a fixed cost per sample (benchmarks/audio-band.json,
+# scripts/audio_band.py). The first layer's band (FKAN's spread frequencies, SL2A's spread degrees, SIREN's
+# omega_0), in the units of cos(k x) on [-1, 1], is geometry.AUDIO_BAND whatever the clip: SIREN's omega_0 for Bach,
+# per coordinate unit, so it reaches fewer hertz on a longer clip (3.8 kHz on 0.25 s, 480 Hz on 2 s) and
+# the sine layers behind it build the rest. Measured at 20 s per fit on Bach from 2.0 s (0.25, 1 and 2 s)
+# and the whole speech clip (2.9 s): best or within 3.4 dB of the best on every clip, where a fixed
+# fraction of the sample rate (1/16 to 1/2 of Nyquist) lost up to 21 dB on the longer ones (a band beyond
+# what the fit has reached slows it). At most half the clip's Nyquist limit (a clip of a few ms).
+# Random batches of AUDIO_BATCH samples: on the 63,000-sample speech clip full batch gave 29 steps in 30 s
+# (0.9 dB), 8,192 gave 375 (20.6 dB).
 AUDIO_BATCH = 8192
 AUDIO_FREQUENCIES = 64  # K of fkan's first layer, D of sl2a's: a fixed cost per sample, whatever the band
 
 
-def audio_band(shape: tuple[int, ...], values: torch.Tensor | None = None) -> int:
-    """The first-layer band of the audio presets for a clip of T samples with ``values`` (T, C) (the floor
-    alone when only the shape is known), in the units of cos(k x) on [-1, 1]."""
-    centroid = 0.0 if values is None else spectral_centroid(values)
-    return max(1, round(min(nyquist(shape[0], ENDPOINTS) / 2, max(AUDIO_BAND_FLOOR, AUDIO_BAND_CENTROIDS * centroid))))
-
-
-def band_from_clip(field_name: str) -> Callable[[Any, tuple[int, ...], torch.Tensor | None], Any]:
+def band_from_clip(field_name: str) -> Callable[[Any, tuple[int, ...]], Any]:
     """``Preset.adapt`` setting a first layer's band (``band``; SIREN's ``first_omega``) by ``audio_band``."""
-    def adapt(cfg: Any, shape: tuple[int, ...], values: torch.Tensor | None = None) -> Any:
-        band = audio_band(shape, values)
+    def adapt(cfg: Any, shape: tuple[int, ...]) -> Any:
+        band = audio_band(shape[0])
         return dataclasses.replace(cfg, **{field_name: float(band) if field_name == "first_omega" else band})
 
     return adapt
@@ -182,7 +168,7 @@ IMAGE_NYQUIST_FRACTION = 0.5  # image presets cap their first layer's basis at t
 
 
 def nyquist_capped(field_name: str, spline: bool = False,
-                   fraction: float = IMAGE_NYQUIST_FRACTION) -> Callable[[Any, tuple[int, ...], Any], Any]:
+                   fraction: float = IMAGE_NYQUIST_FRACTION) -> Callable[[Any, tuple[int, ...]], Any]:
     """``Preset.adapt`` capping a first-layer basis size (K frequencies, Chebyshev degree D, B-spline
     intervals G) at ``fraction`` of the image grid's Nyquist limit, so the first layer holds no
     frequency the pixels cannot show (which would alias between them when rendered larger).
@@ -192,7 +178,7 @@ def nyquist_capped(field_name: str, spline: bool = False,
     intervals of width 2 / G (``spline``) resolve up to about pi G / 2, so G is capped at ``fraction`` n. The
     smaller axis sets the cap. The published size stays available with ``--set``.
     """
-    def adapt(cfg: Any, shape: tuple[int, ...], values: torch.Tensor | None = None) -> Any:
+    def adapt(cfg: Any, shape: tuple[int, ...]) -> Any:
         n = min(shape)
         limit = fraction * n if spline else fraction * nyquist(n, CENTERS)
         return dataclasses.replace(cfg, **{field_name: max(1, min(getattr(cfg, field_name), math.floor(limit)))})

@@ -110,7 +110,7 @@ class ReluPE(nn.Module):
         return self.head(self.body(self.encoding(coords)))  # (N, out_dim)
 
 
-def relu_pe_for_shape(cfg: ReluPEConfig, shape: tuple[int, ...], values: object = None) -> ReluPEConfig:
+def relu_pe_for_shape(cfg: ReluPEConfig, shape: tuple[int, ...]) -> ReluPEConfig:
     """``Preset.adapt`` for relu-pe: ``num_frequencies`` from the grid shape."""
     return dataclasses.replace(cfg, num_frequencies=relu_pe_frequencies(shape))
 

@@ -25,7 +25,8 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr.models.layers import FourierKAN, exact_linear
-from kan_inr.space import SearchSpace, band, choice, frequencies, number
+from kan_inr.geometry import audio_band
+from kan_inr.space import SearchSpace, choice, frequencies, number
 
 
 BLOCKS = ("fkan", "sine")  # the blocks' activation: the FKAN code's, or SIREN's sine (FKANBlock)
@@ -54,12 +55,12 @@ def search_space(cfg: FKANConfig, kind: str) -> SearchSpace:
     fraction of the grid's Nyquist limit (``grid_fraction``, 1/16 to all of it), the Fourier-KAN layer's
     width, ``blocks`` equal blocks of ``block_width`` (the paper's 256-256-256-512 made uniform), the
     blocks' omega and their activation (``block``: the paper's, or sine). Audio (sine blocks behind sin()
-    of a spread first layer, both measured): the band as a fraction of the clip's Nyquist limit
-    (``band_fraction``, 1/32 to all of it), K, the widths, the blocks and their omega."""
+    of a spread first layer, both measured): the band as a multiple of the audio presets' own
+    (``band_scale``, 1/8 to 8 times ``geometry.audio_band``), K, the widths, the blocks and their omega."""
     def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
         fields: dict[str, Any] = {"block_dims": (values["block_width"],) * values["blocks"]}
-        if "band_fraction" in values:
-            return fields | {"band": band(values["band_fraction"], shape, convention)}
+        if "band_scale" in values:
+            return fields | {"band": audio_band(shape[0], values["band_scale"])}
         return fields | {"grid_size": frequencies(values["grid_fraction"], shape, convention)}
 
     shape_levers = {"block_width": ("block_dims",), "blocks": ("block_dims",)}
@@ -67,9 +68,9 @@ def search_space(cfg: FKANConfig, kind: str) -> SearchSpace:
               "block_width": number(64, 512, log=True, integer=True), "blocks": number(1, 5, integer=True),
               "omega": number(cfg.omega / 3, cfg.omega * 3, log=True)}
     if kind == "audio":
-        return SearchSpace({"band_fraction": number(1 / 32, 1.0, log=True),
+        return SearchSpace({"band_scale": number(1 / 8, 8.0, log=True),
                             "grid_size": number(16, 256, log=True, integer=True), **common},
-                           {"band_fraction": ("band",), **shape_levers}, derive)
+                           {"band_scale": ("band",), **shape_levers}, derive)
     return SearchSpace({"grid_fraction": number(1 / 16, 1.0, log=True), **common, "block": choice(*BLOCKS)},
                        {"grid_fraction": ("grid_size",), **shape_levers}, derive)
 

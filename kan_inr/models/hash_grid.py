@@ -123,6 +123,6 @@ class HashGrid(nn.Module):
         return self.mlp(self.encoding(coords))  # (N, out_dim)
 
 
-def hash_grid_for_shape(cfg: HashGridConfig, shape: tuple[int, ...], values: object = None) -> HashGridConfig:
+def hash_grid_for_shape(cfg: HashGridConfig, shape: tuple[int, ...]) -> HashGridConfig:
     """Finest resolution = the signal's longest axis: the finest level has a cell per sample."""
     return replace(cfg, finest_resolution=max(shape))

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from kan_inr.models.layers import exact_linear
-from kan_inr.space import SearchSpace, band, number
+from kan_inr.geometry import audio_band
+from kan_inr.space import SearchSpace, number
 
 
 @dataclass(frozen=True)
@@ -29,16 +30,15 @@ class SirenConfig:
 def search_space(cfg: SirenConfig, kind: str) -> SearchSpace:
     """SIREN's levers for ``kan-inr tune``: width, depth, the hidden omega_0 around the preset's, and the
     first omega_0: images around the preset's (a third to three times: 10-90); audio as the band of the
-    first layer, a fraction of the clip's Nyquist limit (``band_fraction``, 1/32 to all of it), the rule
-    of every audio preset."""
+    first layer, a multiple of the audio presets' own (``band_scale``, 1/8 to 8 times ``geometry.audio_band``)."""
     def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
-        return {"first_omega": float(band(values["band_fraction"], shape, convention))}
+        return {"first_omega": float(audio_band(shape[0], values["band_scale"]))}
 
     common = {"hidden_dim": number(64, 512, log=True, integer=True), "hidden_layers": number(1, 5, integer=True),
               "hidden_omega": number(cfg.hidden_omega / 3, cfg.hidden_omega * 2, log=True)}
     if kind == "audio":
-        return SearchSpace({"band_fraction": number(1 / 32, 1.0, log=True), **common},
-                           {"band_fraction": ("first_omega",)}, derive)
+        return SearchSpace({"band_scale": number(1 / 8, 8.0, log=True), **common},
+                           {"band_scale": ("first_omega",)}, derive)
     return SearchSpace({**common, "first_omega": number(cfg.first_omega / 3, cfg.first_omega * 3, log=True)})
 
 

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from kan_inr.models.layers import ChebyshevKAN, exact_linear
-from kan_inr.space import SearchSpace, band, frequencies, number
+from kan_inr.geometry import audio_band
+from kan_inr.space import SearchSpace, frequencies, number
 
 
 @dataclass(frozen=True)
@@ -37,19 +38,19 @@ def search_space(cfg: SL2AConfig, kind: str) -> SearchSpace:
     """SL2A's levers for ``kan-inr tune``: width, rank of the low-rank layers and their number, and the
     first layer: images, the Chebyshev degree D as a fraction of the grid's Nyquist limit
     (``degree_fraction``, 1/16 to all of it; T_D(tanh x) oscillates at most D times faster than x, so D
-    counts frequencies as FKAN's K does); audio, the band its D degrees spread over as a fraction of the
-    clip's Nyquist limit (``band_fraction``, 1/32 to all of it) and D."""
+    counts frequencies as FKAN's K does); audio, the band its D degrees spread over as a multiple of the
+    audio presets' own (``band_scale``, 1/8 to 8 times ``geometry.audio_band``) and D."""
     def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
-        if "band_fraction" in values:
-            return {"band": band(values["band_fraction"], shape, convention)}
+        if "band_scale" in values:
+            return {"band": audio_band(shape[0], values["band_scale"])}
         return {"degree": frequencies(values["degree_fraction"], shape, convention)}
 
     common = {"hidden_dim": number(64, 512, log=True, integer=True), "rank": number(16, 256, log=True, integer=True),
               "hidden_layers": number(1, 5, integer=True)}
     if kind == "audio":
-        return SearchSpace({"band_fraction": number(1 / 32, 1.0, log=True),
+        return SearchSpace({"band_scale": number(1 / 8, 8.0, log=True),
                             "degree": number(16, 256, log=True, integer=True), **common},
-                           {"band_fraction": ("band",)}, derive)
+                           {"band_scale": ("band",)}, derive)
     return SearchSpace({"degree_fraction": number(1 / 16, 1.0, log=True), **common},
                        {"degree_fraction": ("degree",)}, derive)
 

@@ -85,22 +85,6 @@ def _write(f: IO[bytes], array: np.ndarray, rate: int, subtype: str, container: 
     sf.write(f, array, rate, subtype=subtype, format=container)
 
 
-def spectral_centroid(values: torch.Tensor) -> float:
-    """The clip's spectral centroid (power-weighted mean frequency, channels pooled) in the units of
-    cos(k x) on its coordinate [-1, 1]: (T, C) -> radians per coordinate unit.
-
-    DFT bin j is j cycles over the T samples, which span 2 T / (T - 1) coordinate units (samples sit
-    2 / (T - 1) apart): an angular frequency of pi j (T - 1) / T. SIREN^2 / WINNER (public code:
-    hemanthgrylls/SIREN-square) scales first-layer frequencies by the centroid likewise; ``models.audio_band``
-    uses it.
-    """
-    t = values.shape[0]
-    power = torch.fft.rfft(values.double() - values.double().mean(0), dim=0).abs().pow(2).sum(1)  # (T // 2 + 1,)
-    bins = torch.arange(power.numel(), dtype=torch.float64)
-    total = power.sum()
-    return 0.0 if total == 0 else float(math.pi * (t - 1) / t * (bins * power).sum() / total)
-
-
 def load(path: str | os.PathLike, channels: str | None = None, start: float | None = None,
          duration: float | None = None) -> Signal:
     """Read an audio file, optionally one segment (``start`` / ``duration`` in seconds) and downmixed

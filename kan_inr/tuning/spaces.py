@@ -26,11 +26,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from kan_inr.errors import KanInrError
 from kan_inr.config import TrainConfig
-from kan_inr.geometry import ENDPOINTS, nyquist
 from kan_inr.models import IMAGE_NYQUIST_FRACTION, with_overrides
 from kan_inr.space import Param, SearchSpace
 
@@ -164,24 +161,21 @@ def from_plain(space: SearchSpace, data: dict[str, Any]) -> SearchSpace:
     return dataclasses.replace(space, params={name: param(fields) for name, fields in data.items()})
 
 
-def default_point(space: SearchSpace, preset: Any, shape: tuple[int, ...], kind: str,
-                  values: torch.Tensor | None = None) -> dict[str, Any]:
+def default_point(space: SearchSpace, preset: Any, shape: tuple[int, ...], kind: str) -> dict[str, Any]:
     """The preset's own settings as a point of ``space`` (the first trial of a study, so that every study
     weighs its model's default): the recipe's lr and schedule, the config fields the space varies by
     name (uniform blocks as ``blocks`` x ``block_width``), a first-layer basis ``*_fraction`` of an image
-    preset at the Nyquist fraction it is capped at, an audio preset's ``band_fraction`` at the band its rule
-    gives the signal of ``values`` (the study's first: the lever is one fraction for all its signals, the rule
-    one band per spectrum). Levers with no such value are left to the sampler."""
-    recipe, cfg = preset.recipe_for("default"), preset.config_for(shape, values=values)
+    preset at the Nyquist fraction it is capped at, an audio preset's ``band_scale`` at 1 (its own band).
+    Levers with no such value are left to the sampler."""
+    recipe, cfg = preset.recipe_for("default"), preset.config_for(shape)
     known = {"lr": recipe.lr, "schedule": recipe.schedule, "epochs": recipe.epochs,
              **{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}}
     if len(set(getattr(cfg, "block_dims", ()))) == 1:  # uniform blocks: FKAN's (blocks, block_width) levers
         known |= {"blocks": len(cfg.block_dims), "block_width": cfg.block_dims[0]}
     if kind == "image":
         known |= {name: IMAGE_NYQUIST_FRACTION for name in space.params if name.endswith("_fraction")}
-    elif "band_fraction" in space.params:
-        first_band = getattr(cfg, "band", None) or getattr(cfg, "first_omega", None)
-        known |= {"band_fraction": first_band / nyquist(min(shape), ENDPOINTS)} if first_band else {}
+    else:
+        known |= {"band_scale": 1.0}
     point = {}
     for name, param in space.params.items():
         value = known.get(name)

@@ -124,8 +124,7 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
             method, score = next(iter(report.baselines(targets).items()))
             study.set_user_attr("floor_2x", {"method": method, "score": score})
         if not study.trials:  # a new study weighs its model's default first (spaces.default_point)
-            study.enqueue_trial(spaces.default_point(space, preset, first.shape, kind, first.values),
-                                skip_if_exists=True)
+            study.enqueue_trial(spaces.default_point(space, preset, first.shape, kind), skip_if_exists=True)
         dead = fail_dead_trials(study)
         if dead:
             log.message(f"trial(s) {', '.join(map(str, dead))} were left running by a process that is gone: failed")
