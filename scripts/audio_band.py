@@ -3,9 +3,9 @@
 
 The band is the highest frequency of the first layer in the units of cos(k x) on [-1, 1]: FKAN's spread
 frequencies (``FKANConfig.band``), SL2A's spread degrees, SIREN's omega_0. Rules compared, each on every clip:
-- ``nyquist``: a fraction of the clip's Nyquist limit (``models.audio_band``; a fixed fraction of its sample
+- ``nyquist``: a fraction of the clip's Nyquist limit (a fixed fraction of its sample
   rate in hertz, whatever its length), at ``--fractions`` of it;
-- ``unit``: a band fixed per coordinate unit (``--unit``, default 3,000: SIREN's omega_0 for the 7 s Bach clip),
+- ``unit``: a band fixed per coordinate unit (``--units``, default 3,000: SIREN's omega_0 for the 7 s Bach clip),
   which covers ever fewer hertz as the clip grows;
 - ``preset``: the presets' own rule (``geometry.audio_band``), with ``--preset-rule``.
 Clips: Bach from 2.0 s at ``--durations`` and the bundled speech (whole). Each fit: the preset's default audio
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--durations", default="0.25,0.5,1,2", help="Bach clip lengths in seconds (from --start)")
     parser.add_argument("--start", type=float, default=2.0)
     parser.add_argument("--fractions", default="0.125,0.25,0.5", help="fractions of Nyquist for the nyquist rule")
-    parser.add_argument("--unit", type=float, default=3000.0, help="the band of the unit rule (0: none)")
+    parser.add_argument("--units", default="3000", help="bands of the unit rule, comma-separated ('': none)")
     parser.add_argument("--preset-rule", action="store_true", help="also the presets' own rule")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--record", default="")
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     clips = [(f"bach {d} s", signals.load(BACH, start=args.start, duration=float(d))) for d in args.durations.split(",")]
     clips.append(("speech (whole)", signals.load(BUNDLED_DATA / "speech.wav")))
     rules = [(f"nyquist x {f}", float(f)) for f in args.fractions.split(",") if f]
-    rules += [(f"unit {args.unit:g}", None)] if args.unit else []
+    rules += [(f"unit {u}", -float(u)) for u in args.units.split(",") if u]  # negative: a band per unit
     rules += [("preset", "preset")] if args.preset_rule else []
     rows = []
     for label, signal in clips:
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if fraction == "preset":
                     band = round(getattr(models.preset(model, "audio").config_for(signal.shape), BAND_FIELD[model]))
                 else:
-                    band = round(fraction * limit) if fraction is not None else round(args.unit)
+                    band = round(fraction * limit) if fraction >= 0 else round(-fraction)
                 row = {"clip": label, "samples": signal.shape[0], "rate": signal.meta["sample_rate"], "model": model,
                        "rule": rule, "band": band, "band_hz": band * signal.meta["sample_rate"] / (2 * limit),  # k / (pi d) Hz on d s
                        **fit_snr(signal, model, None if fraction == "preset" else band, args.seconds)}
