@@ -75,11 +75,8 @@ def nyquist(n: int, convention: str) -> float:
     return math.pi / spacing(n, convention)
 
 
-AUDIO_BAND = 3000  # the audio presets' first-layer band per coordinate unit (models: why, measured)
-
-
-def audio_band(samples: int, scale: float = 1.0) -> int:
-    """The first-layer band of the audio presets (FKAN's spread frequencies, SL2A's spread degrees, SIREN's
-    omega_0) for a clip of ``samples``, in the units of cos(k x) on [-1, 1]: ``scale`` x AUDIO_BAND, at most
-    half the clip's Nyquist limit (a clip of a few milliseconds), at least 1."""
-    return max(1, min(round(scale * AUDIO_BAND), round(nyquist(samples, ENDPOINTS) / 2)))
+def capped_band(band: float, samples: int) -> int:
+    """A first layer's band (its highest frequency in the units of cos(k x) on [-1, 1]: FKAN's and SL2A's
+    spread basis, SIREN's omega_0) on a clip of ``samples``: at most half the clip's Nyquist limit (a clip
+    of a few milliseconds), at least 1."""
+    return max(1, min(round(band), round(nyquist(samples, ENDPOINTS) / 2)))

@@ -31,7 +31,7 @@ from kan_inr.models.neaf import NeAF, NeAFConfig
 from kan_inr.models.siren import Siren, SirenConfig
 from kan_inr.models.sl2a import SL2A, SL2AConfig
 from kan_inr.models.wire import Wire, WireConfig
-from kan_inr.geometry import CENTERS, audio_band, nyquist
+from kan_inr.geometry import CENTERS, capped_band, nyquist
 from kan_inr.space import SearchSpace, choice, number
 
 FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
@@ -121,22 +121,25 @@ class Preset:
 
 # Audio presets: one rule for every first layer and a fixed cost per sample (benchmarks/audio-band.json,
 # scripts/audio_band.py). The first layer's band (FKAN's spread frequencies, SL2A's spread degrees, SIREN's
-# omega_0), in the units of cos(k x) on [-1, 1], is geometry.AUDIO_BAND whatever the clip: SIREN's omega_0 for Bach,
+# omega_0), in the units of cos(k x) on [-1, 1], is a fixed number whatever the clip: SIREN's omega_0 for Bach,
 # per coordinate unit, so it reaches fewer hertz on a longer clip (3.8 kHz on 0.25 s, 480 Hz on 2 s) and
 # the sine layers behind it build the rest. Measured at 20 s per fit on Bach from 2.0 s (0.25, 1 and 2 s)
 # and the whole speech clip (2.9 s): best or within 3.4 dB of the best on every clip, where a fixed
 # fraction of the sample rate (1/16 to 1/2 of Nyquist) lost up to 21 dB on the longer ones (a band beyond
-# what the fit has reached slows it). At most half the clip's Nyquist limit (a clip of a few ms).
+# what the fit has reached slows it). At most half the clip's Nyquist limit (a clip of a few ms:
+# geometry.capped_band).
 # Random batches of AUDIO_BATCH samples: on the 63,000-sample speech clip full batch gave 29 steps in 30 s
 # (0.9 dB), 8,192 gave 375 (20.6 dB).
+AUDIO_BAND = 3000
 AUDIO_BATCH = 8192
 AUDIO_FREQUENCIES = 64  # K of fkan's first layer, D of sl2a's: a fixed cost per sample, whatever the band
 
 
-def band_from_clip(field_name: str) -> Callable[[Any, tuple[int, ...]], Any]:
-    """``Preset.adapt`` setting a first layer's band (``band``; SIREN's ``first_omega``) by ``audio_band``."""
+def band_capped(field_name: str) -> Callable[[Any, tuple[int, ...]], Any]:
+    """``Preset.adapt`` capping a first layer's band (``band``; SIREN's ``first_omega``) at half the clip's
+    Nyquist limit (``geometry.capped_band``)."""
     def adapt(cfg: Any, shape: tuple[int, ...]) -> Any:
-        band = audio_band(shape[0])
+        band = capped_band(getattr(cfg, field_name), shape[0])
         return dataclasses.replace(cfg, **{field_name: float(band) if field_name == "first_omega" else band})
 
     return adapt
@@ -147,11 +150,11 @@ def band_from_clip(field_name: str) -> Callable[[Any, tuple[int, ...]], Any]:
 # of sin() (the FKAN code's), 24.2 dB where sin() reached 51.3 (60 s, Bach from 2.0 s); with the FKAN code's
 # blocks the network is not periodic and reaches only the band of its first layer.
 FKAN_AUDIO = FKANConfig(grid_size=AUDIO_FREQUENCIES, hidden_dim=256, block_dims=(256, 256, 256), omega=30.0,
-                        block="sine", first="sine")
+                        block="sine", first="sine", band=AUDIO_BAND)
 # sl2a's: the paper's fusion network behind 64 Chebyshev degrees spread over the band. Sine activations in
 # the fusion layers (omega 30) did not learn (0.0 dB): the products z1 * y already build combination
 # frequencies of the first layer's.
-SL2A_AUDIO = SL2AConfig(degree=AUDIO_FREQUENCIES)
+SL2A_AUDIO = SL2AConfig(degree=AUDIO_FREQUENCIES, band=AUDIO_BAND)
 # SIREN's published audio network (3 x 256, first-layer omega_0 3000 on [-1, 1], hidden 30, constant Adam
 # 1e-4, full batch) is its paper recipe; the default sets omega_0 by the band rule.
 SIREN_AUDIO_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant")
@@ -216,15 +219,15 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         published=FKAN_PAPER, tuned=FKAN_TUNED),
         "audio": Preset("fkan", FKANConfig(), AUDIO_KAN_RECIPE,
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323 (audio: spread first layer, sine layers)",
-                        adapt=band_from_clip("band"), published=FKAN_PAPER, tuned=FKAN_AUDIO),
+                        adapt=band_capped("band"), published=FKAN_PAPER, tuned=FKAN_AUDIO),
     },
     "siren": {
         "image": Preset("siren", SirenConfig(),
                         Recipe(lr=3e-4, batch=IMAGE_BATCH, epochs=1000, schedule="cosine", target_range=(-1.0, 1.0),
                                box=IMAGE_BOX),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661", published=SIREN_PAPER),
-        "audio": Preset("siren", SirenConfig(first_omega=3000.0), SIREN_AUDIO_RECIPE,
-                        "SIREN, Sitzmann et al. 2020, arXiv 2006.09661 (audio)", adapt=band_from_clip("first_omega"),
+        "audio": Preset("siren", SirenConfig(first_omega=float(AUDIO_BAND)), SIREN_AUDIO_RECIPE,
+                        "SIREN, Sitzmann et al. 2020, arXiv 2006.09661 (audio)", adapt=band_capped("first_omega"),
                         published=SIREN_AUDIO_PAPER),
     },
     # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
@@ -235,7 +238,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         published=SL2A_PAPER),
         "audio": Preset("sl2a", SL2AConfig(), AUDIO_KAN_RECIPE,
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836 (audio: degrees spread over the band)",
-                        adapt=band_from_clip("band"), published=SL2A_PAPER, tuned=SL2A_AUDIO),
+                        adapt=band_capped("band"), published=SL2A_PAPER, tuned=SL2A_AUDIO),
     },
     # Plain KANs have no published INR recipe: they get SL2A's (protocol div2k-sl2a).
     "cheby-kan": {

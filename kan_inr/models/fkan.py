@@ -25,7 +25,7 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr.models.layers import FourierKAN, exact_linear
-from kan_inr.geometry import audio_band
+from kan_inr.geometry import capped_band
 from kan_inr.space import SearchSpace, choice, frequencies, number
 
 
@@ -56,11 +56,11 @@ def search_space(cfg: FKANConfig, kind: str) -> SearchSpace:
     width, ``blocks`` equal blocks of ``block_width`` (the paper's 256-256-256-512 made uniform), the
     blocks' omega and their activation (``block``: the paper's, or sine). Audio (sine blocks behind sin()
     of a spread first layer, both measured): the band as a multiple of the audio presets' own
-    (``band_scale``, 1/8 to 8 times ``geometry.audio_band``), K, the widths, the blocks and their omega."""
+    (``band_scale``, 1/8 to 8 times the default network's), K, the widths, the blocks and their omega."""
     def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
         fields: dict[str, Any] = {"block_dims": (values["block_width"],) * values["blocks"]}
         if "band_scale" in values:
-            return fields | {"band": audio_band(shape[0], values["band_scale"])}
+            return fields | {"band": capped_band(values["band_scale"] * cfg.band, shape[0])}
         return fields | {"grid_size": frequencies(values["grid_fraction"], shape, convention)}
 
     shape_levers = {"block_width": ("block_dims",), "blocks": ("block_dims",)}

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from kan_inr.models.layers import exact_linear
-from kan_inr.geometry import audio_band
+from kan_inr.geometry import capped_band
 from kan_inr.space import SearchSpace, number
 
 
@@ -30,9 +30,9 @@ class SirenConfig:
 def search_space(cfg: SirenConfig, kind: str) -> SearchSpace:
     """SIREN's levers for ``kan-inr tune``: width, depth, the hidden omega_0 around the preset's, and the
     first omega_0: images around the preset's (a third to three times: 10-90); audio as the band of the
-    first layer, a multiple of the audio presets' own (``band_scale``, 1/8 to 8 times ``geometry.audio_band``)."""
+    first layer, a multiple of the audio presets' own (``band_scale``, 1/8 to 8 times the default network's)."""
     def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
-        return {"first_omega": float(audio_band(shape[0], values["band_scale"]))}
+        return {"first_omega": float(capped_band(values["band_scale"] * cfg.first_omega, shape[0]))}
 
     common = {"hidden_dim": number(64, 512, log=True, integer=True), "hidden_layers": number(1, 5, integer=True),
               "hidden_omega": number(cfg.hidden_omega / 3, cfg.hidden_omega * 2, log=True)}

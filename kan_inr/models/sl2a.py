@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from kan_inr.models.layers import ChebyshevKAN, exact_linear
-from kan_inr.geometry import audio_band
+from kan_inr.geometry import capped_band
 from kan_inr.space import SearchSpace, frequencies, number
 
 
@@ -39,10 +39,10 @@ def search_space(cfg: SL2AConfig, kind: str) -> SearchSpace:
     first layer: images, the Chebyshev degree D as a fraction of the grid's Nyquist limit
     (``degree_fraction``, 1/16 to all of it; T_D(tanh x) oscillates at most D times faster than x, so D
     counts frequencies as FKAN's K does); audio, the band its D degrees spread over as a multiple of the
-    audio presets' own (``band_scale``, 1/8 to 8 times ``geometry.audio_band``) and D."""
+    audio presets' own (``band_scale``, 1/8 to 8 times the default network's) and D."""
     def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
         if "band_scale" in values:
-            return {"band": audio_band(shape[0], values["band_scale"])}
+            return {"band": capped_band(values["band_scale"] * cfg.band, shape[0])}
         return {"degree": frequencies(values["degree_fraction"], shape, convention)}
 
     common = {"hidden_dim": number(64, 512, log=True, integer=True), "rank": number(16, 256, log=True, integer=True),
