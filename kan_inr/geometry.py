@@ -77,6 +77,6 @@ def nyquist(n: int, convention: str) -> float:
 
 def capped_band(band: float, samples: int) -> int:
     """A first layer's band (its highest frequency in the units of cos(k x) on [-1, 1]: FKAN's and SL2A's
-    spread basis, SIREN's omega_0) on a clip of ``samples``: at most half the clip's Nyquist limit (a clip
-    of a few milliseconds), at least 1."""
-    return max(1, min(round(band), round(nyquist(samples, ENDPOINTS) / 2)))
+    spread basis, SIREN's omega_0) on a clip of ``samples``: at most the clip's Nyquist limit (a clip of a
+    few milliseconds), at least 1."""
+    return max(1, min(round(band), math.floor(nyquist(samples, ENDPOINTS))))

@@ -126,7 +126,7 @@ class Preset:
 # the sine layers behind it build the rest. Measured at 20 s per fit on Bach from 2.0 s (0.25, 1 and 2 s)
 # and the whole speech clip (2.9 s): best or within 3.4 dB of the best on every clip, where a fixed
 # fraction of the sample rate (1/16 to 1/2 of Nyquist) lost up to 21 dB on the longer ones (a band beyond
-# what the fit has reached slows it). At most half the clip's Nyquist limit (a clip of a few ms:
+# what the fit has reached slows it). At most the clip's Nyquist limit (a clip of a few ms:
 # geometry.capped_band).
 # Random batches of AUDIO_BATCH samples: on the 63,000-sample speech clip full batch gave 29 steps in 30 s
 # (0.9 dB), 8,192 gave 375 (20.6 dB).
@@ -136,7 +136,7 @@ AUDIO_FREQUENCIES = 64  # K of fkan's first layer, D of sl2a's: a fixed cost per
 
 
 def band_capped(field_name: str) -> Callable[[Any, tuple[int, ...]], Any]:
-    """``Preset.adapt`` capping a first layer's band (``band``; SIREN's ``first_omega``) at half the clip's
+    """``Preset.adapt`` capping a first layer's band (``band``; SIREN's ``first_omega``) at the clip's
     Nyquist limit (``geometry.capped_band``)."""
     def adapt(cfg: Any, shape: tuple[int, ...]) -> Any:
         band = capped_band(getattr(cfg, field_name), shape[0])
@@ -151,10 +151,13 @@ def band_capped(field_name: str) -> Callable[[Any, tuple[int, ...]], Any]:
 # blocks the network is not periodic and reaches only the band of its first layer.
 FKAN_AUDIO = FKANConfig(grid_size=AUDIO_FREQUENCIES, hidden_dim=256, block_dims=(256, 256, 256), omega=30.0,
                         block="sine", first="sine", band=AUDIO_BAND)
-# sl2a's: the paper's fusion network behind 64 Chebyshev degrees spread over the band. Sine activations in
-# the fusion layers (omega 30) did not learn (0.0 dB): the products z1 * y already build combination
-# frequencies of the first layer's.
-SL2A_AUDIO = SL2AConfig(degree=AUDIO_FREQUENCIES, band=AUDIO_BAND)
+# sl2a's: the paper's fusion network behind 64 Chebyshev degrees spread over a band 8 times fkan's: its ReLU
+# fusion layers build fewer frequencies above the first layer's than sine layers do (benchmarks/audio-band-sl2a:
+# 20 s on Bach 0.5 s from 2.0 s / Bach 2 s / speech, 58.0 / 23.8 / 21.4 dB at 24,000 where 3,000 gave
+# 39.4 / 18.3 / 11.7 and 9,000 39.7 / 29.7 / 17.6). Sine activations in the fusion layers (omega 30) did not
+# learn (0.0 dB).
+SL2A_AUDIO_BAND = 8 * AUDIO_BAND
+SL2A_AUDIO = SL2AConfig(degree=AUDIO_FREQUENCIES, band=SL2A_AUDIO_BAND)
 # SIREN's published audio network (3 x 256, first-layer omega_0 3000 on [-1, 1], hidden 30, constant Adam
 # 1e-4, full batch) is its paper recipe; the default sets omega_0 by the band rule.
 SIREN_AUDIO_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant")
