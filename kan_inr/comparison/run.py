@@ -207,7 +207,10 @@ def _models(names: list[str] | None, proto: Protocol | None, kind: str, log: Nul
 
 
 def _describe_train(train: dict[str, Any]) -> str:
-    parts = [f"{train['steps']:,} steps" if "max_seconds" not in train else f"{train['max_seconds']:g} s"]
+    if "max_seconds" in train:
+        parts = [f"{train['max_seconds']:g} s"]
+    else:  # a protocol recipe in epochs (bach's) states no steps
+        parts = [f"{train['steps']:,} steps" if "steps" in train else f"{train['epochs']:g} epochs"]
     if "batch" in train:
         parts.append(f"batch {train['batch']:,}")
     if "lr" in train:
