@@ -162,10 +162,10 @@ class Trials:
 
     def __init__(self, study: optuna.Study, targets: list[Target], model: str, space: Any, trials: int,
                  objective: str, seconds: float | None, epochs: float | None, seed: int, device: str | None,
-                 batch: int | None) -> None:
+                 batch: int) -> None:
         self.study, self.targets, self.model, self.space, self.trials = study, targets, model, space, trials
         self.objective, self.seconds, self.epochs, self.seed, self.device = objective, seconds, epochs, seed, device
-        self.batch = batch  # the recipe's, unless a trial samples its own
+        self.batch = batch  # the recipe's (FULL_BATCH: all the samples), unless a trial samples its own
         self.failed: list[tuple[int, str]] = []  # (trial number, error) of this call's failed trials
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
