@@ -114,10 +114,11 @@ def session(device: str | None = "auto") -> Iterator[Context]:
     rank_device = f"cuda:{local}" if use_cuda else "cpu"
     owner = not dist.is_initialized()
     if owner:
-        # the store env:// reaches: under torchrun a client of the one its agent serves, else served by rank 0
+        # the store env:// reaches: under torchrun a client of the one its agent serves, else served by rank 0;
+        # the group's keys under the prefix init_method="env://" gives them
         store, _, _ = next(dist.rendezvous("env://", rank, world, timeout=BARRIER_TIMEOUT))
-        dist.init_process_group("nccl" if use_cuda else "gloo", store=store, rank=rank, world_size=world,
-                                timeout=BARRIER_TIMEOUT)
+        dist.init_process_group("nccl" if use_cuda else "gloo", store=dist.PrefixStore("default_pg", store),
+                                rank=rank, world_size=world, timeout=BARRIER_TIMEOUT)
     else:  # a group the caller made: its store (torch has no public accessor)
         store = dist.distributed_c10d._get_default_store()
     # the n-th session of the job on every rank: the store's keys of one session are not another's
