@@ -315,7 +315,8 @@ def compare(
     models: Optional[str] = typer.Option(None, help="Comma-separated presets, e.g. fkan,sl2a,siren (default: the "
                                          "protocol's, else all)."),
     budget_steps: Optional[int] = typer.Option(None, help="Every model trains this many steps (same batch)."),
-    budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds (same batch)."),
+    budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds, each fit's "
+                                                   "max_seconds (same batch)."),
     recipe: Optional[str] = typer.Option(None, help="default or paper, as for fit: every model under its own "
                                          "recipe of that family (the protocol's where it has one); with "
                                          "--budget-seconds, cut at S seconds."),
