@@ -30,6 +30,7 @@ from kan_inr import signals as signal_kinds
 from kan_inr.atomic import write_json
 from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.comparison import Budget, Comparison, run_comparison
+from kan_inr.config import TuneConfig
 from kan_inr.device import resolve_device
 from kan_inr.training import fit as fit_loop
 from kan_inr.jobs import fit_file, fit_file_ddp, fit_one, render_model, render_run, resume_run, start_run
@@ -339,25 +340,29 @@ def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence
     return result
 
 
-def tune(signals: str | os.PathLike | Sequence[str | os.PathLike], model: ModelLike = "fkan", *, trials: int = 20,
-         seconds: float | None = None, epochs: float | None = None, objective: str = "both",
-         space: str | os.PathLike | None = None, storage: str | None = None, name: str | None = None,
-         outputs: str | os.PathLike = "outputs", seed: int = 0, resize: int | None = None, channels: str | None = None,
-         start: float | None = None, duration: float | None = None, device: str | None = None,
-         progress: bool = True) -> Tuned:
+def tune(signals: str | os.PathLike | Sequence[str | os.PathLike], model: ModelLike = "fkan", *,
+         trials: int = TuneConfig.trials, max_seconds: float | None = TuneConfig.max_seconds,
+         epochs: float | None = TuneConfig.epochs, objective: str = TuneConfig.objective,
+         space: str | os.PathLike | None = TuneConfig.space, storage: str | None = TuneConfig.storage,
+         name: str | None = TuneConfig.name, seed: int = TuneConfig.seed, device: str = TuneConfig.device,
+         outputs: str | os.PathLike = "outputs", resize: int | None = None, channels: str | None = None,
+         start: float | None = None, duration: float | None = None, progress: bool = True) -> Tuned:
     """Tune ``model`` on signal files (what ``kan-inr tune`` runs): an Optuna study of ``trials`` finished
-    trials, each a fit per signal under sampled settings for ``seconds`` of training (default 30) or
-    ``epochs``, scored by ``objective``: "grid" (PSNR / SNR on the grid), "2x" (fitted on the signal
-    reduced 2x, rendered back and scored against it) or "both" (one fit on the reduced signal gives
-    both: a Pareto front); several signals: the mean. ``space``: a TOML file narrowing or widening the
-    preset's search space (``kan_inr.tuning.spaces``). The study lives in ``storage`` (an Optuna
-    database URL; default ``<outputs>/tune-<name>/study.db``, name default the first signal's stem)
-    and a second call continues it. Returns where it lives, its finished trials and its chosen point
-    (``best``: scores, levers, settings), also written as ``<model>/best.toml`` for ``fit --config``."""
+    trials, each a fit per signal under sampled settings for ``max_seconds`` of training (default
+    ``config.DEFAULT_TRIAL_SECONDS``) or ``epochs``, scored by ``objective``: "grid" (PSNR / SNR on the grid),
+    "2x" (fitted on the signal reduced 2x, rendered back and scored against it) or "both" (one fit on the
+    reduced signal gives both: a Pareto front); several signals: the mean. ``space``: a TOML file narrowing
+    or widening the preset's search space (``kan_inr.tuning.spaces``). The study lives in ``storage`` (an
+    Optuna database URL; default ``<outputs>/tune-<name>/study.db``, name default the first signal's stem)
+    and a second call continues it. The study's options and their defaults are ``config.TuneConfig``'s; the
+    signal files are read as ``load_signal`` reads them (``resize``, ``channels``, ``start``, ``duration``).
+    Returns where it lives, its finished trials and its chosen point (``best``: scores, levers, settings),
+    also written as ``<model>/best.toml`` for ``fit --config``."""
     from kan_inr.tuning import tune as run_study  # here, not at the top: start-up time (optuna)
 
+    cfg = TuneConfig(trials=trials, max_seconds=max_seconds, epochs=epochs, objective=objective,
+                     space=None if space is None else Path(space), storage=storage, name=name, seed=seed,
+                     device=device)
     paths = [Path(signals)] if isinstance(signals, (str, os.PathLike)) else [Path(s) for s in signals]
-    return run_study(paths, model_name(model), trials=trials, seconds=seconds, epochs=epochs, objective=objective,
-                     space_file=None if space is None else Path(space), storage=storage, name=name,
-                     outputs=Path(outputs), seed=seed, device=device, console=progress,
+    return run_study(paths, model_name(model), cfg, outputs=Path(outputs), console=progress,
                      load_options={"resize_to": resize, "channels": channels, "start": start, "duration": duration})

@@ -6,9 +6,11 @@ mistyped option answer at once. Every user error ends as one line on stderr and 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
+import typing
 from pathlib import Path
 from inspect import Parameter, signature
 from typing import Annotated, Any, Callable, Optional
@@ -16,7 +18,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from kan_inr import limits
-from kan_inr.config import FULL_BATCH, TrainConfig, help_of, train_options
+from kan_inr.config import FULL_BATCH, TrainConfig, TuneConfig, help_of, train_options
 from kan_inr.errors import KanInrError
 
 
@@ -47,6 +49,9 @@ EvalEvery = Annotated[Optional[int], typer.Option(help=help_of(TrainConfig, "eva
 Seed = Annotated[Optional[int], typer.Option(help=help_of(TrainConfig, "seed"))]
 Device = Annotated[Optional[str], typer.Option(help=help_of(TrainConfig, "device"))]
 Resize = Annotated[Optional[int], typer.Option(help="Images: shrink so the longest side is N pixels (area averaging).")]
+Channels = Annotated[Optional[str], typer.Option(help="Audio: 'mono' averages the channels [default: all].")]
+Start = Annotated[Optional[float], typer.Option(help="Audio: segment start in seconds.")]
+Duration = Annotated[Optional[float], typer.Option(help="Audio: segment length in seconds [default: to the end].")]
 SetFields = Annotated[list[str], typer.Option("--set", help="Model field, key=value (repeatable).")]
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file of options; [model] table = --set.")]
 Outputs = Annotated[Path, typer.Option("--outputs", help="Folder that holds run folders.")]
@@ -57,6 +62,26 @@ AllowCode = Annotated[bool, typer.Option("--allow-code", help="Let a run folder 
                                          "it names (only for runs you trust; installed plug-ins need no flag).")]
 Recipe = Annotated[Optional[str], typer.Option("--recipe", help=help_of(TrainConfig, "recipe") + " [default: default]")]
 
+
+def with_options(options: dict[str, tuple[Any, Any]]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator: ``command(..., given: dict)`` as a typer command that also takes ``options`` (name ->
+    (annotation, default)), handed to it as one dict ``given``."""
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        declared = signature(command, eval_str=True)
+        own = [p for p in declared.parameters.values() if p.name != "given"]
+        shared = [Parameter(name, Parameter.KEYWORD_ONLY, annotation=hint, default=default)
+                  for name, (hint, default) in options.items()]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            given = {name: kwargs.pop(name) for name in options}
+            command(given=given, **kwargs)
+
+        setattr(wrapper, "__signature__", declared.replace(parameters=[*own, *shared]))  # what typer reads
+        return wrapper
+    return decorate
+
+
 # The training options fit and fit-many share, declared once: ``fit_options`` adds them to a command's
 # signature and hands them to it as one dict ``given`` (None = not given), which ``train_options``
 # turns into TrainConfig fields.
@@ -65,22 +90,15 @@ FIT_OPTIONS: dict[str, Any] = {
     "schedule": Schedule, "eval_every": EvalEvery, "seed": Seed, "device": Device, "set_": SetFields,
     "config": ConfigFile,
 }
+fit_options = with_options({name: (hint, [] if name == "set_" else None) for name, hint in FIT_OPTIONS.items()})
 
-
-def fit_options(command: Callable[..., None]) -> Callable[..., None]:
-    """``command(..., given: dict)`` as a typer command that takes the ``FIT_OPTIONS`` as options."""
-    declared = signature(command, eval_str=True)
-    own = [p for p in declared.parameters.values() if p.name != "given"]
-    shared = [Parameter(name, Parameter.KEYWORD_ONLY, annotation=hint,
-                                default=[] if name == "set_" else None) for name, hint in FIT_OPTIONS.items()]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> None:
-        given = {name: kwargs.pop(name) for name in FIT_OPTIONS}
-        command(given=given, **kwargs)
-
-    setattr(wrapper, "__signature__", declared.replace(parameters=[*own, *shared]))  # what typer reads
-    return wrapper
+# A study's options, from their one declaration (config.TuneConfig): each field an option of that name,
+# default and help; the clock spelled --seconds, as for fit.
+TUNE_FLAGS = {"max_seconds": "--seconds"}
+TUNE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    f.name: (Annotated[typing.get_type_hints(TuneConfig)[f.name],
+                       typer.Option(TUNE_FLAGS.get(f.name, f"--{f.name}"), help=f.metadata["help"])], f.default)
+    for f in dataclasses.fields(TuneConfig)}
 
 
 def checked_options(given: dict[str, Any], **more: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -105,9 +123,9 @@ def fit(
     precision: Optional[str] = typer.Option(None, help=help_of(TrainConfig, "precision")),
     compile_: Optional[str] = typer.Option(None, "--compile", help=help_of(TrainConfig, "compile")),
     resize: Resize = None,
-    channels: Optional[str] = typer.Option(None, help="Audio: 'mono' averages the channels [default: all]."),
-    start: Optional[float] = typer.Option(None, help="Audio: segment start in seconds."),
-    duration: Optional[float] = typer.Option(None, help="Audio: segment length in seconds [default: to the end]."),
+    channels: Channels = None,
+    start: Start = None,
+    duration: Duration = None,
     outputs: Outputs = Path("outputs"),
     name: Optional[str] = typer.Option(None, help="Run folder name [default: <file stem>-<model>]."),
     overwrite: bool = typer.Option(False, help="Replace an existing run folder of the same name."),
@@ -297,7 +315,8 @@ def compare(
     models: Optional[str] = typer.Option(None, help="Comma-separated presets, e.g. fkan,sl2a,siren (default: the "
                                          "protocol's, else all)."),
     budget_steps: Optional[int] = typer.Option(None, help="Every model trains this many steps (same batch)."),
-    budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds (same batch)."),
+    budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds, each fit's "
+                                                   "max_seconds (same batch)."),
     recipe: Optional[str] = typer.Option(None, help="default or paper, as for fit: every model under its own "
                                          "recipe of that family (the protocol's where it has one); with "
                                          "--budget-seconds, cut at S seconds."),
@@ -341,32 +360,24 @@ def compare(
 
 
 @app.command()
+@with_options(TUNE_OPTIONS)
 def tune(
+    given: dict[str, Any],
     signals: list[Path] = typer.Argument(..., help="Signal files; the objective is the mean over them."),
     model: ModelName = "fkan",
-    trials: int = typer.Option(20, help="Finished trials the study should hold; a re-run continues it."),
-    seconds: Optional[float] = typer.Option(None, help="Training seconds of each fit of a trial [default: 30]."),
-    epochs: Optional[float] = typer.Option(None, help="Or each fit's epochs (the length lever capped at them)."),
-    objective: str = typer.Option("both", help="grid, 2x (fitted reduced 2x, scored at full size) or both "
-                                                "(a Pareto front)."),
-    space: Optional[Path] = typer.Option(None, "--space", help="TOML file narrowing or widening the search space."),
-    storage: Optional[str] = typer.Option(None, help="Optuna database URL [default: study.db in the tune folder]."),
-    name: Optional[str] = typer.Option(None, help="Writes <outputs>/tune-<name>/ [default: the first file's stem]."),
     outputs: Outputs = Path("outputs"),
-    seed: int = typer.Option(0, help="Seed of the sampler and of every fit."),
     resize: Resize = None,
-    start: Optional[float] = typer.Option(None, help="Audio: segment start in seconds."),
-    duration: Optional[float] = typer.Option(None, help="Audio: segment length in seconds."),
-    device: Device = None,
+    channels: Channels = None,
+    start: Start = None,
+    duration: Duration = None,
     quiet: Quiet = False,
 ) -> None:
     """Tune a model's settings on your signals (Optuna): best.toml for fit --config, trials.csv, figures.
     Processes sharing one --storage share the trials; Ctrl-C loses at most the running trial."""
     import kan_inr  # here, not at the top: start-up time (torch)
 
-    typer.echo(kan_inr.tune(signals, model, trials=trials, seconds=seconds, epochs=epochs, objective=objective,
-                            space=space, storage=storage, name=name, outputs=outputs, seed=seed, resize=resize,
-                            start=start, duration=duration, device=device, progress=not quiet).summary())
+    typer.echo(kan_inr.tune(signals, model, outputs=outputs, resize=resize, channels=channels, start=start,
+                            duration=duration, progress=not quiet, **given).summary())
 
 
 @app.command()

@@ -12,14 +12,20 @@ sampler, one seed) and trains on its 1/W share, gradients are averaged by all-re
 Adam on the mean loss over the global batch whatever W is; a checkpoint (rank 0) therefore resumes on
 any world size that divides the global batch. Decisions that end the loop (a stop request, a time
 budget) are agreed by all ranks at log steps, where the loop synchronises anyway.
+
+Ranks wait for each other (``Context.barrier``) on the job's store, which the torchrun agent serves
+and which outlives every rank, never on the process group: a gloo barrier returns on one rank while
+the other may still be inside it, and a rank that then tears its connections down can abort the other
+(SIGABRT at exit, after the work is done), the more often the busier the machine.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Iterator, Sequence, TypeVar
 
@@ -50,6 +56,9 @@ class Context:
     rank: int = 0
     world_size: int = 1
     device: str = "auto"
+    store: dist.Store | None = None  # the job's rendezvous store (world_size > 1)
+    prefix: str = "kan_inr"  # this session's keys in it
+    barriers: Iterator[int] = field(default_factory=itertools.count, compare=False, repr=False)
 
     @property
     def is_main(self) -> bool:
@@ -60,8 +69,15 @@ class Context:
         return list(items[self.rank::self.world_size])
 
     def barrier(self) -> None:
-        if self.world_size > 1:
-            dist.barrier()
+        """Return once every rank has called it, through the store (module docstring): once past it, no
+        rank has a collective in flight, so any rank may tear its connections down."""
+        if self.world_size == 1:
+            return
+        assert self.store is not None  # session gives a multi-rank context its store
+        key = f"{self.prefix}/barrier/{next(self.barriers)}"  # the n-th barrier of every rank
+        if self.store.add(key, 1) == self.world_size:  # the last rank to arrive opens it
+            self.store.set(f"{key}/open", "1")
+        self.store.wait([f"{key}/open"])
 
 
 def launched() -> bool:
@@ -78,7 +94,9 @@ def _env_int(key: str) -> int:
 
 @contextmanager
 def session(device: str | None = "auto") -> Iterator[Context]:
-    """Join the torchrun process group for the duration of the block (a no-op without torchrun)."""
+    """Join the torchrun process group for the duration of the block (a no-op without torchrun); a block
+    that ends without an error ends with a ``barrier``, so no rank leaves while another still talks to it
+    (after an error the ranks do not wait: torchrun stops the others)."""
     device = device or "auto"
     if not launched() or _env_int("WORLD_SIZE") == 1:
         yield Context(device=device)
@@ -96,10 +114,19 @@ def session(device: str | None = "auto") -> Iterator[Context]:
     rank_device = f"cuda:{local}" if use_cuda else "cpu"
     owner = not dist.is_initialized()
     if owner:
-        dist.init_process_group("nccl" if use_cuda else "gloo", init_method="env://", rank=rank, world_size=world,
-                                timeout=BARRIER_TIMEOUT)
+        # the store env:// reaches: under torchrun a client of the one its agent serves, else served by rank 0;
+        # the group's keys under the prefix init_method="env://" gives them
+        store, _, _ = next(dist.rendezvous("env://", rank, world, timeout=BARRIER_TIMEOUT))
+        dist.init_process_group("nccl" if use_cuda else "gloo", store=dist.PrefixStore("default_pg", store),
+                                rank=rank, world_size=world, timeout=BARRIER_TIMEOUT)
+    else:  # a group the caller made: its store (torch has no public accessor)
+        store = dist.distributed_c10d._get_default_store()
+    # the n-th session of the job on every rank: the store's keys of one session are not another's
+    session_number = (store.add("kan_inr/sessions", 1) - 1) // world
     try:
-        yield Context(rank, world, rank_device)
+        ctx = Context(rank, world, rank_device, store, f"kan_inr/session/{session_number}")
+        yield ctx
+        ctx.barrier()
     finally:
         if owner:
             dist.destroy_process_group()

@@ -264,9 +264,7 @@ def fit_file_ddp(path: str | Path, model_name: str, *, outputs: str | Path = "ou
             job.config["train"] = to_plain(job.train)
         if ctx.is_main:
             open_run(job, run_path(outputs, name or f"{Path(path).stem}-{model_name}"), overwrite, console)
-        done = run_jobs([job], lambda ck: [fit_ddp(job.model, job.signal, job.train, ctx, job.log, ck)], policy)
-        ctx.barrier()
-        return done[0]
+        return run_jobs([job], lambda ck: [fit_ddp(job.model, job.signal, job.train, ctx, job.log, ck)], policy)[0]
 
 
 def reopen_run(run_dir: str | Path, signal_path: str | Path | None = None, *, console: bool = True,
@@ -307,10 +305,8 @@ def resume_run(run_dir: str | Path, signal_path: str | Path | None = None, *, co
         return fit_one(job, policy, state)
     with session(device) as ctx:
         job, state = reopen_run(run_dir, signal_path, console=console, device=ctx.device, write=ctx.is_main)
-        done = run_jobs([job], lambda ck: [fit_ddp(job.model, job.signal, job.train, ctx, job.log, ck)], policy,
-                        None if state is None else [state])
-        ctx.barrier()
-        return done[0]
+        return run_jobs([job], lambda ck: [fit_ddp(job.model, job.signal, job.train, ctx, job.log, ck)], policy,
+                        None if state is None else [state])[0]
 
 
 def render_run(run_dir: str | Path, out: str | Path | None = None, scale: float | None = None,

@@ -64,9 +64,16 @@ class Param:
         return [int(b) if self.integer else float(b) for b in (self.low, self.high)]
 
     def plain(self) -> dict[str, Any]:
-        """As JSON data (what a study stores): only the fields that are set."""
-        data = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-        return {k: v for k, v in data.items() if v not in (None, False)}
+        """As JSON data (what a study stores): the fields that differ from their declared default, so that
+        ``Param(**plain)`` (tuples from lists) is this param again, a ``fixed = 0`` or a ``low = 0`` included."""
+        # compared by identity and type, not ==: fixed = False or fixed = 0 is a setting beside the default None
+        return {f.name: list(v) if isinstance(v, tuple) else v for f in dataclasses.fields(self)
+                if not _same(v := getattr(self, f.name), f.default)}
+
+
+def _same(value: Any, default: Any) -> bool:
+    """Whether a field's value is its declared default (``0 == False`` and ``0.0 == 0`` are not the same here)."""
+    return type(value) is type(default) and value == default
 
 
 def number(low: float, high: float, *, log: bool = False, integer: bool = False) -> Param:

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +43,59 @@ def test_session_without_torchrun_is_one_process(monkeypatch: pytest.MonkeyPatch
         assert ctx.shard(list("abcde")) == list("abcde")
         ctx.barrier()  # no process group: nothing to wait for
     assert distributed.Context(rank=1, world_size=2).shard(list("abcde")) == ["b", "d"]
+
+
+def test_barrier_waits_for_every_rank_on_the_store() -> None:
+    """Two ranks (threads) on one store: neither passes barrier k before the other reached it, and an
+    earlier barrier's keys do not let a later one through."""
+    store = torch.distributed.HashStore()
+    ranks = [distributed.Context(rank=r, world_size=2, store=store, prefix="test") for r in range(2)]
+    events: list[tuple[str, int, int]] = []
+
+    def run(ctx: distributed.Context) -> None:
+        for k in range(3):
+            if ctx.rank == 1:
+                time.sleep(0.05)  # rank 1 arrives late at every barrier
+            events.append(("arrive", k, ctx.rank))
+            ctx.barrier()
+            events.append(("leave", k, ctx.rank))
+
+    threads = [threading.Thread(target=run, args=(ctx,)) for ctx in ranks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    for k in range(3):
+        assert events.index(("leave", k, 0)) > events.index(("arrive", k, 1)), events
+
+
+def test_a_session_ends_on_the_store_before_any_rank_tears_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rank 0 of two: its session ends by waiting on the store for rank 1 (a thread here) and only then
+    destroys the process group; the process group's own barrier, whose tail races the teardown, is never
+    used."""
+    store, calls = torch.distributed.HashStore(), []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.distributed, "rendezvous", lambda *args, **kwargs: iter([(store, 0, 2)]))
+    monkeypatch.setattr(torch.distributed, "init_process_group", lambda *args, **kwargs: calls.append("init"))
+    monkeypatch.setattr(torch.distributed, "destroy_process_group", lambda: calls.append("destroy"))
+    monkeypatch.setattr(torch.distributed, "barrier", lambda *args, **kwargs: calls.append("process-group barrier"))
+    rank1 = distributed.Context(rank=1, world_size=2, store=store, prefix="kan_inr/session/0")
+
+    def late_rank_1() -> None:
+        store.add("kan_inr/sessions", 1)  # rank 1 joins the session, as session() does
+        time.sleep(0.2)
+        calls.append("rank 1 at the end")
+        rank1.barrier()
+
+    other = threading.Thread(target=late_rank_1)
+    other.start()
+    with distributed.session("cpu") as ctx:
+        assert (ctx.rank, ctx.world_size, ctx.store) == (0, 2, store)
+    other.join(timeout=30)
+    assert calls == ["init", "rank 1 at the end", "destroy"]
 
 
 @pytest.mark.slow  # 12 s: torchrun twice; DDP itself is held by the gradient-averaging test

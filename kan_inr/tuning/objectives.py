@@ -30,13 +30,14 @@ from optuna.trial import FrozenTrial
 
 from kan_inr.errors import KanInrError, is_out_of_memory
 from kan_inr import signals, superres
-from kan_inr.config import FULL_BATCH, MAX_STEPS, epoch_steps, eval_every_for
+from kan_inr.config import MAX_STEPS, TUNE_OBJECTIVES, epoch_steps, eval_every_for
 from kan_inr.jobs import start_run
 from kan_inr.logging import NullLog
 from kan_inr.signals import Signal
 from kan_inr.training import fit
 
-OBJECTIVES = {"grid": ("grid",), "2x": ("2x",), "both": ("grid", "2x")}  # --objective -> the study's values
+# each objective a study may take (config.TuneConfig.objective) -> the values it maximises
+OBJECTIVES = {name: ("grid", "2x") if name == "both" else (name,) for name in TUNE_OBJECTIVES}
 FACTOR = 2  # the superres objective's reduction
 MARK_STRIDE = 1000  # signal i's evaluation marks are reported to the pruner as steps i * MARK_STRIDE + mark
 CHOSEN_RULE = ("of the Pareto front, the best grid score among the points whose 2x score reaches the classical "
@@ -90,13 +91,14 @@ class MarkLog(NullLog):
         self.report(self.marks, metrics[self.headline])
 
 
-def budget_options(target: Target, seconds: float | None, epochs: float | None, batch: int | None) -> dict[str, Any]:
+def budget_options(target: Target, seconds: float | None, epochs: float | None, batch: int) -> dict[str, Any]:
     """The study's budget as training options: a clock or an epochs budget, evaluated as
-    ``config.eval_every_for`` decides for any run (``batch``: the trial's, None = full batch)."""
+    ``config.eval_every_for`` decides for any run (``batch``: the trial's, as ``TrainConfig.batch``:
+    ``FULL_BATCH`` for all the samples)."""
     if seconds is not None:
         return {"max_seconds": seconds, "eval_every": eval_every_for(MAX_STEPS, seconds)}
     assert epochs is not None  # a study has one budget (study.tune checks)
-    steps = epoch_steps(epochs, FULL_BATCH if batch is None else batch, target.fitted.num_samples)
+    steps = epoch_steps(epochs, batch, target.fitted.num_samples)
     return {"eval_every": eval_every_for(steps, None)}
 
 

@@ -9,7 +9,9 @@ numbered before it gives way without running (``over_quota``; trial numbers are 
 storage, so of two trials started at once exactly one runs). A trial left running by a process
 that died is failed, never counted and never run again: at once when the process ran on this
 machine (``fail_dead_trials``: its pid is gone), else once its heartbeat is ``GRACE_S`` old
-(Optuna's heartbeat), or ``CLAIM_S`` after its start if it died before claiming it.
+(Optuna's heartbeat, on the database's clock), or ``CLAIM_S`` after its start if it died before
+claiming it. The processes may run on machines in other time zones: times are compared as
+timezone-aware UTC (Optuna 5 stores a trial's start in UTC and hands it out in the reader's local time).
 """
 
 from __future__ import annotations
@@ -133,15 +135,22 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
+def utc_now() -> datetime.datetime:
+    """This machine's clock as timezone-aware UTC: one time line for every machine of a study."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
 def fail_dead_trials(study: optuna.Study) -> list[int]:
     """Fail the running trials of processes of this machine that no longer exist (killed), and those no
     process claimed within ``CLAIM_S`` of their start (killed between Optuna creating the trial and
     ``claim``, before any heartbeat); returns their numbers."""
     failed = []
-    now = datetime.datetime.now()  # Optuna's trial times are naive local times
+    now = utc_now()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid, start = trial.user_attrs.get("pid"), trial.datetime_start
-        unclaimed = pid is None and start is not None and (now - start).total_seconds() > CLAIM_S
+        # Optuna's start is naive, in this process's local time zone whatever the creator's: aware, an instant
+        age = None if start is None else (now - start.astimezone(datetime.timezone.utc)).total_seconds()
+        unclaimed = pid is None and age is not None and age > CLAIM_S
         if unclaimed or trial.user_attrs.get("host") == HOST and not _alive(pid):
             try:
                 study.tell(trial.number, state=TrialState.FAIL)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,7 +23,7 @@ from optuna.trial import TrialState
 
 from kan_inr.errors import KanInrError, first_line
 from kan_inr import models, plugins
-from kan_inr.config import TrainConfig
+from kan_inr.config import TrainConfig, TuneConfig
 from kan_inr.jobs import run_path
 from kan_inr.logging import NullLog
 from kan_inr.runs import signal_digest
@@ -34,9 +33,6 @@ from kan_inr.tuning.objectives import MARK_STRIDE, MarkLog, Target, chosen
 from kan_inr.tuning.progress import TuneLog
 from kan_inr.tuning.storage import (COUNTED, claim, count, fail_dead_trials, open_storage, open_study, over_quota,
                                     storage_url)
-
-DEFAULT_SECONDS = 30.0  # a trial's training budget per signal when neither seconds nor epochs are given
-
 
 class StudyFull(Exception):
     """A trial that found the study's trials counted before it: it gives way without running."""
@@ -73,27 +69,19 @@ def optuna_quiet() -> Iterator[None]:
         optuna.logging.set_verbosity(before)
 
 
-def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | None = None,
-         epochs: float | None = None, objective: str = "both", space_file: Path | None = None,
-         storage: str | None = None, name: str | None = None, outputs: Path = Path("outputs"), seed: int = 0,
-         load_options: dict[str, Any] | None = None, device: str | None = None, console: bool = True) -> Tuned:
-    """Run the study ``<name>/<model>`` until it holds ``trials`` finished trials, then write the tune
+def tune(paths: list[Path], model: str, cfg: TuneConfig, *, outputs: Path, load_options: dict[str, Any],
+         console: bool) -> Tuned:
+    """Run the study ``<name>/<model>`` until it holds ``cfg.trials`` finished trials, then write the tune
     folder ``<outputs>/tune-<name>`` (default name: the first signal's stem): ``study.db`` (unless
-    ``storage``), ``pareto.png`` (every model of the study name) and ``<model>/`` with ``best.toml``,
-    ``trials.csv``, ``history.png`` and ``importance.png`` (``report``). Each trial fits every signal
-    for ``seconds`` of training (default ``DEFAULT_SECONDS``) or ``epochs`` (the length lever is then
-    capped at it). Every user error is raised before anything is written."""
-    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
-        raise KanInrError(f"trials must be a whole number of at least 1, got {trials!r}")
-    if seconds is not None and epochs is not None:
-        raise KanInrError("give the budget per trial as seconds or as epochs, not both")
-    seconds = DEFAULT_SECONDS if seconds is None and epochs is None else seconds
-    for what, value in (("seconds", seconds), ("epochs", epochs)):
-        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise KanInrError(f"{what} must be a positive number, got {value!r}")
+    ``cfg.storage``), ``pareto.png`` (every model of the study name) and ``<model>/`` with ``best.toml``,
+    ``trials.csv``, ``history.png`` and ``importance.png`` (``report``). Each trial fits every signal for
+    ``cfg.budget()``: seconds of training or epochs (the length lever then capped at them). Every user
+    error is raised before anything is written."""
+    trials, objective, space_file, name, seed = cfg.trials, cfg.objective, cfg.space, cfg.name, cfg.seed
+    seconds, epochs = cfg.budget()
     wanted = objectives.names(objective)
-    check_train_config(TrainConfig(seed=seed, device=device or "auto"), 1)  # the seed and the device exist
-    targets = objectives.targets([Path(p) for p in paths], objective, load_options or {})
+    check_train_config(TrainConfig(seed=seed, device=cfg.device), 1)  # the device exists
+    targets = objectives.targets([Path(p) for p in paths], objective, load_options)
     kind, first = targets[0].original.kind, targets[0].fitted
     preset = models.preset(model, kind)
     space = models.search_space(model, kind)
@@ -110,13 +98,13 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
     study_name = f"{name}/{plugins.label(model)}"
     protocol = {"model": model, "kind": kind, "signals": [t.path.name for t in targets],
                 "digests": [signal_digest(t.original.values) for t in targets],
-                "load_options": {k: v for k, v in (load_options or {}).items() if v is not None},
+                "load_options": {k: v for k, v in load_options.items() if v is not None},
                 "objective": objective, "seconds": None if seconds is None else float(seconds),
                 "epochs": None if epochs is None else float(epochs), "seed": seed,
                 "space": spaces.plain(space)}
-    if storage is None:
+    if cfg.storage is None:
         tune_dir.mkdir(parents=True, exist_ok=True)  # the default storage's file lives there
-    url = storage_url(tune_dir, storage)
+    url = storage_url(tune_dir, cfg.storage)
     log = TuneLog(trials, wanted, "dB", console)
     with optuna_quiet():
         study = open_study(open_storage(url), study_name, len(wanted), protocol, seed, prune=len(wanted) == 1)
@@ -132,8 +120,7 @@ def tune(paths: list[Path], model: str, *, trials: int = 20, seconds: float | No
         log.message(f"study {study_name}: {done} of {trials} trials finished"
                     f"{f', {running} running elsewhere' if running else ''}; {budget_words(seconds, epochs)} "
                     f"per signal, {len(targets)} signal(s), objective {objective}")
-        run = Trials(study, targets, model, space, trials, objective, seconds, epochs, seed, device,
-                     preset.recipe_for("default").batch)
+        run = Trials(study, targets, model, space, cfg, preset.recipe_for("default").batch)
         if done + running < trials:
             try:
                 study.optimize(run, n_trials=trials - done, catch=(KanInrError, StudyFull),
@@ -160,29 +147,28 @@ def budget_words(seconds: float | None, epochs: float | None) -> str:
 class Trials:
     """The objective ``Study.optimize`` calls: one trial, its fits, its scores."""
 
-    def __init__(self, study: optuna.Study, targets: list[Target], model: str, space: Any, trials: int,
-                 objective: str, seconds: float | None, epochs: float | None, seed: int, device: str | None,
-                 batch: int | None) -> None:
-        self.study, self.targets, self.model, self.space, self.trials = study, targets, model, space, trials
-        self.objective, self.seconds, self.epochs, self.seed, self.device = objective, seconds, epochs, seed, device
-        self.batch = batch  # the recipe's, unless a trial samples its own
+    def __init__(self, study: optuna.Study, targets: list[Target], model: str, space: Any, cfg: TuneConfig,
+                 batch: int) -> None:
+        self.study, self.targets, self.model, self.space, self.cfg = study, targets, model, space, cfg
+        self.seconds, self.epochs = cfg.budget()
+        self.batch = batch  # the recipe's (FULL_BATCH: all the samples), unless a trial samples its own
         self.failed: list[tuple[int, str]] = []  # (trial number, error) of this call's failed trials
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         claim(trial)
-        if over_quota(self.study, trial.number, self.trials):
+        if over_quota(self.study, trial.number, self.cfg.trials):
             trial.set_user_attr("yielded", True)
-            raise StudyFull(f"the study already counts {self.trials} trials")
+            raise StudyFull(f"the study already counts {self.cfg.trials} trials")
         values = spaces.sample(trial, self.space)
-        wanted = objectives.names(self.objective)
+        wanted = objectives.names(self.cfg.objective)
         fits = []
         for i, target in enumerate(self.targets):
             model_fields, train = spaces.split(self.space.settings(values, target.fitted.shape, target.fitted.convention))
             train |= objectives.budget_options(target, self.seconds, self.epochs, train.get("batch", self.batch))
-            train |= {"seed": self.seed, "device": self.device}
+            train |= {"seed": self.cfg.seed, "device": self.cfg.device}
             log = MarkLog(functools.partial(self.report, trial, i), target.headline) if len(wanted) == 1 else NullLog()
             try:
-                scores, facts = objectives.fit_scores(target, self.model, model_fields, train, self.objective, log)
+                scores, facts = objectives.fit_scores(target, self.model, model_fields, train, self.cfg.objective, log)
             except KanInrError as exc:
                 trial.set_user_attr("error", first_line(exc))
                 self.failed.append((trial.number, first_line(exc)))
