@@ -124,7 +124,7 @@ def run_study(args: argparse.Namespace) -> None:
     files = space_files(args)
     for model in args.models:
         print(f"== {model}", flush=True)
-        kan_inr.tune(args.signals, model, trials=args.trials, seconds=args.seconds, epochs=args.epochs,
+        kan_inr.tune(args.signals, model, trials=args.trials, max_seconds=args.seconds, epochs=args.epochs,
                      objective=args.objective, space=files.get(model), storage=args.storage, name=args.name,
                      outputs=args.outputs, seed=args.seed, resize=args.size, start=args.start,
                      duration=args.duration, device=args.device)
