@@ -232,3 +232,11 @@ def test_protocol_prints_published_numbers_beside_ours(image_file: Path, tmp_pat
     assert "| model | params | steps | batch | PSNR (dB) | SSIM | published PSNR | published SSIM |" in result.markdown
     assert "| 33.47 | 0.896 | 198,900 |" in result.markdown
     assert f"protocol div2k-sl2a's lr; the preset's own recipe: lr {models.preset('siren').recipe.lr:g}" in result.markdown
+
+
+def test_a_protocol_recipe_in_epochs_is_described_by_its_epochs() -> None:
+    """bach's recipe states epochs, not steps: the comparison's description says so instead of failing."""
+    from kan_inr.comparison.run import _describe_train
+
+    assert _describe_train({"epochs": 1000.0, "batch": 16_384, "lr": 1e-4}) == "1000 epochs, batch 16,384, lr 0.0001"
+    assert _describe_train({"steps": 300, "max_seconds": 60.0}) == "60 s"
