@@ -192,15 +192,14 @@ def test_tensorboard_gets_audio_and_figure():
 
 
 def test_audio_presets_share_one_first_layer_band_at_a_fixed_cost_per_sample():
-    """The band per coordinate unit is fixed whatever the clip (3,000: SIREN's omega_0 for Bach; sl2a's 8
-    times it), at most a tiny clip's Nyquist limit; the band costs no parameters, so a step costs the
-    same on any clip."""
+    """The band per coordinate unit is fixed whatever the clip (3,000: SIREN's omega_0 for Bach), at most a
+    tiny clip's Nyquist limit; the band costs no parameters, so a step costs the same on any clip."""
     short, long, tiny = (22_050,), (308_207,), (300,)
     assert models.preset("siren", "audio").config_for(short, "paper").first_omega == 3000  # SIREN's published
     for name, field in (("fkan", "band"), ("sl2a", "band"), ("siren", "first_omega")):
         p = models.preset(name, "audio")
         a, b = p.config_for(short), p.config_for(long)
-        assert getattr(a, field) == getattr(b, field) == (models.SL2A_AUDIO_BAND if name == "sl2a" else 3000)
+        assert getattr(a, field) == getattr(b, field) == models.AUDIO_BAND == 3000
         assert getattr(p.config_for(tiny), field) == math.floor(math.pi * 299 / 2)  # Nyquist: pi (T - 1) / 2
         built = [models.num_params(models.build(p.family, 1, 1, c)) for c in (a, b)]
         assert built[0] == built[1], (name, built)
