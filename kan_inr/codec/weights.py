@@ -77,7 +77,8 @@ def parameter_shapes(family: str, config: dict[str, Any], in_dim: int, out_dim: 
         raise KanInrError(f"{name}: bad header: {exc}") from None
     except Exception as exc:  # a config the family rejects (zero width ...): any type means the same
         raise KanInrError(f"{name}: bad header: cannot build '{family}' from its config ({type(exc).__name__})") from None
-    if list(meta.buffers()):
+    stored = set(meta.state_dict()) - {n for n, _ in meta.named_parameters()}  # persistent buffers
+    if stored:  # a non-persistent buffer (a layer's spread frequencies) is rebuilt from the config
         raise KanInrError(f"{name}: model family '{family}' has buffers, which .kinr files do not store")
     shapes = [tuple(p.shape) for p in meta.parameters()]
     total = sum(math.prod(s) for s in shapes)

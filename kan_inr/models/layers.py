@@ -94,14 +94,14 @@ def spread_frequencies(count: int, band: int, dense: int = DENSE_FREQUENCIES) ->
     Fourier-KAN layer (FKAN, arXiv 2409.09323).
     """
     if band <= count or count <= dense:
-        return torch.arange(1, count + 1, dtype=torch.float32)
+        return torch.arange(1, count + 1, dtype=torch.float32, device="cpu")
     runs = count - dense
     generator = torch.Generator().manual_seed(0)
-    j = torch.arange(runs + 1, dtype=torch.int64)
+    j = torch.arange(runs + 1, dtype=torch.int64, device="cpu")  # on the CPU even under a meta device
     edges = dense + j * (band - dense) // runs  # (runs + 1,) strictly increasing since band - dense >= runs
     low, width = edges[:-1] + 1, edges[1:] - edges[:-1]  # (runs,) run j holds the integers e_j + 1 .. e_j+1
-    drawn = low + (torch.rand(runs, generator=generator, dtype=torch.float64) * width).long().clamp(max=width - 1)
-    return torch.cat([torch.arange(1, dense + 1), drawn]).float()  # (count,)
+    drawn = low + (torch.rand(runs, generator=generator, dtype=torch.float64, device="cpu") * width).long().clamp(max=width - 1)
+    return torch.cat([torch.arange(1, dense + 1, device="cpu"), drawn]).float()  # (count,)
 
 
 def harmonics_at(x: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
@@ -119,6 +119,8 @@ class FourierKAN(nn.Module):
     ``band`` > K: the K frequencies are ``spread_frequencies(K, band)`` instead of 1..K (``frequencies``,
     a buffer rebuilt from the arguments, not stored with the weights).
     """
+
+    frequencies: torch.Tensor  # (K,)
 
     def __init__(self, in_features: int, out_features: int, grid_size: int, band: int = 0) -> None:
         super().__init__()
@@ -179,10 +181,12 @@ class ChebyshevKAN(nn.Module):
     than x, so degrees spread over a band reach it as Fourier frequencies do.
     """
 
+    degrees: torch.Tensor  # (D + 1,)
+
     def __init__(self, in_features: int, out_features: int, degree: int, band: int = 0) -> None:
         super().__init__()
         self.in_features, self.out_features, self.degree, self.band = in_features, out_features, degree, band
-        degrees = torch.cat([torch.zeros(1), spread_frequencies(degree, band)])  # (D + 1,): 0..D unless spread
+        degrees = torch.cat([torch.zeros(1, device="cpu"), spread_frequencies(degree, band)])  # (D + 1,)
         self.register_buffer("degrees", degrees, persistent=False)
         self.weight = nn.Parameter(torch.empty(out_features, in_features * (degree + 1)))
         self.reset_parameters()
