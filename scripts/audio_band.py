@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without installing
 
@@ -33,11 +33,15 @@ BACH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "audio" 
 BAND_FIELD = {"fkan": "band", "sl2a": "band", "siren": "first_omega"}
 
 
-def fit_snr(signal: Any, model: str, band: int | None, seconds: float) -> dict[str, Any]:
-    """``band`` None: the preset's own rule."""
-    value = float(band) if BAND_FIELD[model] == "first_omega" and band is not None else band
+def preset_band(model: str, signal: Any) -> int:
+    """The band the preset's own rule gives this clip."""
+    return round(getattr(models.preset(model, "audio").config_for(signal.shape), BAND_FIELD[model]))
+
+
+def fit_snr(signal: Any, model: str, band: int, seconds: float) -> dict[str, Any]:
+    value = float(band) if BAND_FIELD[model] == "first_omega" else band  # SIREN's omega_0 is a float field
     run = kan_inr.fit(signal, model, max_seconds=seconds, seed=0, device="cpu", precision="fp32", progress=False,
-                      model_config=None if band is None else {BAND_FIELD[model]: value})
+                      model_config={BAND_FIELD[model]: value})
     return {"snr": run.metrics["final_snr"], "steps": run.metrics["steps"]}
 
 
@@ -56,21 +60,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         records.check_name(args.record)
     clips = [(f"bach {d} s", signals.load(BACH, start=args.start, duration=float(d))) for d in args.durations.split(",")]
     clips.append(("speech (whole)", signals.load(BUNDLED_DATA / "speech.wav")))
-    rules = [(f"nyquist x {f}", float(f)) for f in args.fractions.split(",") if f]
-    rules += [(f"unit {u}", -float(u)) for u in args.units.split(",") if u]  # negative: a band per unit
-    rules += [("preset", "preset")] if args.preset_rule else []
+    # rule name -> the band it gives (model, clip, the clip's Nyquist limit)
+    Rule = Callable[[str, Any, float], int]
+    rules: list[tuple[str, Rule]] = [(f"nyquist x {f}", lambda m, s, limit, f=float(f): round(f * limit))
+                                     for f in args.fractions.split(",") if f]
+    rules += [(f"unit {u}", lambda m, s, limit, u=float(u): round(u)) for u in args.units.split(",") if u]
+    rules += [("preset", lambda m, s, limit: preset_band(m, s))] if args.preset_rule else []
     rows = []
     for label, signal in clips:
         limit = nyquist(signal.shape[0], ENDPOINTS)
         for model in args.models.split(","):
-            for rule, fraction in rules:
-                if fraction == "preset":
-                    band = round(getattr(models.preset(model, "audio").config_for(signal.shape), BAND_FIELD[model]))
-                else:
-                    band = round(fraction * limit) if fraction >= 0 else round(-fraction)
+            for rule, band_of in rules:
+                band = band_of(model, signal, limit)
                 row = {"clip": label, "samples": signal.shape[0], "rate": signal.meta["sample_rate"], "model": model,
                        "rule": rule, "band": band, "band_hz": band * signal.meta["sample_rate"] / (2 * limit),  # k / (pi d) Hz on d s
-                       **fit_snr(signal, model, None if fraction == "preset" else band, args.seconds)}
+                       **fit_snr(signal, model, band, args.seconds)}
                 rows.append(row)
                 print(f"{label} {model} {rule}: band {band} ({row['band_hz']:.0f} Hz) -> {row['snr']:.2f} dB "
                       f"({row['steps']} steps)", flush=True)

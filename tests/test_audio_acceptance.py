@@ -42,3 +42,16 @@ def test_unknown_model_is_refused_before_any_fit(tmp_path: Path) -> None:
     script = load_script("audio_acceptance")
     with pytest.raises(KanInrError, match="nope"):
         script.main(["--speech", str(tone(tmp_path / "s.wav", 8000)), "--models", "siren,nope"])
+
+
+def test_lr_2x_rows_at_fixed_steps(tmp_path: Path, capsys, one_thread: None) -> None:
+    """scripts/audio_lr_2x.py: one row per lr, each with the grid and 2x SNR, and the linear baseline; at a
+    fixed number of steps the same seed gives the same numbers twice."""
+    script = load_script("audio_lr_2x")
+    clip = tone(tmp_path / "clip.wav", 8_000, 0.1)
+    argv = ["--audio", str(clip), "--start", "0", "--duration", "0.1", "--steps", "3", "--lrs", "1e-3,1e-4"]
+    data = script.main(argv)
+    assert [r["lr"] for r in data["rows"]] == [1e-3, 1e-4] and data["linear_snr"] > 10
+    assert all(math.isfinite(r["grid_snr"]) and math.isfinite(r["snr_2x"]) for r in data["rows"])
+    assert script.main(argv)["rows"] == data["rows"]
+    assert "| 0.001 |" in capsys.readouterr().out

@@ -129,7 +129,7 @@ class Preset:
 # what the fit has reached slows it). At most the clip's Nyquist limit (a clip of a few ms:
 # geometry.capped_band).
 # Random batches of AUDIO_BATCH samples: on the 63,000-sample speech clip full batch gave 29 steps in 30 s
-# (0.9 dB), 8,192 gave 375 (20.6 dB).
+# (0.9 dB), 8,192 gave 375 (20.6 dB) (a probe, not recorded).
 AUDIO_BAND = 3000
 AUDIO_BATCH = 8192
 AUDIO_FREQUENCIES = 64  # K of fkan's first layer, D of sl2a's: a fixed cost per sample, whatever the band
@@ -139,15 +139,16 @@ def band_capped(field_name: str) -> Callable[[Any, tuple[int, ...]], Any]:
     """``Preset.adapt`` capping a first layer's band (``band``; SIREN's ``first_omega``) at the clip's
     Nyquist limit (``geometry.capped_band``)."""
     def adapt(cfg: Any, shape: tuple[int, ...]) -> Any:
-        band = capped_band(getattr(cfg, field_name), shape[0])
-        return dataclasses.replace(cfg, **{field_name: float(band) if field_name == "first_omega" else band})
+        band = getattr(cfg, field_name)  # int (a spread basis) or float (SIREN's omega_0): kept as it is
+        return dataclasses.replace(cfg, **{field_name: type(band)(capped_band(band, shape[0]))})
 
     return adapt
 
 
 # fkan's audio network: 64 Fourier-KAN frequencies spread over the band, sin(), then three sine layers of
 # 256 (SIREN's hidden layers, omega 30): 230,657 parameters. With LayerNorm after the first layer instead
-# of sin() (the FKAN code's), 24.2 dB where sin() reached 51.3 (60 s, Bach from 2.0 s); with the FKAN code's
+# of sin() (the FKAN code's), 24.2 dB where sin() reached 51.3 (probes, not recorded: 60 s, Bach from 2.0 s,
+# full batch, lr 1e-3); with the FKAN code's
 # blocks the network is not periodic and reaches only the band of its first layer.
 FKAN_AUDIO = FKANConfig(grid_size=AUDIO_FREQUENCIES, hidden_dim=256, block_dims=(256, 256, 256), omega=30.0,
                         block="sine", first="sine", band=AUDIO_BAND)
@@ -161,9 +162,9 @@ SL2A_AUDIO = SL2AConfig(degree=AUDIO_FREQUENCIES, band=AUDIO_BAND)
 # SIREN's published audio network (3 x 256, first-layer omega_0 3000 on [-1, 1], hidden 30, constant Adam
 # 1e-4, full batch) is its paper recipe. The default recipes: random batches of 8,192, a cosine schedule;
 # fkan and siren at lr 1e-4. fkan at 1e-3 fits the grid far better (Bach 0.5 s from 2.0 s, 60 s: 85.8 dB
-# against 41.3 for siren) but its render between the samples fails (fitted to Bach decimated 2x, 700 steps:
-# 120.8 dB on the grid, 12.0 dB at the full rate; 3e-4: 64.0 / 34.1; 1e-4: 43.9 / 39.7, linear
-# interpolation 38.5). sl2a keeps SL2A's 1e-3 (its 2x render held: 39.7 dB).
+# against 41.3 for siren) but its render between the samples fails (benchmarks/audio-lr-2x.json: fitted to
+# Bach decimated 2x for 700 steps, grid / full-rate SNR at lr 1e-3, 3e-4, 1e-4; linear interpolation 38.5).
+# sl2a keeps SL2A's 1e-3 (its 2x render held: 39.7 dB).
 SIREN_AUDIO_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant")
 AUDIO_RECIPE = Recipe(lr=1e-4, batch=AUDIO_BATCH, steps=2000, schedule="cosine")
 SL2A_AUDIO_RECIPE = Recipe(lr=1e-3, batch=AUDIO_BATCH, steps=2000, schedule="cosine")

@@ -64,14 +64,16 @@ def search_space(cfg: FKANConfig, kind: str) -> SearchSpace:
         return fields | {"grid_size": frequencies(values["grid_fraction"], shape, convention)}
 
     shape_levers = {"block_width": ("block_dims",), "blocks": ("block_dims",)}
-    common = {"hidden_dim": number(32, 512, log=True, integer=True),
-              "block_width": number(64, 512, log=True, integer=True), "blocks": number(1, 5, integer=True),
-              "omega": number(cfg.omega / 3, cfg.omega * 3, log=True)}
+    blocks = {"block_width": number(64, 512, log=True, integer=True), "blocks": number(1, 5, integer=True)}
     if kind == "audio":
         return SearchSpace({"band_scale": number(1 / 8, 8.0, log=True),
-                            "grid_size": number(16, 256, log=True, integer=True), **common},
+                            "grid_size": number(16, 256, log=True, integer=True),
+                            "hidden_dim": number(32, 512, log=True, integer=True), **blocks,
+                            "omega": number(cfg.omega / 3, cfg.omega * 3, log=True)},
                            {"band_scale": ("band",), **shape_levers}, derive)
-    return SearchSpace({"grid_fraction": number(1 / 16, 1.0, log=True), **common, "block": choice(*BLOCKS)},
+    return SearchSpace({"grid_fraction": number(1 / 16, 1.0, log=True),
+                        "hidden_dim": number(32, 256, log=True, integer=True), **blocks,
+                        "omega": number(cfg.omega / 10, cfg.omega * 2, log=True), "block": choice(*BLOCKS)},
                        {"grid_fraction": ("grid_size",), **shape_levers}, derive)
 
 

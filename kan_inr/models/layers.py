@@ -42,14 +42,18 @@ def exact_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     return z
 
 
+def harmonics_at(x: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
+    """(cos k x_i, sin k x_i) for the given frequencies k (K,): (N, in) -> (N, in, K, 2)."""
+    angles = x.unsqueeze(-1) * frequencies.to(x.dtype)  # (N, in, K)
+    return torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)  # (N, in, K, 2)
+
+
 def harmonics_direct(x: torch.Tensor, grid_size: int) -> torch.Tensor:
     """(cos k x_i, sin k x_i) for k = 1..K by evaluating each: (N, in) -> (N, in, K, 2).
 
     Integer frequencies on raw coordinates, no 2 pi, no constant term (FKAN, arXiv 2409.09323).
     """
-    k = torch.arange(1, grid_size + 1, device=x.device, dtype=x.dtype)  # (K,)
-    angles = x.unsqueeze(-1) * k  # (N, in, K)
-    return torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)  # (N, in, K, 2)
+    return harmonics_at(x, torch.arange(1, grid_size + 1, device=x.device, dtype=x.dtype))
 
 
 def harmonics_powers(x: torch.Tensor, grid_size: int) -> torch.Tensor:
@@ -100,14 +104,9 @@ def spread_frequencies(count: int, band: int, dense: int = DENSE_FREQUENCIES) ->
     j = torch.arange(runs + 1, dtype=torch.int64, device="cpu")  # on the CPU even under a meta device
     edges = dense + j * (band - dense) // runs  # (runs + 1,) strictly increasing since band - dense >= runs
     low, width = edges[:-1] + 1, edges[1:] - edges[:-1]  # (runs,) run j holds the integers e_j + 1 .. e_j+1
-    drawn = low + (torch.rand(runs, generator=generator, dtype=torch.float64, device="cpu") * width).long().clamp(max=width - 1)
+    u = torch.rand(runs, generator=generator, dtype=torch.float64, device="cpu")  # (runs,) in [0, 1)
+    drawn = low + (u * width).long().clamp(max=width - 1)  # one integer per run
     return torch.cat([torch.arange(1, dense + 1, device="cpu"), drawn]).float()  # (count,)
-
-
-def harmonics_at(x: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
-    """(cos k x_i, sin k x_i) for the given frequencies k (K,): (N, in) -> (N, in, K, 2)."""
-    angles = x.unsqueeze(-1) * frequencies.to(x.dtype)  # (N, in, K)
-    return torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)  # (N, in, K, 2)
 
 
 class FourierKAN(nn.Module):
@@ -201,8 +200,7 @@ class ChebyshevKAN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., in) -> (..., out)."""
         assert x.shape[-1] == self.in_features, x.shape
-        degree = self.degrees if self.band > self.degree else self.degree
-        basis = chebyshev_basis(torch.tanh(x.reshape(-1, self.in_features)), degree)  # (N, in, D + 1)
+        basis = chebyshev_basis(torch.tanh(x.reshape(-1, self.in_features)), self.degrees)  # (N, in, D + 1)
         return F.linear(basis.flatten(1), self.weight).view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
