@@ -6,7 +6,7 @@ imports form no cycle (tests/test_imports.py reads every module's imports, funct
 included, and checks both against this list):
 
     0. errors, _version, limits  (the user-error type; the version; caps on input and render sizes: what every layer may import)
-    1. atomic, checkpoint, config, device, geometry, metrics, plugins, precision, space, tables  (files, training state, options, devices, cell centres and Nyquist limits, numbers, plug-in loading, which precision a step runs, search-space declarations, CSV and Markdown tables)
+    1. atomic, checkpoint, config, device, geometry, metrics, plugins, precision, space, tables, tune_config  (files, training state, options, devices, cell centres and Nyquist limits, numbers, plug-in loading, which precision a step runs, search-space declarations, CSV and Markdown tables)
     2. signals  (file <-> Signal, render plans)
     3. models, pixels, plots, spectral  (networks; the pixel model: training positions, reduction, render positions; figures; first-layer spectra)
     4. logging, render  (progress and TensorBoard; model x grid -> values)
@@ -15,7 +15,7 @@ included, and checks both against this list):
     7. jobs, inspection, superres, codec  (file -> finished run folder -> render; run analyses; compression)
     8. comparison, many, tuning  (several fits and their reports; studies over the one fit)
     9. api  (the public Python API below)
-    10. cli  (the command line)
+    10. cli, cli_options  (the command line; the options its commands share)
 
 The public API (README "In five lines", kan_inr/api.py): ``load_signal``, ``fit``, ``load``, ``resume``, ``export``,
 ``compare``, ``tune``, ``presets``, the ``Run`` they return; ``register_model`` and ``Recipe`` for your own models and

@@ -30,7 +30,7 @@ from kan_inr import signals as signal_kinds
 from kan_inr.atomic import write_json
 from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.comparison import Budget, Comparison, run_comparison
-from kan_inr.config import TuneConfig
+from kan_inr.tune_config import TuneConfig
 from kan_inr.device import resolve_device
 from kan_inr.training import fit as fit_loop
 from kan_inr.jobs import fit_file, fit_file_ddp, fit_one, render_model, render_run, resume_run, start_run
@@ -349,12 +349,12 @@ def tune(signals: str | os.PathLike | Sequence[str | os.PathLike], model: ModelL
          start: float | None = None, duration: float | None = None, progress: bool = True) -> Tuned:
     """Tune ``model`` on signal files (what ``kan-inr tune`` runs): an Optuna study of ``trials`` finished
     trials, each a fit per signal under sampled settings for ``max_seconds`` of training (default
-    ``config.DEFAULT_TRIAL_SECONDS``) or ``epochs``, scored by ``objective``: "grid" (PSNR / SNR on the grid),
+    ``tune_config.DEFAULT_TRIAL_SECONDS``) or ``epochs``, scored by ``objective``: "grid" (PSNR / SNR on the grid),
     "2x" (fitted on the signal reduced 2x, rendered back and scored against it) or "both" (one fit on the
     reduced signal gives both: a Pareto front); several signals: the mean. ``space``: a TOML file narrowing
     or widening the preset's search space (``kan_inr.tuning.spaces``). The study lives in ``storage`` (an
     Optuna database URL; default ``<outputs>/tune-<name>/study.db``, name default the first signal's stem)
-    and a second call continues it. The study's options and their defaults are ``config.TuneConfig``'s; the
+    and a second call continues it. The study's options and their defaults are ``tune_config.TuneConfig``'s; the
     signal files are read as ``load_signal`` reads them (``resize``, ``channels``, ``start``, ``duration``).
     Returns where it lives, its finished trials and its chosen point (``best``: scores, levers, settings),
     also written as ``<model>/best.toml`` for ``fit --config``."""

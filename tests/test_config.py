@@ -12,7 +12,7 @@ import typer
 
 import kan_inr
 from kan_inr import KanInrError, cli
-from kan_inr.config import DEFAULT_TRIAL_SECONDS, TuneConfig
+from kan_inr.tune_config import DEFAULT_TRIAL_SECONDS, TuneConfig
 from kan_inr.tuning import objectives, study
 
 DECLARED = {f.name: f for f in dataclasses.fields(TuneConfig)}

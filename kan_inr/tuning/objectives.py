@@ -30,13 +30,14 @@ from optuna.trial import FrozenTrial
 
 from kan_inr.errors import KanInrError, is_out_of_memory
 from kan_inr import signals, superres
-from kan_inr.config import MAX_STEPS, TUNE_OBJECTIVES, epoch_steps, eval_every_for
+from kan_inr.config import MAX_STEPS, epoch_steps, eval_every_for
+from kan_inr.tune_config import TUNE_OBJECTIVES
 from kan_inr.jobs import start_run
 from kan_inr.logging import NullLog
 from kan_inr.signals import Signal
 from kan_inr.training import fit
 
-# each objective a study may take (config.TuneConfig.objective) -> the values it maximises
+# each objective a study may take (tune_config.TuneConfig.objective) -> the values it maximises
 OBJECTIVES = {name: ("grid", "2x") if name == "both" else (name,) for name in TUNE_OBJECTIVES}
 FACTOR = 2  # the superres objective's reduction
 MARK_STRIDE = 1000  # signal i's evaluation marks are reported to the pruner as steps i * MARK_STRIDE + mark

@@ -23,7 +23,8 @@ from optuna.trial import TrialState
 
 from kan_inr.errors import KanInrError, first_line
 from kan_inr import models, plugins
-from kan_inr.config import TrainConfig, TuneConfig
+from kan_inr.config import TrainConfig
+from kan_inr.tune_config import TuneConfig
 from kan_inr.jobs import run_path
 from kan_inr.logging import NullLog
 from kan_inr.runs import signal_digest
