@@ -192,8 +192,8 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = N
         epochs: float | None = None, lr: float | None = None,
         batch: int | None = None, box: int | None = None, schedule: str | None = None, eval_every: int | None = None,
         seed: int | None = None, device: str | None = None, precision: str | None = None,
-        compile: str | None = None, max_seconds: float | None = None, model_config: dict[str, Any] | None = None,
-        resize: int | None = None, channels: str | None = None, start: float | None = None,
+        bf16_until: float | None = None, compile: str | None = None, max_seconds: float | None = None,
+        model_config: dict[str, Any] | None = None, resize: int | None = None, channels: str | None = None, start: float | None = None,
         duration: float | None = None, outputs: str | os.PathLike | None = None, name: str | None = None,
         overwrite: bool = False, progress: bool = True, checkpoint_every: int | None = None,
         checkpoint_minutes: float = 10.0, distributed: bool = False) -> Run | None:
@@ -222,7 +222,7 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = N
         if given or distributed:
             raise KanInrError(f"{', '.join(given) or 'distributed'}: for a file path (a Signal is already loaded)")
     train = dict(recipe=recipe, steps=steps, epochs=epochs, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
-                 device=device, precision=precision, compile=compile, max_seconds=max_seconds)
+                 device=device, precision=precision, bf16_until=bf16_until, compile=compile, max_seconds=max_seconds)
     if model_config is not None and not isinstance(model_config, dict):
         raise KanInrError(f"model_config must be a dict of model fields, got {type(model_config).__name__}")
     options: dict[str, Any] = dict(model_overrides=dict(model_config or {}), load_options=load_options if path is not None else None, **train)

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
+from kan_inr import precision
 from kan_inr.errors import KanInrError
 from kan_inr.checkpoint import Checkpointer
 from kan_inr.config import TrainConfig
@@ -71,6 +72,8 @@ class BatchedStep:
         self.optimizer = make_optimizer(self.params.values(), cfg.lr, device)
         self.num_params = sum(p.numel() for p in models[0].parameters())
         self.compiled = "eager (batched)"
+        self.plan = precision.plan(cfg.precision, device, cfg.bf16_until)
+        self.precision = self.plan.start  # what the steps run; the loop moves it to plan.full (Plan.switch_due)
 
     @property
     def stacked(self) -> dict[str, torch.Tensor]:
@@ -84,7 +87,7 @@ class BatchedStep:
         else:
             x, goal = self.coords[index], self.target[:, index]  # (batch, d), (B, batch, C)
         x = self.positions(x, step)  # (S * batch, d), shared by the B networks
-        return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, pixels=self.pixels)  # (B,)
+        return train_step(self.net, self.optimizer, x, goal, self.precision, pixels=self.pixels)  # (B,)
 
     def losses(self, losses: torch.Tensor) -> list[float]:
         return losses.tolist()

@@ -24,7 +24,7 @@ from kan_inr.errors import KanInrError
 from kan_inr._version import __version__
 
 SCHEDULES = ("exp", "cosine", "constant")
-PRECISIONS = ("auto", "fp32", "tf32", "bf16")  # auto: precision.choose
+PRECISIONS = ("auto", "fp32", "tf32", "bf16")  # auto: precision.plan
 COMPILE_MODES = ("auto", "off", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 FORMAT_VERSION = 4
 
@@ -64,9 +64,13 @@ class TrainConfig:
     target_range: tuple[float, float] | None = option(None, "Range the model is trained on; None = the signal's.")
     max_seconds: float | None = option(None, "Wall-clock training budget in seconds (evaluation excluded); the lr "
                                              "schedule ends with it. None = steps only.", lo=0, above=True)
-    precision: str = option("auto", "auto (bf16 where the device has native bf16 and the preset is measured "
-                                    "quality-neutral in it, else fp32; tf32 on CUDA); fp32; tf32 matmuls (CUDA); "
-                                    "bf16 autocast forward (+ tf32).", choices=PRECISIONS)
+    precision: str = option("auto", "auto (bf16 where the device has native bf16 and the recipe's bf16 ceiling is "
+                                    "measured, until bf16_until, then fp32; tf32 on CUDA; else fp32 or tf32 "
+                                    "throughout); fp32; tf32 matmuls (CUDA); bf16 autocast forward (+ tf32).",
+                            choices=PRECISIONS)
+    bf16_until: float | None = option(None, "A bf16 fit goes on in full precision (fp32; tf32 on CUDA) from the first "
+                                            "evaluation whose grid PSNR/SNR (dB) reaches this; auto takes the "
+                                            "recipe's (precision.plan). None = bf16 throughout.", lo=0, above=True)
     compile: str = option("auto", "A torch.compile mode, off, or auto (default on CUDA, off on a CPU).",
                           choices=COMPILE_MODES)
     jitter: float = option(0.0, "Sub-pixel jitter: positions drawn within this fraction of each cell.", lo=0, hi=1)

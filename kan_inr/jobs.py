@@ -47,6 +47,8 @@ def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
     base = TrainConfig(**preset.recipe_for(family).train_fields(), recipe=family)
     if "steps" in given and "epochs" in given:
         raise KanInrError("give the length as steps or as epochs, not both")
+    if given.get("precision", "auto") != "auto" and "bf16_until" not in given:
+        base = dataclasses.replace(base, bf16_until=None)  # a precision the user forces runs the whole fit
     if "steps" in given or "epochs" in given:
         base = dataclasses.replace(base, epochs=None)
     elif given.get("max_seconds") is not None:  # the clock ends the schedule; evaluations spread over it
@@ -82,19 +84,20 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     run_dir = run_path(outputs, name or f"{Path(path).stem}-{model_name}") if write else None
     PixelModel.of(train).check(signal.convention)
     device = check_train_config(train, signal.num_samples)[1]  # the device exists, the batch is sane
-    chosen = precision.choose(train.precision, device, preset.recipe_for(train.recipe).bf16)
-    train = replace(train, precision=chosen.precision)  # config.json records what ran: a resume runs it again
+    plan = precision.plan(train.precision, device, train.bf16_until)
+    # config.json stores what runs (auto resolved): a resume, on any machine, runs it again
+    train = dataclasses.replace(train, precision=plan.start, bf16_until=plan.until)
     torch.manual_seed(train.seed)
     model = build_checked(model_name, preset.family, signal.in_dim, signal.out_dim, model_cfg)
     config = make_config(model_name, preset.family, model_cfg, signal.in_dim, signal.out_dim, train,
                          signal.describe(), load_options, signal_digest(signal.values),
                          plugins.spec_of(type(model_cfg)) if plugins.is_spec(preset.family) else None)
-    config["precision"] = {"ran": chosen.precision, "why": chosen.why}
+    config["precision"] = plan.describe()
     job = Job(signal, train, model, config, None, NullLog())
     if run_dir is None:
         return job
     job = open_run(job, run_dir, overwrite, console)
-    job.log.message(f"precision {chosen.precision}: {chosen.why}")
+    job.log.message(f"precision {plan.start}: {plan.why}")
     return job
 
 

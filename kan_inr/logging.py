@@ -35,6 +35,8 @@ class NullLog:
 
     def message(self, text: str) -> None: ...
 
+    def precision(self, step: int, running: str, why: str) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -98,6 +100,15 @@ class RunLog(NullLog):
 
     def message(self, text: str) -> None:
         self.console.print(text)
+
+    def precision(self, step: int, running: str, why: str) -> None:
+        """The precision the steps after ``step`` run (at the start, and where auto switches): the
+        scalar ``train/bf16`` (1 bf16, 0 otherwise) and the reason as TensorBoard text, and a line."""
+        if self.writer is not None:
+            self.writer.add_scalar("train/bf16", float(running == "bf16"), step)
+            self.writer.add_text("precision", f"{running}: {why}", step)
+        if step:
+            self.message(f"step {step:,}: precision {running}: {why}")
 
     def close(self) -> None:
         if self.progress is not None:

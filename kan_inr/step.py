@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, cast
 import torch
 from torch import nn
 
-from kan_inr import signals, spectral
+from kan_inr import precision, signals, spectral
 from kan_inr.config import COMPILE_MODES, TrainConfig, check_choice
 from kan_inr.geometry import nyquist
 from kan_inr.pixels import PixelModel
@@ -131,9 +131,11 @@ class ModelStep:
         self.positions = self.pixels.sampler(signal.shape, signal.convention, device, cfg.seed)
         self.penalty = spectral.frequency_penalty(model, cfg.freq_penalty, cfg.freq_alpha,
                                                   min(nyquist(n, signal.convention) for n in signal.shape))
+        self.plan = precision.plan(cfg.precision, device, cfg.bf16_until)
+        self.precision = self.plan.start  # what the steps run; the loop moves it to plan.full (Plan.switch_due)
         probe_x, probe_goal = self.inputs(torch.arange(batch, device=device), 0)  # a step's shapes
         self.net, self.compiled = compile_model(train_model or model, cfg.compile, device, probe_x, probe_goal,
-                                                cfg.precision, self.pixels)
+                                                self.precision, self.pixels)
 
     def inputs(self, index: torch.Tensor | None, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """What training step ``step`` on the coordinates ``index`` (batch,) (None = all) feeds the network:
@@ -148,7 +150,7 @@ class ModelStep:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         x, goal = self.inputs(index, step)  # (S * b, d), (b, C)
-        return train_step(self.net, self.optimizer, x, goal, self.cfg.precision, self.penalty,
+        return train_step(self.net, self.optimizer, x, goal, self.precision, self.penalty,
                           pixels=self.pixels).reshape(1)
 
     def losses(self, losses: torch.Tensor) -> list[float]:

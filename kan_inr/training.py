@@ -12,7 +12,6 @@ processes), so scheduling, evaluation, the NaN guard, checkpoints, stop requests
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -145,6 +144,8 @@ class Step(Protocol):
     batch: int
     num_params: int
     compiled: str
+    plan: precision.Plan  # the fit's one precision decision (precision.plan)
+    precision: str  # what the next steps run: plan.start, then plan.full once it is due
 
     def train(self, index: torch.Tensor | None, lr: float, step: int) -> torch.Tensor: ...
     def losses(self, losses: torch.Tensor) -> list[float]: ...
@@ -158,15 +159,11 @@ class Step(Protocol):
 
 
 def check_train_config(cfg: TrainConfig, num_samples: int) -> tuple[TrainConfig, torch.device, int]:
-    """(``cfg`` with the precision it runs, device, coordinates per step) of a valid ``cfg``; a user error
-    before any work otherwise. A precision still "auto" here (a fit without a preset: no recipe declares
-    bf16 neutral) becomes fp32 (tf32 on CUDA); ``jobs.start_run`` settles a preset's first."""
+    """(``cfg``, device, coordinates per step) of a valid ``cfg``; a user error before any work otherwise."""
     if cfg.steps < 1:
         raise KanInrError(f"steps must be at least 1, got {cfg.steps}")
     lr_at(0, cfg)  # validates the schedule name
-    device = resolve_device(cfg.device)
-    cfg = dataclasses.replace(cfg, precision=precision.choose(cfg.precision, device, neutral=False).precision)
-    return cfg, device, batch_size(cfg.batch, num_samples)
+    return cfg, resolve_device(cfg.device), batch_size(cfg.batch, num_samples)
 
 
 def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullLog(),
@@ -207,6 +204,7 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
         for result, history, diverged_at in zip(results, state.history, state.diverged_at):
             result.history, result.diverged_at = history, diverged_at
     live = [b for b in range(size) if results[b].diverged_at is None]
+    trainer.precision, switched_at = trainer.plan.running_after([r.history for r in results], headline)
     # A time budget is evaluated EVALS_PER_CURVE times spread over it (``config.eval_every_for``): the
     # next mark after the time already trained.
     def mark_after(seconds: float) -> float | None:
@@ -217,7 +215,8 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
 
     next_mark = mark_after(train_s)
     for log, signal in zip(logs, trainer.signals):
-        log.start(cfg.steps, f"{signal.kind} {'x'.join(map(str, signal.shape))} {cfg.precision}", cfg.max_seconds)
+        log.start(cfg.steps, f"{signal.kind} {'x'.join(map(str, signal.shape))} {trainer.precision}", cfg.max_seconds)
+        log.precision(start - 1, trainer.precision, trainer.plan.why)
     sync(device)
     tick = time.perf_counter()
     step = start - 1
@@ -254,6 +253,12 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
                     best[b] = {**metrics, "step": step}
                     best_state[b] = trainer.member_state(b)
                 logs[b].evaluation(step, metrics, pred_full, trainer.signals[b])
+            headlines = [results[b].history[-1][headline] for b in live]
+            if trainer.agree(trainer.plan.switch_due(trainer.precision, headlines), True):
+                trainer.precision, switched_at = trainer.plan.full, step  # the steps after this evaluation
+                for b in live:
+                    logs[b].precision(step, trainer.precision, f"auto: {headline} {max(headlines):.2f} dB reached "
+                                      f"{trainer.plan.until:g} dB, near where bf16 stalls")
             tick = time.perf_counter()
             eval_s += tick - now
         if checkpoints is not None:
@@ -289,7 +294,8 @@ def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Che
             **{f"best_{k}": v for k, v in best[b].items()},
             "params": trainer.num_params, "steps": steps_done, "batch": batch, "train_s": train_s, "eval_s": eval_s,
             "samples_per_s": steps_done * batch / max(train_s, 1e-9), "device": device_name(device),
-            "torch": torch.__version__, "precision": cfg.precision, "compile": trainer.compiled,
+            "torch": torch.__version__, "precision": trainer.plan.start, "precision_final": trainer.precision,
+            "precision_switch_step": switched_at, "compile": trainer.compiled,
             "compile_s": compile_s,
         }
     return results

@@ -103,16 +103,17 @@ def test_fit_many_sharded_over_two_processes_equals_one(tmp_path: Path) -> None:
     # rank 0 gets img0 and img2 (two shapes: each alone), rank 1 img1 and img3 (one shape: batched);
     # the single process batches img0, img1, img3 and fits img2 alone
     write_images(tmp_path / "data", [(16, 16), (16, 16), (12, 16), (16, 16)])
-    # siren, which runs fp32: networks grouped differently (shards, vmapped groups) give the same floats
-    # only in fp32, and fkan's recipe runs bf16 where the CPU has it
+    # fp32: networks grouped differently (shards, vmapped groups) give the same floats only in fp32, and
+    # auto runs bf16 where the CPU has it
     options = ["--model", "siren", "--steps", "20", "--batch", "64", "--lr", "1e-3", "--eval-every", "10",
-               "--device", "cpu", "--outputs", "out"] + [f"--set={k}={v}" for k, v in TINY_SIREN.items()]
+               "--device", "cpu", "--precision", "fp32", "--outputs", "out"] + [f"--set={k}={v}" for k, v in TINY_SIREN.items()]
     done = torchrun(["fit-many", "data", "--name", "sharded", "--batched", *options], tmp_path)
     assert "rank 0/2: 2/2 img2" in done.stderr and "rank 1/2: 2/2 img3" in done.stderr
     assert done.stdout.count("summary.md") == 1  # rank 0 alone writes and reports the summary
 
     single = fit_many([str(tmp_path / "data")], "siren", outputs=tmp_path / "out", name="single", batched=True,
-                      model_overrides=TINY_SIREN, steps=20, batch=64, lr=1e-3, eval_every=10, device="cpu")
+                      model_overrides=TINY_SIREN, steps=20, batch=64, lr=1e-3, eval_every=10, device="cpu",
+                      precision="fp32")
     sharded = read_summary(tmp_path / "out" / "sharded" / "summary.csv")
     assert list(sharded) == ["img0", "img1", "img2", "img3", "mean", "std"]
     assert_summaries_close(sharded, read_summary(single.summary))
@@ -123,7 +124,7 @@ def test_fit_distributed_averages_gradients_over_ranks(tmp_path: Path) -> None:
     steps, batch, lr = 8, 64, 1e-3
     args = ["fit", path.name, "--model", "siren", "--steps", str(steps), "--batch", str(batch), "--lr", str(lr),
             "--eval-every", str(steps), "--seed", "5", "--device", "cpu", "--outputs", "out", "--distributed", "-q",
-            "--box", "0"]  # the reference below evaluates the pixel centres
+            "--box", "0", "--precision", "fp32"]  # the reference below evaluates the pixel centres, in fp32
     done = torchrun(args + [f"--set={k}={v}" for k, v in TINY_SIREN.items()], tmp_path)
     assert done.stdout.count("out/img0-siren") == 1  # rank 0 alone writes and reports the run
     assert [p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")] == ["img0-siren"]
@@ -174,7 +175,7 @@ def test_fit_distributed_interrupted_resumes_to_the_same_weights(tmp_path: Path)
     (path,) = write_images(tmp_path, [(16, 16)])
     args = ["fit", path.name, "--model", "siren", "--steps", "600", "--batch", "32", "--lr", "1e-3",
             "--eval-every", "300", "--checkpoint-every", "20", "--device", "cpu", "--outputs", "out",
-            "--distributed", "-q"] + [f"--set={k}={v}" for k, v in TINY_SIREN.items()]
+            "--distributed", "-q", "--precision", "fp32"] + [f"--set={k}={v}" for k, v in TINY_SIREN.items()]
     torchrun(args + ["--name", "reference"], tmp_path)
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}

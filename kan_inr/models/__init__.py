@@ -18,7 +18,7 @@ from typing import Any, Callable
 from torch import nn
 
 from kan_inr.errors import KanInrError
-from kan_inr import plugins
+from kan_inr import plugins, precision
 from kan_inr.config import FULL_BATCH, SCHEDULES, check_fields, epoch_steps, parse_field
 from kan_inr.models.encodings import FFN, FFNConfig, ReluPE, ReluPEConfig, relu_pe_for_shape
 from kan_inr.models.finer import Finer, FinerConfig
@@ -67,16 +67,17 @@ class Recipe:
     lr_decay: float = 0.1  # final lr = lr * lr_decay (exp and cosine schedules)
     target_range: tuple[float, float] | None = None  # range models are trained on; None = signal's own
     box: int = 0  # box pixel model (TrainConfig.box): samples per axis of each pixel's cell; 0 = centre values
-    # Measured quality-neutral in bf16 (benchmarks/precision.json, precision-sl2a.json: at most 0.1 dB lost
-    # on the grid and at the 2x render at equal steps), so --precision auto runs it in bf16 where the
-    # device has native bf16. Declared for the fkan and sl2a image recipes; siren loses 14.6 dB on the grid.
-    bf16: bool = False
+    # The grid PSNR/SNR (dB) at which this recipe's bf16 fits stall (measured by scripts/precision_switch.py,
+    # benchmarks/precision-switch.json); --precision auto runs bf16 until precision.SWITCH_MARGIN_DB below
+    # it, then fp32 (precision.plan). None: not measured, auto runs fp32.
+    bf16_ceiling: float | None = None
 
     def train_fields(self) -> dict[str, Any]:
         """The TrainConfig fields this recipe sets (its length only when it has one): the one way a recipe
         (a preset's, a protocol's, a codec's) becomes training options."""
         fields = {"lr": self.lr, "batch": self.batch, "schedule": self.schedule, "lr_decay": self.lr_decay,
-                  "target_range": self.target_range, "box": self.box}
+                  "target_range": self.target_range, "box": self.box,
+                  "bf16_until": precision.until_for(self.bf16_ceiling)}
         return fields | ({"epochs": self.epochs} if self.epochs is not None else {}) \
             | ({"steps": self.steps} if self.steps is not None else {})
 
@@ -217,11 +218,16 @@ SIREN_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant",
 # study trial 2: sine blocks behind the Fourier-KAN layer, K at 0.2 of Nyquist
 FKAN_TUNED = FKANConfig(hidden_dim=63, block_dims=(97, 97, 97, 97), omega=7.36, block="sine")
 FKAN_TUNED_NYQUIST_FRACTION = 0.2
+# Where bf16 stalls the image recipes (grid PSNR, dB; benchmarks/precision-ceiling.json: DIV2K 00 fitted at
+# 64 px for 1,000 epochs): SIREN's bf16 fit ends at 61.9 dB where fp32 reaches 76.1, sl2a's at 58.8 where
+# fp32 reaches 61.4. fkan's reached 34 dB in either precision there, so it takes the lower of the two.
+SIREN_BF16_CEILING = 61.9
+KAN_BF16_CEILING = 58.8
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
         "image": Preset("fkan", FKANConfig(), Recipe(lr=2.2e-4, batch=IMAGE_BATCH, epochs=2000, schedule="cosine",
-                                                     box=IMAGE_BOX, bf16=True),
+                                                     box=IMAGE_BOX, bf16_ceiling=KAN_BF16_CEILING),
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323",
                         adapt=nyquist_capped("grid_size", fraction=FKAN_TUNED_NYQUIST_FRACTION),
                         published=FKAN_PAPER, tuned=FKAN_TUNED),
@@ -232,7 +238,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "siren": {
         "image": Preset("siren", SirenConfig(),
                         Recipe(lr=3e-4, batch=IMAGE_BATCH, epochs=1000, schedule="cosine", target_range=(-1.0, 1.0),
-                               box=IMAGE_BOX),
+                               box=IMAGE_BOX, bf16_ceiling=SIREN_BF16_CEILING),
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661", published=SIREN_PAPER),
         "audio": Preset("siren", SirenConfig(first_omega=float(AUDIO_BAND)), AUDIO_RECIPE,
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661 (audio)", adapt=band_capped("first_omega"),
@@ -241,7 +247,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
     # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
     "sl2a": {
         "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=IMAGE_BATCH, epochs=501, schedule="cosine",
-                                                           box=IMAGE_BOX, bf16=True),
+                                                           box=IMAGE_BOX, bf16_ceiling=KAN_BF16_CEILING),
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836", adapt=nyquist_capped("degree"),
                         published=SL2A_PAPER),
         "audio": Preset("sl2a", SL2AConfig(), SL2A_AUDIO_RECIPE,
