@@ -15,6 +15,7 @@ import math
 import tomllib
 import types
 import typing
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,17 @@ MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
 
 
 def option(default: Any, help: str, *, lo: float | None = None, hi: float | None = None, above: bool = False,
-           choices: tuple[str, ...] | None = None) -> Any:
-    """A config field declared once: its default, its help text (the CLI's ``--help`` reads it) and its
-    valid values (``lo`` <= value <= ``hi``, strictly above ``lo`` when ``above``; one of ``choices``),
-    which ``check_values`` enforces for every way a value arrives (CLI, TOML, API, config.json)."""
+           choices: tuple[str, ...] | None = None, name: str | None = None, recipe: bool = False,
+           deprecated: tuple[str, ...] = ()) -> Any:
+    """A config field declared once: its default, its help text and its valid values (``lo`` <= value <=
+    ``hi``, strictly above ``lo`` when ``above``; one of ``choices``), which ``check_values`` enforces for
+    every way a value arrives (CLI, TOML, API, config.json). ``name``: what users call it (the CLI's
+    ``--name``, the API's keyword, the TOML key) where that is not the field's name; ``deprecated``: older
+    user names still taken, with a warning; ``recipe``: a preset's recipe sets it (``Recipe.train_fields``),
+    so that is its default for a fit. The command line and the API are generated from these (``options_of``)."""
     return dataclasses.field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "above": above,
-                                                        "choices": choices})
+                                                        "choices": choices, "name": name, "recipe": recipe,
+                                                        "deprecated": deprecated})
 
 
 @dataclass(frozen=True)
@@ -49,21 +55,26 @@ class TrainConfig:
     """How a network is trained. Every field is checked when the config is made (``check_values``),
     so an invalid option fails before any run folder is created or replaced."""
 
-    steps: int = option(2000, "Training steps.", lo=1, hi=MAX_STEPS)
+    steps: int = option(2000, "Training steps.", lo=1, hi=MAX_STEPS, recipe=True)
     epochs: float | None = option(None, "Passes over the signal's samples (box samples counted once); when "
-                                        "given, steps = epochs x (samples // batch), rounded up.", lo=0, above=True)
-    lr: float = option(1e-4, "Adam learning rate.", lo=0, hi=1, above=True)
+                                        "given, steps = epochs x (samples // batch), rounded up.", lo=0, above=True,
+                                  recipe=True)
+    lr: float = option(1e-4, "Adam learning rate.", lo=0, hi=1, above=True, recipe=True)
     batch: int = option(FULL_BATCH, "Coordinates per step (all processes together); 0 or at least the signal's "
-                                    "size = full batch.", lo=0)
-    schedule: str = option("exp", "lr schedule: exp (lr * lr_decay^(t/T)), cosine or constant.", choices=SCHEDULES)
-    lr_decay: float = option(0.1, "Final lr = lr * lr_decay (exp and cosine).", lo=0, hi=1, above=True)
+                                    "size = full batch.", lo=0, recipe=True)
+    schedule: str = option("exp", "lr schedule: exp (lr * lr_decay^(t/T)), cosine or constant.", choices=SCHEDULES,
+                           recipe=True)
+    lr_decay: float = option(0.1, "Final lr = lr * lr_decay (exp and cosine).", lo=0, hi=1, above=True, recipe=True)
     eval_every: int = option(250, "Steps between full-grid evaluations.", lo=1)
     log_every: int = option(10, "Steps between progress lines.", lo=1)
     seed: int = option(0, "Random seed (same seed, same result on a CPU).", lo=0, hi=MAX_SEED)
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N.")
-    target_range: tuple[float, float] | None = option(None, "Range the model is trained on; None = the signal's.")
-    max_seconds: float | None = option(None, "Wall-clock training budget in seconds (evaluation excluded); the lr "
-                                             "schedule ends with it. None = steps only.", lo=0, above=True)
+    target_range: tuple[float, float] | None = option(None, "Range (low, high) the model is trained on; None = the "
+                                                            "signal's.", recipe=True)
+    # users say "seconds" (CLI, API, TOML, Budget, tune); config.json keeps the field's name
+    max_seconds: float | None = option(None, "Training seconds (evaluation excluded): alone, the fit's length, and "
+                                             "the lr schedule ends with them; None = steps or epochs only.", lo=0,
+                                       above=True, name="seconds", deprecated=("max_seconds",))
     precision: str = option("auto", "auto (bf16 where the device has native bf16 and the preset is measured "
                                     "quality-neutral in it, else fp32; tf32 on CUDA); fp32; tf32 matmuls (CUDA); "
                                     "bf16 autocast forward (+ tf32).", choices=PRECISIONS)
@@ -76,7 +87,7 @@ class TrainConfig:
                                     "route measured to a fit right on and between the samples) or paper (the "
                                     "paper's published network and settings).", choices=("default", "paper"))
     box: int = option(0, "Box pixels: a pixel is the INR's mean over its cell from box^d samples; 0 = its "
-                         "centre value.", lo=0)
+                         "centre value.", lo=0, recipe=True)
 
     def __post_init__(self) -> None:
         check_values(self)
@@ -90,15 +101,71 @@ def help_of(cls: type, name: str) -> str:
     return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
 
 
+@dataclass(frozen=True)
+class Option:
+    """A field of a config dataclass as users give it, from its declaration (``option``): ``name`` is the
+    CLI's ``--name`` (underscores as dashes), the API's keyword and the TOML key; ``field`` the dataclass
+    field it sets; ``hint`` the field's type."""
+
+    name: str
+    field: str
+    hint: Any
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None
+    recipe: bool
+    deprecated: tuple[str, ...]
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def options_of(cls: type) -> dict[str, Option]:
+    """Every field of the config dataclass ``cls`` as an ``Option``, by its user name, in declared order."""
+    hints = typing.get_type_hints(cls)
+    options = [Option(f.metadata.get("name") or f.name, f.name, hints[f.name], f.default, f.metadata["help"],
+                      f.metadata.get("choices"), f.metadata.get("recipe", False), f.metadata.get("deprecated", ()))
+               for f in dataclasses.fields(cls)]
+    return {o.name: o for o in options}
+
+
+def options_help(cls: type, indent: int = 0) -> str:
+    """The options of ``cls`` as a docstring lists them: one ``name``: help paragraph each (``options_of``)."""
+    pad = " " * indent
+    return "\n".join(f"{pad}``{o.name}``: {o.help}" for o in options_of(cls).values())
+
+
+def fields_from(cls: type, given: dict[str, Any], where: str) -> dict[str, Any]:
+    """The options ``given`` by their user names (``options_of``; None = not given, left out) as keyword
+    arguments for ``cls``: an unknown name is a KanInrError listing the valid ones; a deprecated name
+    works, with a DeprecationWarning naming the current one."""
+    declared = options_of(cls)
+    renamed = {old: o.name for o in declared.values() for old in o.deprecated}
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        name = renamed.get(key, key)
+        if name not in declared:
+            raise KanInrError(f"unknown option '{key}' for {where} (valid: {', '.join(declared)})")
+        if value is None:
+            continue
+        if name != key:
+            warnings.warn(f"{where}: '{key}' is deprecated, say '{name}'", DeprecationWarning, stacklevel=3)
+            if given.get(name) is not None:
+                raise KanInrError(f"{where}: give '{name}' once, not also as '{key}'")
+        out[declared[name].field] = value
+    return out
+
+
 def check_values(cfg: Any) -> None:
     """Check every field of the config dataclass instance ``cfg`` against its type hint (``matches``:
     finite numbers only) and its declared range or choices; ints given for float fields become floats
     and lists tuples, so config.json stores the declared types. A KanInrError names the field."""
     hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
+        value, name = getattr(cfg, f.name), f.metadata.get("name") or f.name  # as the user named it
         if not matches(value, hints[f.name], finite=True):
-            raise KanInrError(f"{f.name} should be {_type_name(hints[f.name])}, got {value!r}"[:300])
+            raise KanInrError(f"{name} should be {_type_name(hints[f.name])}, got {value!r}"[:300])
         coerced = _coerce(value, hints[f.name])
         if coerced is not value:
             object.__setattr__(cfg, f.name, coerced)
@@ -106,13 +173,13 @@ def check_values(cfg: Any) -> None:
         if value is None or isinstance(value, (tuple, list)):
             continue
         if meta.get("choices") is not None:
-            check_choice(f.name, value, meta["choices"])
+            check_choice(name, value, meta["choices"])
         lo, hi = meta.get("lo"), meta.get("hi")
         if lo is not None and (value <= lo if meta.get("above") else value < lo):
             bound = "positive" if lo == 0 and meta.get("above") else f"{'above' if meta.get('above') else 'at least'} {lo:g}"
-            raise KanInrError(f"{f.name} must be {bound}{f' and at most {_num(hi)}' if hi is not None else ''}, got {value!r}")
+            raise KanInrError(f"{name} must be {bound}{f' and at most {_num(hi)}' if hi is not None else ''}, got {value!r}")
         if hi is not None and value > hi:
-            raise KanInrError(f"{f.name} must be at most {_num(hi)}, got {value!r}")
+            raise KanInrError(f"{name} must be at most {_num(hi)}, got {value!r}")
 
 
 def _num(bound: float) -> str:

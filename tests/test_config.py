@@ -29,7 +29,7 @@ def test_the_command_line_takes_the_declared_options():
     assert set(options) == {"signals", "model", "outputs", "quiet", *LOADING, *DECLARED}
     for name, f in DECLARED.items():
         assert (options[name].default, options[name].help) == (f.default, f.metadata["help"]), name
-    assert options["max_seconds"].opts == ["--seconds"]  # the clock's command-line spelling, as for fit
+    assert options["seconds"].opts == ["--seconds"]  # the clock's name, as for fit
 
 
 def test_the_api_takes_the_declared_options_with_their_defaults():
@@ -48,7 +48,7 @@ def test_the_objectives_are_the_declared_choices():
 @pytest.mark.parametrize("options, message", [
     ({"trials": 0}, "trials must be at least 1, got 0"),
     ({"trials": 2.5}, "trials should be int, got 2.5"),
-    ({"max_seconds": 10, "epochs": 2}, "give the budget per trial as seconds or as epochs, not both"),
+    ({"seconds": 10, "epochs": 2}, "give the budget per trial as seconds or as epochs, not both"),
     ({"epochs": -1}, "epochs must be positive, got -1"),
     ({"objective": "psnr"}, "unknown objective 'psnr' (choose from grid, 2x, both)"),
 ])
@@ -59,4 +59,4 @@ def test_a_study_option_is_checked_where_it_is_declared(options, message):
 
 def test_a_study_trains_the_default_clock_unless_given_a_length():
     assert TuneConfig().budget() == (DEFAULT_TRIAL_SECONDS, None)
-    assert TuneConfig(max_seconds=5).budget() == (5.0, None) and TuneConfig(epochs=3).budget() == (None, 3.0)
+    assert TuneConfig(seconds=5).budget() == (5.0, None) and TuneConfig(epochs=3).budget() == (None, 3.0)
