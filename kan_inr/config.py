@@ -150,9 +150,9 @@ def fields_from(cls: type, given: dict[str, Any], where: str) -> dict[str, Any]:
         if value is None:
             continue
         if name != key:
-            warnings.warn(f"{where}: '{key}' is deprecated, say '{name}'", DeprecationWarning, stacklevel=3)
             if given.get(name) is not None:
                 raise KanInrError(f"{where}: give '{name}' once, not also as '{key}'")
+            warnings.warn(f"{where}: '{key}' is deprecated, say '{name}'", DeprecationWarning, stacklevel=3)
         out[declared[name].field] = value
     return out
 
