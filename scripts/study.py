@@ -38,6 +38,7 @@ import kan_inr  # noqa: E402
 import records  # noqa: E402
 from kan_inr import models, plugins  # noqa: E402
 from kan_inr.config import options_of  # noqa: E402
+from kan_inr.device import resolve_device  # noqa: E402
 from kan_inr.errors import KanInrError  # noqa: E402
 from kan_inr.tune_config import TuneConfig  # noqa: E402
 from kan_inr.tuning import objectives, report, spaces  # noqa: E402
@@ -67,6 +68,7 @@ def parse() -> argparse.Namespace:
                         help="audio: clip starts of the validation signals (each with --duration)")
     args = parser.parse_args()
     args.seconds, args.epochs = TuneConfig(seconds=args.seconds, epochs=args.epochs).budget()
+    args.device = str(resolve_device(args.device))  # the record names the device that ran ("auto" resolved)
     return args
 
 
