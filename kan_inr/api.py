@@ -30,7 +30,8 @@ from kan_inr import signals as signal_kinds
 from kan_inr.atomic import write_json
 from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.comparison import Budget, Comparison, run_comparison
-from kan_inr.config import TrainConfig, fields_from, options_help
+from kan_inr.config import TrainConfig
+from kan_inr.options import fields_from, options_help
 from kan_inr.tune_config import TuneConfig
 from kan_inr.device import resolve_device
 from kan_inr.training import fit as fit_loop

@@ -1,6 +1,6 @@
 """The command line's options, declared once for the commands that share them (``cli`` uses them): fit's
 training options and tune's study options are generated from their declarations (``config.TrainConfig``,
-``tune_config.TuneConfig``, through ``config.options_of``): one option per field, its name, type and help."""
+``tune_config.TuneConfig``, through ``options.options_of``): one option per field, its name, type and help."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from kan_inr.config import Option, TrainConfig, help_of, options_of
+from kan_inr.config import TrainConfig, help_of
+from kan_inr.options import Option, options_of
 from kan_inr.tune_config import TuneConfig
 
 

@@ -15,7 +15,6 @@ import math
 import tomllib
 import types
 import typing
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,10 +40,9 @@ def option(default: Any, help: str, *, lo: float | None = None, hi: float | None
            deprecated: tuple[str, ...] = ()) -> Any:
     """A config field declared once: its default, its help text and its valid values (``lo`` <= value <=
     ``hi``, strictly above ``lo`` when ``above``; one of ``choices``), which ``check_values`` enforces for
-    every way a value arrives (CLI, TOML, API, config.json). ``name``: what users call it (the CLI's
-    ``--name``, the API's keyword, the TOML key) where that is not the field's name; ``deprecated``: older
-    user names still taken, with a warning; ``recipe``: a preset's recipe sets it (``Recipe.train_fields``),
-    so that is its default for a fit. The command line and the API are generated from these (``options_of``)."""
+    every way a value arrives (CLI, TOML, API, config.json); ``name``, what users call it (CLI, API, TOML)
+    if not the field's name, and its ``deprecated`` older names; ``recipe``: a preset's recipe sets it. The
+    command line and the API are generated from these (``options.options_of``)."""
     return dataclasses.field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "above": above,
                                                         "choices": choices, "name": name, "recipe": recipe,
                                                         "deprecated": deprecated})
@@ -71,7 +69,6 @@ class TrainConfig:
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N.")
     target_range: tuple[float, float] | None = option(None, "Range (low, high) the model is trained on; None = the "
                                                             "signal's.", recipe=True)
-    # users say "seconds" (CLI, API, TOML, Budget, tune); config.json keeps the field's name
     max_seconds: float | None = option(None, "Training seconds (evaluation excluded): alone, the fit's length, and "
                                              "the lr schedule ends with them; None = steps or epochs only.", lo=0,
                                        above=True, name="seconds", deprecated=("max_seconds",))
@@ -99,62 +96,6 @@ class TrainConfig:
 def help_of(cls: type, name: str) -> str:
     """The help text a config field was declared with (``option``)."""
     return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
-
-
-@dataclass(frozen=True)
-class Option:
-    """A field of a config dataclass as users give it, from its declaration (``option``): ``name`` is the
-    CLI's ``--name`` (underscores as dashes), the API's keyword and the TOML key; ``field`` the dataclass
-    field it sets; ``hint`` the field's type."""
-
-    name: str
-    field: str
-    hint: Any
-    default: Any
-    help: str
-    choices: tuple[str, ...] | None
-    recipe: bool
-    deprecated: tuple[str, ...]
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-
-def options_of(cls: type) -> dict[str, Option]:
-    """Every field of the config dataclass ``cls`` as an ``Option``, by its user name, in declared order."""
-    hints = typing.get_type_hints(cls)
-    options = [Option(f.metadata.get("name") or f.name, f.name, hints[f.name], f.default, f.metadata["help"],
-                      f.metadata.get("choices"), f.metadata.get("recipe", False), f.metadata.get("deprecated", ()))
-               for f in dataclasses.fields(cls)]
-    return {o.name: o for o in options}
-
-
-def options_help(cls: type, indent: int = 0) -> str:
-    """The options of ``cls`` as a docstring lists them: one ``name``: help paragraph each (``options_of``)."""
-    pad = " " * indent
-    return "\n".join(f"{pad}``{o.name}``: {o.help}" for o in options_of(cls).values())
-
-
-def fields_from(cls: type, given: dict[str, Any], where: str) -> dict[str, Any]:
-    """The options ``given`` by their user names (``options_of``; None = not given, left out) as keyword
-    arguments for ``cls``: an unknown name is a KanInrError listing the valid ones; a deprecated name
-    works, with a DeprecationWarning naming the current one."""
-    declared = options_of(cls)
-    renamed = {old: o.name for o in declared.values() for old in o.deprecated}
-    out: dict[str, Any] = {}
-    for key, value in given.items():
-        name = renamed.get(key, key)
-        if name not in declared:
-            raise KanInrError(f"unknown option '{key}' for {where} (valid: {', '.join(declared)})")
-        if value is None:
-            continue
-        if name != key:
-            if given.get(name) is not None:
-                raise KanInrError(f"{where}: give '{name}' once, not also as '{key}'")
-            warnings.warn(f"{where}: '{key}' is deprecated, say '{name}'", DeprecationWarning, stacklevel=3)
-        out[declared[name].field] = value
-    return out
 
 
 def check_values(cfg: Any) -> None:

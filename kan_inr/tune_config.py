@@ -16,7 +16,7 @@ DEFAULT_TRIAL_SECONDS = 30.0  # a trial's training per signal when neither secon
 @dataclass(frozen=True)
 class TuneConfig:
     """How a study runs (``kan-inr tune``, ``kan_inr.tune``, ``scripts/study.py``): each option declared once,
-    its default and help here, from which the command lines and the API take theirs (``config.options_of``).
+    its default and help here, from which the command lines and the API take theirs (``options.options_of``).
     Checked when made, as ``TrainConfig`` is."""
 
     trials: int = option(20, "Finished trials the study should hold; a re-run continues it.", lo=1)

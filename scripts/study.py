@@ -37,9 +37,9 @@ import optuna  # noqa: E402
 import kan_inr  # noqa: E402
 import records  # noqa: E402
 from kan_inr import models, plugins  # noqa: E402
-from kan_inr.config import options_of  # noqa: E402
 from kan_inr.device import resolve_device  # noqa: E402
 from kan_inr.errors import KanInrError  # noqa: E402
+from kan_inr.options import options_of  # noqa: E402
 from kan_inr.tune_config import TuneConfig  # noqa: E402
 from kan_inr.tuning import objectives, report, spaces  # noqa: E402
 from kan_inr.tuning.objectives import CHOSEN_RULE, chosen  # noqa: E402

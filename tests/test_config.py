@@ -20,7 +20,8 @@ import typer
 import kan_inr
 from kan_inr import KanInrError, cli
 from kan_inr.comparison import Budget
-from kan_inr.config import TrainConfig, options_of
+from kan_inr.config import TrainConfig
+from kan_inr.options import options_of
 from kan_inr.tune_config import DEFAULT_TRIAL_SECONDS, TuneConfig
 from kan_inr.tuning import objectives, study
 from conftest import run_cli, smooth_image
