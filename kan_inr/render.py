@@ -27,7 +27,7 @@ DEFAULT_CHUNK = 2**16
 class Fitted:
     """What training and rendering need to know of the fit behind a model: the grid it was fitted on
     (``shape``, where its samples sit: ``convention``), the signal's value range, the range the model was
-    trained on, and the pixel model it was trained with (``made``, from the training options)."""
+    trained on, and the pixel model it was trained with (``of_grid``, from the training options)."""
 
     shape: tuple[int, ...]
     convention: str
@@ -38,17 +38,17 @@ class Fitted:
     @classmethod
     def of(cls, signal: Signal, train: TrainConfig) -> Fitted:
         """The fit of ``signal`` with ``train``."""
-        return cls.made(signal.shape, signal.convention, signal.value_range, train)
+        return cls.of_grid(signal.shape, signal.convention, signal.value_range, train)
 
     @classmethod
     def of_run(cls, config: dict[str, Any]) -> Fitted:
         """The fit a run's config.json records (validated: ``runs.load_config``)."""
         signal = config["signal"]
         value_range = (float(signal["value_range"][0]), float(signal["value_range"][1]))
-        return cls.made(tuple(signal["shape"]), signal["convention"], value_range, train_config(config))
+        return cls.of_grid(tuple(signal["shape"]), signal["convention"], value_range, train_config(config))
 
     @classmethod
-    def made(cls, shape: tuple[int, ...], convention: str, value_range: tuple[float, float],
+    def of_grid(cls, shape: tuple[int, ...], convention: str, value_range: tuple[float, float],
              train: TrainConfig) -> Fitted:
         """The one place a fit's training options become its pixel model and target range: a user error
         for a pixel model this grid cannot have (``PixelModel.check``)."""
