@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import sys
 import types
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,11 @@ import kan_inr
 from kan_inr import KanInrError, cli
 from kan_inr.comparison import Budget
 from kan_inr.config import TrainConfig
+from kan_inr.device import resolve_device
 from kan_inr.options import options_of
 from kan_inr.tune_config import DEFAULT_TRIAL_SECONDS, TuneConfig
 from kan_inr.tuning import objectives, study
-from conftest import run_cli, smooth_image
+from conftest import load_script, run_cli, smooth_image
 
 DECLARED = {f.name: f for f in dataclasses.fields(TuneConfig)}
 LOADING = {"resize", "channels", "start", "duration"}  # how the signal files are read, as for fit
@@ -229,3 +231,16 @@ def test_compare_takes_its_old_budget_flags_with_a_note(old, new, value, budget,
     assert err.startswith(f"kan-inr: note: {old} is deprecated, say {new}\n")
     code, _, err = run_cli(["compare", "a.png", new, value, old, value], capsys, monkeypatch)
     assert code == 2 and err == f"kan-inr: error: give {new} once ({old} is its old name)\n" and len(taken) == 1
+
+
+def test_the_study_script_takes_tunes_options_and_defaults(monkeypatch):
+    """scripts/study.py runs ``kan-inr tune`` per model: its study options are TuneConfig's, not a copy."""
+    monkeypatch.setattr(sys, "argv", ["study.py", "--name", "s"])
+    args = load_script("study").parse()
+    defaults = TuneConfig()
+    for name in ("trials", "objective", "seed", "storage"):
+        assert getattr(args, name) == getattr(defaults, name), name
+    assert (args.seconds, args.epochs) == defaults.budget() and args.device == str(resolve_device(defaults.device))
+    monkeypatch.setattr(sys, "argv", ["study.py", "--name", "s", "--trials", "3", "--epochs", "2", "--objective", "2x"])
+    args = load_script("study").parse()
+    assert (args.trials, args.seconds, args.epochs, args.objective) == (3, None, 2.0, "2x")
