@@ -6,7 +6,7 @@ imports form no cycle (tests/test_imports.py reads every module's imports, funct
 included, and checks both against this list):
 
     0. errors, _version, limits  (the user-error type; the version; caps on input and render sizes: what every layer may import)
-    1. atomic, checkpoint, config, device, geometry, metrics, plugins, precision, space, tables, tune_config  (files, training state, options, devices, cell centres and Nyquist limits, numbers, plug-in loading, which precision a step runs, search-space declarations, CSV and Markdown tables)
+    1. atomic, checkpoint, config, device, geometry, metrics, options, plugins, precision, space, tables, tune_config  (files, training state, options and their names for users, devices, cell centres and Nyquist limits, numbers, plug-in loading, which precision a step runs, search-space declarations, CSV and Markdown tables)
     2. signals  (file <-> Signal, render plans)
     3. models, pixels, plots, spectral  (networks; the pixel model: training positions, reduction, render positions; figures; first-layer spectra)
     4. logging, render  (progress and TensorBoard; model x grid -> values)

@@ -30,6 +30,8 @@ from kan_inr import signals as signal_kinds
 from kan_inr.atomic import write_json
 from kan_inr.checkpoint import CheckpointPolicy
 from kan_inr.comparison import Budget, Comparison, run_comparison
+from kan_inr.config import TrainConfig
+from kan_inr.options import fields_from, options_help
 from kan_inr.tune_config import TuneConfig
 from kan_inr.device import resolve_device
 from kan_inr.training import fit as fit_loop
@@ -188,24 +190,22 @@ def model_name(model: ModelLike) -> str:
     return model if isinstance(model, str) else plugins.remember(model)
 
 
-def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = None, steps: int | None = None,
-        epochs: float | None = None, lr: float | None = None,
-        batch: int | None = None, box: int | None = None, schedule: str | None = None, eval_every: int | None = None,
-        seed: int | None = None, device: str | None = None, precision: str | None = None,
-        bf16_until: float | None = None, compile: str | None = None, max_seconds: float | None = None,
-        model_config: dict[str, Any] | None = None, resize: int | None = None, channels: str | None = None, start: float | None = None,
+def fit(signal: SignalLike, model: ModelLike = "fkan", *, model_config: dict[str, Any] | None = None,
+        resize: int | None = None, channels: str | None = None, start: float | None = None,
         duration: float | None = None, outputs: str | os.PathLike | None = None, name: str | None = None,
         overwrite: bool = False, progress: bool = True, checkpoint_every: int | None = None,
-        checkpoint_minutes: float = 10.0, distributed: bool = False) -> Run | None:
+        checkpoint_minutes: float = 10.0, distributed: bool = False, **train_options: Any) -> Run | None:
     """Fit ``model`` to ``signal``: a file path (read with ``resize``, ``channels``, ``start``,
     ``duration``) or a Signal from ``load_signal`` (arrays and tensors go through it first).
 
-    Training options left None come from the preset's recipe (``kan-inr models``; ``recipe="paper"``
-    for the paper's published network and settings); the length is ``steps``, ``epochs`` (passes over
-    the samples) or ``max_seconds`` alone (the lr schedule ends with the clock); ``batch`` 0 (``FULL_BATCH``) or at
-    least the signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's mean over its cell (k x k
-    samples, ``pixels.PixelModel``; 0: its centre value); ``model_config`` replaces model fields
-    (e.g. ``{"hidden_dim": 64}``). ``outputs`` None: in memory; else a run folder
+    ``train_options`` are the training options, each of ``config.TrainConfig``'s by the name ``kan-inr fit``
+    gives it (``--lr-decay`` is ``lr_decay``; the clock is ``seconds``), listed with their help at the end.
+    Those left None come from the preset's recipe (``kan-inr models``; ``recipe="paper"`` for the paper's
+    published network and settings) or the declared default; the length is ``steps``, ``epochs`` (passes
+    over the samples) or ``seconds`` alone (the lr schedule ends with the clock); ``batch`` 0
+    (``FULL_BATCH``) or at least the signal's size is full batch; ``box`` k >= 2 makes each pixel the INR's
+    mean over its cell (k x k samples, ``pixels.PixelModel``; 0: its centre value). ``model_config``
+    replaces model fields (e.g. ``{"hidden_dim": 64}``). ``outputs`` None: in memory; else a run folder
     ``<outputs>/<name>`` (default name ``<file stem>-<model>``) with checkpoints, TensorBoard logs and
     the reconstruction; a stopped fit (Ctrl-C) returns with ``status == "interrupted"``, and
     ``resume`` continues it (reading a path's file again with the same options: give a path for a
@@ -221,8 +221,7 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, recipe: str | None = N
         given = [k for k, v in load_options.items() if v is not None]
         if given or distributed:
             raise KanInrError(f"{', '.join(given) or 'distributed'}: for a file path (a Signal is already loaded)")
-    train = dict(recipe=recipe, steps=steps, epochs=epochs, lr=lr, batch=batch, box=box, schedule=schedule, eval_every=eval_every, seed=seed,
-                 device=device, precision=precision, bf16_until=bf16_until, compile=compile, max_seconds=max_seconds)
+    train = fields_from(TrainConfig, train_options, "fit")
     if model_config is not None and not isinstance(model_config, dict):
         raise KanInrError(f"model_config must be a dict of model fields, got {type(model_config).__name__}")
     options: dict[str, Any] = dict(model_overrides=dict(model_config or {}), load_options=load_options if path is not None else None, **train)
@@ -341,14 +340,14 @@ def compare(signals: Sequence[str | os.PathLike] | None = None, models: Sequence
 
 
 def tune(signals: str | os.PathLike | Sequence[str | os.PathLike], model: ModelLike = "fkan", *,
-         trials: int = TuneConfig.trials, max_seconds: float | None = TuneConfig.max_seconds,
+         trials: int = TuneConfig.trials, seconds: float | None = TuneConfig.seconds,
          epochs: float | None = TuneConfig.epochs, objective: str = TuneConfig.objective,
          space: str | os.PathLike | None = TuneConfig.space, storage: str | None = TuneConfig.storage,
          name: str | None = TuneConfig.name, seed: int = TuneConfig.seed, device: str = TuneConfig.device,
          outputs: str | os.PathLike = "outputs", resize: int | None = None, channels: str | None = None,
          start: float | None = None, duration: float | None = None, progress: bool = True) -> Tuned:
     """Tune ``model`` on signal files (what ``kan-inr tune`` runs): an Optuna study of ``trials`` finished
-    trials, each a fit per signal under sampled settings for ``max_seconds`` of training (default
+    trials, each a fit per signal under sampled settings for ``seconds`` of training (default
     ``tune_config.DEFAULT_TRIAL_SECONDS``) or ``epochs``, scored by ``objective``: "grid" (PSNR / SNR on the grid),
     "2x" (fitted on the signal reduced 2x, rendered back and scored against it) or "both" (one fit on the
     reduced signal gives both: a Pareto front); several signals: the mean. ``space``: a TOML file narrowing
@@ -360,9 +359,13 @@ def tune(signals: str | os.PathLike | Sequence[str | os.PathLike], model: ModelL
     also written as ``<model>/best.toml`` for ``fit --config``."""
     from kan_inr.tuning import tune as run_study  # here, not at the top: start-up time (optuna)
 
-    cfg = TuneConfig(trials=trials, max_seconds=max_seconds, epochs=epochs, objective=objective,
+    cfg = TuneConfig(trials=trials, seconds=seconds, epochs=epochs, objective=objective,
                      space=None if space is None else Path(space), storage=storage, name=name, seed=seed,
                      device=device)
     paths = [Path(signals)] if isinstance(signals, (str, os.PathLike)) else [Path(s) for s in signals]
     return run_study(paths, model_name(model), cfg, outputs=Path(outputs), console=progress,
                      load_options={"resize_to": resize, "channels": channels, "start": start, "duration": duration})
+
+
+if fit.__doc__ is not None:  # None under python -OO
+    fit.__doc__ += "\n\n    Training options:\n\n" + options_help(TrainConfig, indent=8)

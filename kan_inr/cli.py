@@ -15,7 +15,8 @@ from typing import Any, Optional
 import typer
 
 from kan_inr import limits
-from kan_inr.config import FULL_BATCH, TrainConfig, help_of, train_options
+from kan_inr.config import FULL_BATCH, TrainConfig, train_options
+from kan_inr.options import fields_from
 from kan_inr.cli_options import (TUNE_OPTIONS, AllowCode, AsJson, Channels, Device, Duration, ModelName, NoLimits,
                                   Outputs, Quiet, Resize, Start, Steps, fit_options, with_options)
 from kan_inr.errors import KanInrError
@@ -29,13 +30,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Fit implicit neural representations (Fourier-KAN, SL2A, SIREN, ...) to images and audio.")
 
 
-def checked_options(given: dict[str, Any], **more: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(model fields, TrainConfig options) from the ``FIT_OPTIONS`` given and ``more`` fit options."""
+def checked_options(given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model fields, training options by their user names, as the API takes them) from the ``FIT_OPTIONS``
+    given and the ``--config`` file."""
     options = {k: v for k, v in given.items() if k not in ("set_", "config")}
-    model_fields, checked = train_options(given["config"], given["set_"], **options, **more)
-    if "seconds" in checked:  # --seconds (or seconds = S in the TOML file) is the API's max_seconds
-        checked["max_seconds"] = checked.pop("seconds")
-    return model_fields, checked
+    return train_options(given["config"], given["set_"], **options)
 
 
 @app.command()
@@ -48,8 +47,6 @@ def fit(
                                           help="Continue an interrupted run folder with its own options."),
     checkpoint_every: Optional[int] = typer.Option(None, help="Checkpoint every N steps [default: by time only]."),
     checkpoint_minutes: float = typer.Option(10.0, help="Checkpoint at least every M minutes."),
-    precision: Optional[str] = typer.Option(None, help=help_of(TrainConfig, "precision")),
-    compile_: Optional[str] = typer.Option(None, "--compile", help=help_of(TrainConfig, "compile")),
     resize: Resize = None,
     channels: Channels = None,
     start: Start = None,
@@ -73,7 +70,7 @@ def fit(
         # None = not given; an empty --set list is not given either (0 and False are values)
         fixed = {**{k.rstrip("_"): (v or None) if k == "set_" else v for k, v in given.items() if k != "device"},
                  "resize": resize, "channels": channels, "start": start, "duration": duration, "name": name,
-                 "overwrite": overwrite or None, "precision": precision, "compile": compile_}
+                 "overwrite": overwrite or None}
         if any(v is not None for v in fixed.values()):
             named = ", ".join(f"--{k.replace('_', '-')}" for k, v in fixed.items() if v is not None)
             raise KanInrError(f"--resume continues a run with the options it was started with: drop {named}")
@@ -88,7 +85,7 @@ def fit(
             raise KanInrError("--allow-code is for --resume: a model you name with --model FILE.py:Class is "
                               "imported anyway")
         with limits.lifted(no_limits):  # the box cap is checked where the options are validated
-            model_fields, options = checked_options(given, precision=precision, compile=compile_)
+            model_fields, options = checked_options(given)
             run = kan_inr.fit(signal, model, model_config=model_fields, resize=resize, channels=channels,
                               start=start, duration=duration, outputs=outputs, name=name, overwrite=overwrite,
                               progress=not quiet, distributed=distributed, checkpoint_every=checkpoint_every,
@@ -138,7 +135,8 @@ def fit_many(
         result = run_many(sources, model, outputs=outputs, name=name, batched=batched, group=group,
                           model_overrides=model_fields, load_options={"resize_to": resize},
                           log=RunLog(None, console=not quiet),
-                          policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes), **options)
+                          policy=CheckpointPolicy(checkpoint_every, checkpoint_minutes),
+                          **fields_from(TrainConfig, options, "fit-many"))
     if result.summary is not None:
         typer.echo(f"{result.summary.with_suffix('.md')}: {len(result.fitted)} fitted by this process, "
                    f"{len(result.skipped)} already complete, {len(result.missing)} missing")
@@ -242,12 +240,12 @@ def compare(
     signals: list[Path] = typer.Argument(None, help="Signal files (default: the protocol's)."),
     models: Optional[str] = typer.Option(None, help="Comma-separated presets, e.g. fkan,sl2a,siren (default: the "
                                          "protocol's, else all)."),
-    budget_steps: Optional[int] = typer.Option(None, help="Every model trains this many steps (same batch)."),
-    budget_seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds, each fit's "
-                                                   "max_seconds (same batch)."),
+    steps: Optional[int] = typer.Option(None, help="Every model trains this many steps (same batch)."),
+    seconds: Optional[float] = typer.Option(None, help="Every model trains this many seconds, as fit --seconds "
+                                            "(same batch)."),
     recipe: Optional[str] = typer.Option(None, help="default or paper, as for fit: every model under its own "
                                          "recipe of that family (the protocol's where it has one); with "
-                                         "--budget-seconds, cut at S seconds."),
+                                         "--seconds, cut at S seconds."),
     batch: Optional[int] = typer.Option(None, help="Shared batch of a steps/seconds budget; 0 = full (default 4096)."),
     protocol: Optional[str] = typer.Option(None, help="A named benchmark: div2k-sl2a, div2k-16, fkan-recipe, bach, "
                                            "superres, bach-superres, speech-superres, ttq, ttq-bach or ttq-speech "
@@ -267,13 +265,17 @@ def compare(
     quiet: Quiet = False,
     json_: AsJson = False,
     allow_code: AllowCode = False,
+    budget_steps: Optional[int] = typer.Option(None, hidden=True, help="Deprecated: --steps."),
+    budget_seconds: Optional[float] = typer.Option(None, hidden=True, help="Deprecated: --seconds."),
 ) -> None:
     """Fit several models to the same signals (same seed, same evaluation); write a table and figures.
     --models may name your own, FILE.py:Class. Re-running skips finished runs."""
     import kan_inr  # here, not at the top: start-up time (torch)
     from kan_inr.comparison import make_budget
 
-    budget = make_budget(budget_steps, budget_seconds, recipe, batch, protocol)
+    steps = renamed("--budget-steps", budget_steps, "--steps", steps)
+    seconds = renamed("--budget-seconds", budget_seconds, "--seconds", seconds)
+    budget = make_budget(steps, seconds, recipe, batch, protocol)
     if eval_every is not None and eval_every < 1:
         raise KanInrError(f"--eval-every must be at least 1, got {eval_every}")
     if downsample is not None and downsample < 2:
@@ -345,6 +347,17 @@ def decompress(
 
     with limits.lifted(no_limits):
         typer.echo(str(run(file, out, scale=scale, size=parse_size(size, scale), device=device)))
+
+
+def renamed(old: str, old_value: Any, new: str, value: Any) -> Any:
+    """The value of option ``new`` given under its deprecated name ``old`` (a note on stderr says so) or
+    its own; both given is an error."""
+    if old_value is None:
+        return value
+    if value is not None:
+        raise KanInrError(f"give {new} once ({old} is its old name)")
+    print(f"kan-inr: note: {old} is deprecated, say {new}", file=sys.stderr)
+    return old_value
 
 
 def error_line(error: object) -> str:

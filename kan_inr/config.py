@@ -36,12 +36,16 @@ MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
 
 
 def option(default: Any, help: str, *, lo: float | None = None, hi: float | None = None, above: bool = False,
-           choices: tuple[str, ...] | None = None) -> Any:
-    """A config field declared once: its default, its help text (the CLI's ``--help`` reads it) and its
-    valid values (``lo`` <= value <= ``hi``, strictly above ``lo`` when ``above``; one of ``choices``),
-    which ``check_values`` enforces for every way a value arrives (CLI, TOML, API, config.json)."""
+           choices: tuple[str, ...] | None = None, name: str | None = None, recipe: bool = False,
+           deprecated: tuple[str, ...] = ()) -> Any:
+    """A config field declared once: its default, its help text and its valid values (``lo`` <= value <=
+    ``hi``, strictly above ``lo`` when ``above``; one of ``choices``), which ``check_values`` enforces for
+    every way a value arrives (CLI, TOML, API, config.json); ``name``, what users call it (CLI, API, TOML)
+    if not the field's name, and its ``deprecated`` older names; ``recipe``: a preset's recipe sets it. The
+    command line and the API are generated from these (``options.options_of``)."""
     return dataclasses.field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "above": above,
-                                                        "choices": choices})
+                                                        "choices": choices, "name": name, "recipe": recipe,
+                                                        "deprecated": deprecated})
 
 
 @dataclass(frozen=True)
@@ -49,28 +53,33 @@ class TrainConfig:
     """How a network is trained. Every field is checked when the config is made (``check_values``),
     so an invalid option fails before any run folder is created or replaced."""
 
-    steps: int = option(2000, "Training steps.", lo=1, hi=MAX_STEPS)
+    steps: int = option(2000, "Training steps.", lo=1, hi=MAX_STEPS, recipe=True)
     epochs: float | None = option(None, "Passes over the signal's samples (box samples counted once); when "
-                                        "given, steps = epochs x (samples // batch), rounded up.", lo=0, above=True)
-    lr: float = option(1e-4, "Adam learning rate.", lo=0, hi=1, above=True)
+                                        "given, steps = epochs x (samples // batch), rounded up.", lo=0, above=True,
+                                  recipe=True)
+    lr: float = option(1e-4, "Adam learning rate.", lo=0, hi=1, above=True, recipe=True)
     batch: int = option(FULL_BATCH, "Coordinates per step (all processes together); 0 or at least the signal's "
-                                    "size = full batch.", lo=0)
-    schedule: str = option("exp", "lr schedule: exp (lr * lr_decay^(t/T)), cosine or constant.", choices=SCHEDULES)
-    lr_decay: float = option(0.1, "Final lr = lr * lr_decay (exp and cosine).", lo=0, hi=1, above=True)
+                                    "size = full batch.", lo=0, recipe=True)
+    schedule: str = option("exp", "lr schedule: exp (lr * lr_decay^(t/T)), cosine or constant.", choices=SCHEDULES,
+                           recipe=True)
+    lr_decay: float = option(0.1, "Final lr = lr * lr_decay (exp and cosine).", lo=0, hi=1, above=True, recipe=True)
     eval_every: int = option(250, "Steps between full-grid evaluations.", lo=1)
     log_every: int = option(10, "Steps between progress lines.", lo=1)
     seed: int = option(0, "Random seed (same seed, same result on a CPU).", lo=0, hi=MAX_SEED)
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N.")
-    target_range: tuple[float, float] | None = option(None, "Range the model is trained on; None = the signal's.")
-    max_seconds: float | None = option(None, "Wall-clock training budget in seconds (evaluation excluded); the lr "
-                                             "schedule ends with it. None = steps only.", lo=0, above=True)
+    target_range: tuple[float, float] | None = option(None, "Range (low, high) the model is trained on; None = the "
+                                                            "signal's.", recipe=True)
+    max_seconds: float | None = option(None, "Training seconds (evaluation excluded): alone, the fit's length, and "
+                                             "the lr schedule ends with them; None = steps or epochs only.", lo=0,
+                                       above=True, name="seconds", deprecated=("max_seconds",))
     precision: str = option("auto", "auto (bf16 where the device has native bf16 and the recipe's bf16 ceiling is "
                                     "measured, until bf16_until, then fp32; tf32 on CUDA; else fp32 or tf32 "
                                     "throughout); fp32; tf32 matmuls (CUDA); bf16 autocast forward (+ tf32).",
                             choices=PRECISIONS)
     bf16_until: float | None = option(None, "A bf16 fit goes on in full precision (fp32; tf32 on CUDA) from the first "
                                             "evaluation whose grid PSNR/SNR (dB) reaches this; auto takes the "
-                                            "recipe's (precision.plan). None = bf16 throughout.", lo=0, above=True)
+                                            "recipe's (precision.plan). None = bf16 throughout.", lo=0, above=True,
+                                      recipe=True)
     compile: str = option("auto", "A torch.compile mode, off, or auto (default on CUDA, off on a CPU).",
                           choices=COMPILE_MODES)
     jitter: float = option(0.0, "Sub-pixel jitter: positions drawn within this fraction of each cell.", lo=0, hi=1)
@@ -80,7 +89,7 @@ class TrainConfig:
                                     "route measured to a fit right on and between the samples) or paper (the "
                                     "paper's published network and settings).", choices=("default", "paper"))
     box: int = option(0, "Box pixels: a pixel is the INR's mean over its cell from box^d samples; 0 = its "
-                         "centre value.", lo=0)
+                         "centre value.", lo=0, recipe=True)
 
     def __post_init__(self) -> None:
         check_values(self)
@@ -100,9 +109,9 @@ def check_values(cfg: Any) -> None:
     and lists tuples, so config.json stores the declared types. A KanInrError names the field."""
     hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
+        value, name = getattr(cfg, f.name), f.metadata.get("name") or f.name  # as the user named it
         if not matches(value, hints[f.name], finite=True):
-            raise KanInrError(f"{f.name} should be {_type_name(hints[f.name])}, got {value!r}"[:300])
+            raise KanInrError(f"{name} should be {_type_name(hints[f.name])}, got {value!r}"[:300])
         coerced = _coerce(value, hints[f.name])
         if coerced is not value:
             object.__setattr__(cfg, f.name, coerced)
@@ -110,13 +119,13 @@ def check_values(cfg: Any) -> None:
         if value is None or isinstance(value, (tuple, list)):
             continue
         if meta.get("choices") is not None:
-            check_choice(f.name, value, meta["choices"])
+            check_choice(name, value, meta["choices"])
         lo, hi = meta.get("lo"), meta.get("hi")
         if lo is not None and (value <= lo if meta.get("above") else value < lo):
             bound = "positive" if lo == 0 and meta.get("above") else f"{'above' if meta.get('above') else 'at least'} {lo:g}"
-            raise KanInrError(f"{f.name} must be {bound}{f' and at most {_num(hi)}' if hi is not None else ''}, got {value!r}")
+            raise KanInrError(f"{name} must be {bound}{f' and at most {_num(hi)}' if hi is not None else ''}, got {value!r}")
         if hi is not None and value > hi:
-            raise KanInrError(f"{f.name} must be at most {_num(hi)}, got {value!r}")
+            raise KanInrError(f"{name} must be at most {_num(hi)}, got {value!r}")
 
 
 def _num(bound: float) -> str:

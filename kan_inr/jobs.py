@@ -31,7 +31,6 @@ from kan_inr.device import resolve_device
 from kan_inr.distributed import fit_ddp, session
 from kan_inr.training import FitResult, check_train_config, fit
 from kan_inr.logging import NullLog, RunLog
-from kan_inr.pixels import PixelModel
 from kan_inr.render import DEFAULT_CHUNK, Fitted, reconstruct
 from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpoint, load_config, load_run,
                           signal_digest)
@@ -60,7 +59,8 @@ def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
 @dataclass
 class Job:
     """A fit about to run: the signal, its seeded model, its config.json, and where the run goes.
-    ``writer`` is None for a job that writes no run folder (a DDP rank other than 0)."""
+    ``writer`` is None for a job that writes no run folder (a DDP rank other than 0). ``fitted``: the fit
+    as training and rendering read it (pixel model, target range), made once from ``train``."""
 
     signal: Signal
     train: TrainConfig
@@ -68,6 +68,7 @@ class Job:
     config: dict[str, Any]
     writer: RunWriter | None
     log: NullLog
+    fitted: Fitted
 
 
 def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outputs", name: str | None = None,
@@ -82,18 +83,19 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     model_cfg = models.with_overrides(preset.config_for(signal.shape, train.recipe), model_overrides or {})
     # Everything that can refuse the job does so here, before any run folder is created or replaced.
     run_dir = run_path(outputs, name or f"{Path(path).stem}-{model_name}") if write else None
-    PixelModel.of(train).check(signal.convention)
+    fitted = Fitted.of(signal, train)  # a pixel model the grid cannot have is refused here
     device = check_train_config(train, signal.num_samples)[1]  # the device exists, the batch is sane
     plan = precision.plan(train.precision, device, train.bf16_until)
-    # config.json stores what runs (auto resolved): a resume, on any machine, runs it again
-    train = dataclasses.replace(train, precision=plan.start, bf16_until=plan.until)
+    # config.json stores what runs (auto resolved; bf16_until only acts on bf16): a resume, on any machine,
+    # runs it again
+    train = dataclasses.replace(train, precision=plan.start)
     torch.manual_seed(train.seed)
     model = build_checked(model_name, preset.family, signal.in_dim, signal.out_dim, model_cfg)
     config = make_config(model_name, preset.family, model_cfg, signal.in_dim, signal.out_dim, train,
                          signal.describe(), load_options, signal_digest(signal.values),
                          plugins.spec_of(type(model_cfg)) if plugins.is_spec(preset.family) else None)
     config["precision"] = plan.describe()
-    job = Job(signal, train, model, config, None, NullLog())
+    job = Job(signal, train, model, config, None, NullLog(), fitted)
     if run_dir is None:
         return job
     job = open_run(job, run_dir, overwrite, console)
@@ -144,7 +146,7 @@ def finish_run(job: Job, model: nn.Module, result: FitResult) -> Path:
     save_weights(run_dir / WEIGHTS, model)
     write_json(run_dir / HISTORY, result.history)
     kind = signals.module(signal.kind)
-    values = reconstruct(model, Fitted.of(signal, job.train), signal.shape, next(model.parameters()).device)
+    values = reconstruct(model, job.fitted, signal.shape, next(model.parameters()).device)
     kind.save(values, signal.shape, signal.meta, run_dir / f"reconstruction{kind.RECONSTRUCTION_SUFFIX}")
     return job.writer.commit({**result.metrics, "diverged_at": result.diverged_at})
 
@@ -287,6 +289,7 @@ def reopen_run(run_dir: str | Path, signal_path: str | Path | None = None, *, co
         if config["signal"].get("digest") not in (None, signal_digest(signal.values)):
             raise KanInrError(f"{source} is not the signal run {run_dir} was fitted on (its values differ)")
         train = replace(train_config(config), device=device)
+        fitted = Fitted.of(signal, train)
         torch.manual_seed(train.seed)
         model = build_model(config)
     except BaseException:
@@ -294,7 +297,7 @@ def reopen_run(run_dir: str | Path, signal_path: str | Path | None = None, *, co
             writer.close()
         raise
     log = RunLog(writer.run_dir / "tb", console=console) if writer is not None else NullLog()
-    return Job(signal, train, model, config, writer, log), state
+    return Job(signal, train, model, config, writer, log, fitted), state
 
 
 def resume_run(run_dir: str | Path, signal_path: str | Path | None = None, *, console: bool = True,

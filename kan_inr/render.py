@@ -25,9 +25,9 @@ DEFAULT_CHUNK = 2**16
 
 @dataclass(frozen=True)
 class Fitted:
-    """What a render needs to know of the fit behind a model: the grid it was fitted on (``shape``, where
-    its samples sit: ``convention``), the signal's value range, the range the model was trained on, and
-    the pixel model it was trained with."""
+    """What training and rendering need to know of the fit behind a model: the grid it was fitted on
+    (``shape``, where its samples sit: ``convention``), the signal's value range, the range the model was
+    trained on, and the pixel model it was trained with (``of_grid``, from the training options)."""
 
     shape: tuple[int, ...]
     convention: str
@@ -38,16 +38,23 @@ class Fitted:
     @classmethod
     def of(cls, signal: Signal, train: TrainConfig) -> Fitted:
         """The fit of ``signal`` with ``train``."""
-        return cls(signal.shape, signal.convention, signal.value_range, train.target_range or signal.value_range,
-                   PixelModel.of(train))
+        return cls.of_grid(signal.shape, signal.convention, signal.value_range, train)
 
     @classmethod
     def of_run(cls, config: dict[str, Any]) -> Fitted:
         """The fit a run's config.json records (validated: ``runs.load_config``)."""
-        signal, train = config["signal"], train_config(config)
+        signal = config["signal"]
         value_range = (float(signal["value_range"][0]), float(signal["value_range"][1]))
-        return cls(tuple(signal["shape"]), signal["convention"], value_range, train.target_range or value_range,
-                   PixelModel.of(train))
+        return cls.of_grid(tuple(signal["shape"]), signal["convention"], value_range, train_config(config))
+
+    @classmethod
+    def of_grid(cls, shape: tuple[int, ...], convention: str, value_range: tuple[float, float],
+             train: TrainConfig) -> Fitted:
+        """The one place a fit's training options become its pixel model and target range: a user error
+        for a pixel model this grid cannot have (``PixelModel.check``)."""
+        pixels = PixelModel.of(train)
+        pixels.check(convention)
+        return cls(shape, convention, value_range, train.target_range or value_range, pixels)
 
 
 @torch.no_grad()

@@ -10,18 +10,18 @@ from kan_inr.errors import KanInrError
 from kan_inr.config import MAX_SEED, TrainConfig, check_values, help_of, option
 
 TUNE_OBJECTIVES = ("grid", "2x", "both")  # what a study maximises (tuning.objectives)
-DEFAULT_TRIAL_SECONDS = 30.0  # a trial's training per signal when neither max_seconds nor epochs is given
+DEFAULT_TRIAL_SECONDS = 30.0  # a trial's training per signal when neither seconds nor epochs is given
 
 
 @dataclass(frozen=True)
 class TuneConfig:
-    """How a study runs (``kan-inr tune``, ``kan_inr.tune``): each option declared once, its default and
-    help here, from which the command line (``--seconds`` for ``max_seconds``, as for fit) and the API
-    take theirs. Checked when made, as ``TrainConfig`` is."""
+    """How a study runs (``kan-inr tune``, ``kan_inr.tune``, ``scripts/study.py``): each option declared once,
+    its default and help here, from which the command lines and the API take theirs (``options.options_of``).
+    Checked when made, as ``TrainConfig`` is."""
 
     trials: int = option(20, "Finished trials the study should hold; a re-run continues it.", lo=1)
-    max_seconds: float | None = option(None, f"Training seconds of each fit of a trial [default: "
-                                             f"{DEFAULT_TRIAL_SECONDS:g} unless epochs are given].", lo=0, above=True)
+    seconds: float | None = option(None, f"Training seconds of each fit of a trial [default: "
+                                         f"{DEFAULT_TRIAL_SECONDS:g} unless epochs are given].", lo=0, above=True)
     epochs: float | None = option(None, "Or each fit's epochs (the length lever capped at them).", lo=0, above=True)
     objective: str = option("both", "grid, 2x (fitted reduced 2x, scored at full size) or both (a Pareto front).",
                             choices=TUNE_OBJECTIVES)
@@ -33,11 +33,11 @@ class TuneConfig:
 
     def __post_init__(self) -> None:
         check_values(self)
-        if self.max_seconds is not None and self.epochs is not None:
+        if self.seconds is not None and self.epochs is not None:
             raise KanInrError("give the budget per trial as seconds or as epochs, not both")
 
     def budget(self) -> tuple[float | None, float | None]:
         """(seconds, epochs) of training per fit of a trial: the one given, else DEFAULT_TRIAL_SECONDS."""
-        if self.max_seconds is None and self.epochs is None:
+        if self.seconds is None and self.epochs is None:
             return DEFAULT_TRIAL_SECONDS, None
-        return self.max_seconds, self.epochs
+        return self.seconds, self.epochs

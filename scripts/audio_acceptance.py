@@ -40,7 +40,7 @@ DEVICE = "cpu"
 
 def fit(signal: Signal, model: str, seconds: float, seed: int) -> kan_inr.Run:
     """The preset's default recipe for ``seconds`` of training, as ``kan-inr fit --max-seconds`` runs it."""
-    return kan_inr.fit(signal, model, max_seconds=seconds, seed=seed, device=DEVICE, progress=False)
+    return kan_inr.fit(signal, model, seconds=seconds, seed=seed, device=DEVICE, progress=False)
 
 
 def measure(original: Signal, names: list[str], seconds: float, seed: int) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ def preset_band(model: str, signal: Any) -> int:
 
 def fit_snr(signal: Any, model: str, band: int, seconds: float) -> dict[str, Any]:
     value = float(band) if BAND_FIELD[model] == "first_omega" else band  # SIREN's omega_0 is a float field
-    run = kan_inr.fit(signal, model, max_seconds=seconds, seed=0, device="cpu", precision="fp32", progress=False,
+    run = kan_inr.fit(signal, model, seconds=seconds, seed=0, device="cpu", precision="fp32", progress=False,
                       model_config={BAND_FIELD[model]: value})
     return {"snr": run.metrics["final_snr"], "steps": run.metrics["steps"]}
 

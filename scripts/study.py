@@ -24,6 +24,7 @@ import argparse
 import itertools
 import math
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,16 @@ import optuna  # noqa: E402
 import kan_inr  # noqa: E402
 import records  # noqa: E402
 from kan_inr import models, plugins  # noqa: E402
+from kan_inr.device import resolve_device  # noqa: E402
 from kan_inr.errors import KanInrError  # noqa: E402
+from kan_inr.options import options_of  # noqa: E402
+from kan_inr.tune_config import TuneConfig  # noqa: E402
 from kan_inr.tuning import objectives, report, spaces  # noqa: E402
 from kan_inr.tuning.objectives import CHOSEN_RULE, chosen  # noqa: E402
 from kan_inr.tuning.storage import STARTUP_TRIALS, storage_url  # noqa: E402
+
+
+OWN = ("name", "space")  # TuneConfig options this script declares its own way: --name required, --space per model
 
 
 def parse() -> argparse.Namespace:
@@ -50,23 +57,24 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=None, help="images: longest side in pixels (area)")
     parser.add_argument("--start", type=float, default=None, help="audio: the study's clip start (s)")
     parser.add_argument("--duration", type=float, default=None, help="audio: clip length (s)")
-    parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--seconds", type=float, default=None, help="training seconds of each fit [default: 30]")
-    parser.add_argument("--epochs", type=float, default=None, help="or each fit's epochs")
-    parser.add_argument("--objective", default="both", choices=sorted(objectives.OBJECTIVES))
-    parser.add_argument("--seed", type=int, default=0)
+    for o in options_of(TuneConfig).values():  # kan-inr tune's options, from their one declaration
+        if o.name not in OWN:
+            parser.add_argument(o.flag, type=plain_type(o.hint), default=o.default, choices=o.choices, help=o.help)
     parser.add_argument("--space", action="append", default=[], metavar="MODEL=FILE", help="a model's --space file")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--storage", default=None, help="Optuna database URL [default: the tune folder's study.db]")
     parser.add_argument("--outputs", type=Path, default=Path("outputs"))
     parser.add_argument("--bench-dir", type=Path, default=records.BENCH_DIR, help="where the records go")
     parser.add_argument("--validate", nargs="+", type=Path, default=None, help="signals the study did not see")
     parser.add_argument("--validate-start", nargs="+", type=float, default=None,
                         help="audio: clip starts of the validation signals (each with --duration)")
     args = parser.parse_args()
-    if args.seconds is None and args.epochs is None:
-        args.seconds = 30.0
+    args.seconds, args.epochs = TuneConfig(seconds=args.seconds, epochs=args.epochs).budget()
+    args.device = str(resolve_device(args.device))  # the record names the device that ran ("auto" resolved)
     return args
+
+
+def plain_type(hint: Any) -> Any:
+    """The type argparse converts an option's text to: its declared type without None."""
+    return next((t for t in typing.get_args(hint) if t is not type(None)), hint)
 
 
 def budget(args: argparse.Namespace) -> str:
@@ -124,7 +132,7 @@ def run_study(args: argparse.Namespace) -> None:
     files = space_files(args)
     for model in args.models:
         print(f"== {model}", flush=True)
-        kan_inr.tune(args.signals, model, trials=args.trials, max_seconds=args.seconds, epochs=args.epochs,
+        kan_inr.tune(args.signals, model, trials=args.trials, seconds=args.seconds, epochs=args.epochs,
                      objective=args.objective, space=files.get(model), storage=args.storage, name=args.name,
                      outputs=args.outputs, seed=args.seed, resize=args.size, start=args.start,
                      duration=args.duration, device=args.device)
