@@ -39,7 +39,8 @@ from kan_inr import models, plugins  # noqa: E402
 from kan_inr.errors import KanInrError  # noqa: E402
 from kan_inr.tuning import objectives, report, spaces  # noqa: E402
 from kan_inr.tuning.objectives import CHOSEN_RULE, chosen  # noqa: E402
-from kan_inr.tuning.storage import STARTUP_TRIALS, storage_url  # noqa: E402
+from kan_inr.tuning.sampler import STARTUP_TRIALS  # noqa: E402
+from kan_inr.tuning.storage import storage_url  # noqa: E402
 
 
 def parse() -> argparse.Namespace:
