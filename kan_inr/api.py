@@ -34,13 +34,13 @@ from kan_inr.config import TrainConfig
 from kan_inr.options import fields_from, options_help
 from kan_inr.tune_config import TuneConfig
 from kan_inr.device import resolve_device
-from kan_inr.training import fit as fit_loop
 from kan_inr.jobs import fit_file, fit_file_ddp, fit_one, render_model, render_run, resume_run, start_run
 from kan_inr.logging import RunLog
 from kan_inr.render import Fitted, reconstruct
 from kan_inr.runs import COMPLETE, HISTORY, RunWriter, load_run, read_status
 from kan_inr.signals import RenderPlan, Signal, render_plan
 from kan_inr.signals.base import normalise
+from kan_inr.superres import fit_scored
 
 if TYPE_CHECKING:  # optuna loads with the first study (start-up time), not with kan_inr.api
     from kan_inr.tuning import Tuned
@@ -228,13 +228,11 @@ def fit(signal: SignalLike, model: ModelLike = "fkan", *, model_config: dict[str
     if outputs is None:
         if distributed:
             raise KanInrError("a distributed fit writes a run folder: give outputs")
-        job = start_run(path or "array", chosen, signal=loaded, write=False, **options)
-        result = fit_loop(job.model, job.signal, job.train, RunLog(None, console=progress))
-        if result.diverged_at is not None:  # an error, as for a run folder (jobs.run_jobs)
-            raise KanInrError(f"training diverged at step {result.diverged_at} (the loss became NaN or infinite); "
+        fitted = fit_scored(path or "array", chosen, signal=loaded, log=RunLog(None, console=progress), **options)
+        if fitted.diverged_at is not None:  # a user's fit refuses diverged weights, as for a run folder (jobs.run_jobs)
+            raise KanInrError(f"training diverged at step {fitted.diverged_at} (the loss became NaN or infinite); "
                               f"try a lower lr")
-        metrics = {"status": COMPLETE, **result.metrics}
-        return Run(job.model.eval(), job.config, metrics, result.history)
+        return Run(fitted.model, fitted.config, {"status": COMPLETE, **fitted.result.metrics}, fitted.result.history)
     source = loaded.meta.get("source", "array") if loaded is not None else "array"
     stem = (path if path is not None else Path(str(source))).stem
     name = name or f"{stem}-{plugins.label(chosen)}"

@@ -37,23 +37,42 @@ from kan_inr.runs import (HISTORY, WEIGHTS, RunWriter, build_model, load_checkpo
 from kan_inr.signals import Signal
 
 
-def train_config_for(preset: models.Preset, **overrides: Any) -> TrainConfig:
-    """The preset's recipe of the family ``overrides["recipe"]`` (default "default"), with the options
-    the user gave (None = not given). A length the user gives (steps, epochs or a time budget alone)
-    replaces the recipe's, never adds to it."""
+def train_config_for(preset: models.Preset, num_samples: int | None = None, **overrides: Any) -> TrainConfig:
+    """The preset's recipe of the family ``overrides["recipe"]`` (default "default") with the options
+    given (None = not given) and their budget (``with_budget``)."""
+    family = overrides.get("recipe") or "default"
+    return with_budget(TrainConfig(**preset.recipe_for(family).train_fields(), recipe=family), num_samples,
+                       **overrides)
+
+
+def with_budget(base: TrainConfig, num_samples: int | None = None, **overrides: Any) -> TrainConfig:
+    """``base`` (a recipe's options) with the options given (None = not given) and their budget: the one
+    conversion of a budget into training options, for every entry point (``fit`` through ``start_run``,
+    ``compare``'s ``budget_fields``, ``tune``'s ``budget_options``). The length, by one rule:
+
+    1. a length given (``steps`` or ``epochs``, not both) replaces the recipe's, never adds to it;
+    2. ``max_seconds`` alone: the clock ends the fit and its lr schedule (steps ``MAX_STEPS``, no epochs);
+       with steps, the steps cap it;
+    3. otherwise the recipe's length.
+
+    With ``num_samples`` (the signal's size) epochs become steps (``config.with_length``) and a fit given
+    no ``eval_every`` is evaluated ``EVALS_PER_CURVE`` times over its length, or at as many marks of
+    its clock (``config.eval_every_for``). Without it, only a clock's cadence is set."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    family = given.get("recipe", "default")
-    base = TrainConfig(**preset.recipe_for(family).train_fields(), recipe=family)
     if "steps" in given and "epochs" in given:
         raise KanInrError("give the length as steps or as epochs, not both")
     if given.get("precision", "auto") != "auto" and "bf16_until" not in given:
         base = dataclasses.replace(base, bf16_until=None)  # a precision the user forces runs the whole fit
     if "steps" in given or "epochs" in given:
         base = dataclasses.replace(base, epochs=None)
-    elif given.get("max_seconds") is not None:  # the clock ends the schedule; evaluations spread over it
-        base = dataclasses.replace(base, steps=MAX_STEPS, epochs=None,
-                                   eval_every=eval_every_for(MAX_STEPS, given["max_seconds"]))
-    return replace(base, **given)
+    elif "max_seconds" in given:
+        base = dataclasses.replace(base, steps=MAX_STEPS, epochs=None)
+    train = replace(base, **given)
+    if num_samples is not None:
+        train = with_length(train, num_samples)
+    if "eval_every" not in given and (num_samples is not None or train.max_seconds is not None):
+        train = dataclasses.replace(train, eval_every=eval_every_for(train.steps, train.max_seconds))
+    return train
 
 
 @dataclass
@@ -79,7 +98,7 @@ def start_run(path: str | Path, model_name: str, *, outputs: str | Path = "outpu
     the model after ``torch.manual_seed(seed)``, and create the run folder (when ``write``)."""
     signal = signal if signal is not None else signals.load(path, **(load_options or {}))
     preset = models.preset(model_name, signal.kind)
-    train = with_length(train_config_for(preset, **train_overrides), signal.num_samples)
+    train = train_config_for(preset, signal.num_samples, **train_overrides)
     model_cfg = models.with_overrides(preset.config_for(signal.shape, train.recipe), model_overrides or {})
     # Everything that can refuse the job does so here, before any run folder is created or replaced.
     run_dir = run_path(outputs, name or f"{Path(path).stem}-{model_name}") if write else None

@@ -11,6 +11,9 @@ interpolation and a band-limited windowed-sinc resampler).
 Geometry (``signals.base``): the reduced image's pixel j covers original pixels [jF, (j + 1)F), so
 the original's pixel centres are the centres of an F-times finer grid over the same extent; the
 reduced clip's sample j is the original's sample jF, so original sample i sits at reduced index i / F.
+
+``fit_scored`` is the one "fit, then score on the grid and at the original's samples" that the API's
+in-memory fit, the tuning trials and the benchmark scripts share, with one divergence policy.
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ from kan_inr.errors import KanInrError
 from kan_inr import plots, signals
 from kan_inr.atomic import write_json, write_text
 from kan_inr.device import resolve_device
+from kan_inr.jobs import start_run
+from kan_inr.logging import NullLog
 from kan_inr.metrics import mean_std
 from kan_inr.render import Fitted, reconstruct
 from kan_inr.runs import load_run, read_status
+from kan_inr.training import FitResult, fit
 from kan_inr.signals.base import Signal
 from kan_inr.signals.image import area_matrix
 
@@ -134,6 +140,45 @@ def score(pred: torch.Tensor, original: Signal) -> dict[str, float]:
     """The kind's metrics of a prediction (N, C) of the original signal."""
     return signals.module(original.kind).evaluate(pred, original.values, original.shape)
 
+
+@dataclass
+class FitScores:
+    """A fit in memory and its headline scores (PSNR for images, SNR for audio, in dB)."""
+
+    model: nn.Module  # the fitted network in eval mode, on its training device
+    config: dict[str, Any]  # its config.json, as a run folder would hold it
+    result: FitResult
+    grid: float  # on the grid it was fitted to: the fit's last full-grid evaluation (``final_<headline>``)
+    upsampled: float | None  # rendered at the original's samples and scored against it; None without one
+
+    @property
+    def diverged_at(self) -> int | None:
+        """The step whose loss was not finite, or None."""
+        return self.result.diverged_at
+
+
+def fit_scored(path: str | Path, model: str, *, signal: Signal | None = None, original: Signal | None = None,
+               factor: int = 2, log: NullLog = NullLog(), **options: Any) -> FitScores:
+    """Fit ``model`` to ``signal`` (or the file ``path``) in memory with ``options`` (``jobs.start_run``'s:
+    training options, ``model_overrides``, ``load_options``) and score it on its grid and, when
+    ``original`` is given (``signal`` being it reduced by ``factor``, ``downsample``), at the original's
+    samples.
+
+    Divergence: a fit whose loss turned non-finite keeps the best weights its evaluations saw
+    (``training.train``: the initial ones if it diverged before its first evaluation) and is scored on
+    them, both numbers, as any fit is: its grid score is those weights' full-grid evaluation, its 2x
+    score their render. It is not an error here; ``diverged_at`` says it happened, and a caller that
+    hands the weights to a user (``api.fit``) refuses them as a run folder does."""
+    job = start_run(path, model, signal=signal, write=False, **options)
+    result = fit(job.model, job.signal, job.train, log)
+    fitted = job.model.eval()
+    headline = signals.module(job.signal.kind).HEADLINE
+    upsampled = None
+    if original is not None:
+        pred = model_upsampled(fitted, job.config, job.signal, original.shape, factor,
+                               next(fitted.parameters()).device)  # (N, C)
+        upsampled = score(pred, original)[headline]
+    return FitScores(fitted, job.config, result, float(result.metrics[f"final_{headline}"]), upsampled)
 
 
 

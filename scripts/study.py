@@ -43,7 +43,8 @@ from kan_inr.options import options_of  # noqa: E402
 from kan_inr.tune_config import TuneConfig  # noqa: E402
 from kan_inr.tuning import objectives, report, spaces  # noqa: E402
 from kan_inr.tuning.objectives import CHOSEN_RULE, chosen  # noqa: E402
-from kan_inr.tuning.storage import STARTUP_TRIALS, storage_url  # noqa: E402
+from kan_inr.tuning.sampler import STARTUP_TRIALS  # noqa: E402
+from kan_inr.tuning.storage import storage_url  # noqa: E402
 
 
 OWN = ("name", "space")  # TuneConfig options this script declares its own way: --name required, --space per model

@@ -16,7 +16,9 @@ SMALL = ["--model", "siren", "--set", "hidden_dim=32", "--set", "hidden_layers=1
 
 def test_fit_then_render(image_file, tmp_path, capsys, monkeypatch):
     outputs = tmp_path / "out"
-    code, out, err = run_cli(["fit", image_file, *SMALL, "--outputs", outputs], capsys, monkeypatch)
+    # one evaluation, at the end (a fit given no cadence is evaluated EVALS_PER_CURVE times: jobs.with_budget)
+    code, out, err = run_cli(["fit", image_file, *SMALL, "--eval-every", "40", "--outputs", outputs], capsys,
+                             monkeypatch)
     assert code == 0, err
     run = outputs / "tiny-siren"
     assert "psnr" in out and str(run) in out

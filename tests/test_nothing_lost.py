@@ -147,7 +147,7 @@ def test_a_divergence_keeps_the_old_run_and_writes_nothing(outputs_with_a_run, i
     checkpoint. The staged new run goes; the old run stays byte-identical."""
     before = snapshot(outputs_with_a_run)
     monkeypatch.setattr(jobs, "train_config_for",
-                        lambda preset, **o: TrainConfig(**{**{k: v for k, v in o.items() if v is not None},
+                        lambda preset, num_samples=None, **o: TrainConfig(**{**{k: v for k, v in o.items() if v is not None},
                                                            "target_range": (-1e30, 1e30)}))
     code, _, err = run_cli(["fit", image_file, *TINY, "--steps", "5", "--outputs", outputs_with_a_run, "--name",
                             "run", "--overwrite"], capsys, monkeypatch)
@@ -207,7 +207,7 @@ def test_api_refuses_bad_options_with_kaninrerror(options, match, image_file, tm
 
 def test_api_divergence_is_an_error_in_memory(image_file, monkeypatch):
     monkeypatch.setattr(jobs, "train_config_for",
-                        lambda preset, **o: TrainConfig(**{**{k: v for k, v in o.items() if v is not None},
+                        lambda preset, num_samples=None, **o: TrainConfig(**{**{k: v for k, v in o.items() if v is not None},
                                                            "target_range": (-1e30, 1e30)}))
     with pytest.raises(KanInrError, match="training diverged at step"):
         kan_inr.fit(image_file, "siren", steps=3, device="cpu", progress=False,

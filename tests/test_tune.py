@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 import kan_inr
 from kan_inr import KanInrError, models, plugins
 from kan_inr.space import number
-from kan_inr.tuning import objectives, spaces, storage
+from kan_inr.tuning import objectives, reaping, spaces
 from conftest import run_cli, smooth_image
 
 KAN_INR = [sys.executable, "-m", "kan_inr.cli"]
@@ -164,6 +164,9 @@ def test_two_processes_on_one_study_finish_exactly_n_trials(tmp_path, image16):
     assert len(done) == 4
     assert len({t.user_attrs["pid"] for t in done}) == 2  # both processes ran trials
     assert all(t.user_attrs.get("yielded") for t in study.trials if t.state == TrialState.FAIL)
+    # none failed: a trial that lost the last place to the other process went back to the queue, unrun
+    assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.WAITING}
+    assert all("pid" not in t.user_attrs for t in study.trials if t.state == TrialState.WAITING)
 
 
 def test_space_file_narrows_and_fixes_levers(tmp_path, image16):
@@ -283,12 +286,12 @@ def test_failed_trials_are_recorded_and_reported_in_one_line(tmp_path, image16, 
 def test_running_trials_of_dead_or_unclaiming_processes_are_failed(monkeypatch):
     study = optuna.create_study()
     mine, dead, unclaimed = study.ask(), study.ask(), study.ask()
-    storage.claim(mine)  # this process: alive
-    dead.set_user_attr("host", storage.HOST)
+    reaping.claim(mine)  # this process: alive
+    dead.set_user_attr("host", reaping.HOST)
     dead.set_user_attr("pid", find_dead_pid())
-    assert storage.fail_dead_trials(study) == [dead.number]  # the unclaimed one is young: maybe being claimed
-    monkeypatch.setattr(storage, "CLAIM_S", -1)
-    assert storage.fail_dead_trials(study) == [unclaimed.number]
+    assert reaping.fail_dead_trials(study) == [dead.number]  # the unclaimed one is young: maybe being claimed
+    monkeypatch.setattr(reaping, "CLAIM_S", -1)
+    assert reaping.fail_dead_trials(study) == [unclaimed.number]
     assert states(study) == ["RUNNING", "FAIL", "FAIL"]
 
 

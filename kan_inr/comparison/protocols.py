@@ -24,7 +24,8 @@ from typing import Any
 
 from kan_inr.errors import KanInrError
 from kan_inr import models
-from kan_inr.config import FULL_BATCH, MAX_STEPS, batch_size, eval_every_for
+from kan_inr.config import FULL_BATCH, batch_size
+from kan_inr.jobs import train_config_for
 from kan_inr.models import RECIPES, Recipe
 from kan_inr.signals import Signal
 
@@ -289,16 +290,14 @@ def make_budget(steps: int | None, seconds: float | None, recipe: str | None, ba
 def budget_fields(model: str, signal: Signal, budget: Budget, protocol: Protocol | None, seed: int,
                   device: str | None, eval_every: int | None) -> dict[str, Any]:
     """The TrainConfig fields one run of a comparison is given (``jobs.start_run`` fills the rest from the
-    preset's recipe): the budget's, and the protocol's recipe for the model (``Recipe.train_fields``)."""
+    preset's recipe): the budget's, the protocol's recipe for the model (``Recipe.train_fields``), and the
+    evaluation cadence ``jobs.train_config_for`` (the one budget conversion) gives them."""
     recipe = protocol.recipes.get(model) if protocol else None
-    n = signal.num_samples
-    options: dict[str, Any] = {"seed": seed, "device": device}
+    options: dict[str, Any] = {"seed": seed, "device": device, "eval_every": eval_every}
     if budget.recipe is not None:  # the model's own recipe of that family: the protocol's, else its preset's
         options["recipe"] = budget.recipe
-        own = recipe if recipe is not None else models.preset(model, signal.kind).recipe_for(budget.recipe)
         if recipe is not None:
             options |= recipe.train_fields()
-        steps = own.steps_for(n) or 1
         if budget.seconds is not None:  # the clock ends it, not the recipe's length
             options = {k: v for k, v in options.items() if k not in ("steps", "epochs")}
             options["max_seconds"] = budget.seconds
@@ -306,11 +305,7 @@ def budget_fields(model: str, signal: Signal, budget: Budget, protocol: Protocol
         if recipe is not None:  # the model's own lr and schedule; steps and batch are the budget's
             options |= {"lr": recipe.lr, "schedule": recipe.schedule}
         batch = budget.batch if budget.batch is not None else DEFAULT_BATCH
-        options["batch"] = batch_size(batch, n)
-        if budget.seconds is not None:
-            options |= {"max_seconds": budget.seconds, "steps": budget.steps or MAX_STEPS}
-        else:
-            options["steps"] = budget.steps
-        steps = options["steps"]
-    options["eval_every"] = eval_every or eval_every_for(steps, budget.seconds)
-    return options
+        options |= {"batch": batch_size(batch, signal.num_samples), "steps": budget.steps,
+                    "max_seconds": budget.seconds}
+    train = train_config_for(models.preset(model, signal.kind), signal.num_samples, **options)
+    return {k: v for k, v in options.items() if v is not None} | {"eval_every": train.eval_every}

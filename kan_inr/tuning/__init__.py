@@ -2,7 +2,11 @@
 
     spaces      the levers a study varies: declared beside each family's config, changed by --space
     objectives  what it maximises (grid, 2x, both) and the one fit a trial makes per signal
-    storage     where it lives (SQLite or any database), its protocol, sampler, and which trials count
+    storage     where it lives (SQLite or any database URL)
+    protocol    a study opened by name, with the settings it was made with
+    sampler     TPE seeded per trial
+    sharing     several processes on one study: which trials count, the quota, each process's loop
+    reaping     the trials of processes that died
     progress    one console line per trial
     report      the tune folder: best.toml, trials.csv, figures
     study       ``tune``: all of it, in that order

@@ -30,12 +30,11 @@ from optuna.trial import FrozenTrial
 
 from kan_inr.errors import KanInrError, is_out_of_memory
 from kan_inr import signals, superres
-from kan_inr.config import MAX_STEPS, epoch_steps, eval_every_for
+from kan_inr.config import TrainConfig
+from kan_inr.jobs import with_budget
 from kan_inr.tune_config import TUNE_OBJECTIVES
-from kan_inr.jobs import start_run
 from kan_inr.logging import NullLog
 from kan_inr.signals import Signal
-from kan_inr.training import fit
 
 # each objective a study may take (tune_config.TuneConfig.objective) -> the values it maximises
 OBJECTIVES = {name: ("grid", "2x") if name == "both" else (name,) for name in TUNE_OBJECTIVES}
@@ -93,40 +92,37 @@ class MarkLog(NullLog):
 
 
 def budget_options(target: Target, seconds: float | None, epochs: float | None, batch: int) -> dict[str, Any]:
-    """The study's budget as training options: a clock or an epochs budget, evaluated as
-    ``config.eval_every_for`` decides for any run (``batch``: the trial's, as ``TrainConfig.batch``:
-    ``FULL_BATCH`` for all the samples)."""
-    if seconds is not None:
-        return {"max_seconds": seconds, "eval_every": eval_every_for(MAX_STEPS, seconds)}
-    assert epochs is not None  # a study has one budget (study.tune checks)
-    steps = epoch_steps(epochs, batch, target.fitted.num_samples)
-    return {"eval_every": eval_every_for(steps, None)}
+    """The study's budget as a trial's training options (``jobs.with_budget``, the one conversion): a clock,
+    or an epochs budget that caps the length lever (``spaces.within_budget``) and sets the cadence. A
+    trial is evaluated as a fit of the whole budget would be, so every trial's marks fall at the same
+    steps for the pruner (``batch``: the trial's, as ``TrainConfig.batch``: ``FULL_BATCH`` for all the
+    samples)."""
+    assert (seconds is None) != (epochs is None)  # a study has one budget (TuneConfig checks)
+    budget = with_budget(TrainConfig(batch=batch), target.fitted.num_samples, max_seconds=seconds, epochs=epochs)
+    return {"eval_every": budget.eval_every} | ({} if seconds is None else {"max_seconds": seconds})
 
 
 def fit_scores(target: Target, model: str, model_fields: dict[str, Any], train: dict[str, Any],
                objective: str, log: NullLog = NullLog()) -> tuple[dict[str, float], dict[str, Any]]:
-    """Fit ``model`` with ``model_fields`` and training options ``train`` to ``target`` and score it:
-    ({objective name: score}, facts about the fit: steps, training seconds, parameters, divergence).
-    A fit whose loss diverged is scored on the best weights it kept (``training.fit``)."""
-    job = start_run(target.path, model, signal=target.fitted, write=False, model_overrides=model_fields, **train)
+    """Fit ``model`` with ``model_fields`` and training options ``train`` to ``target`` and score it
+    (``superres.fit_scored``, whose divergence policy holds: a diverged fit is scored on its best
+    weights): ({objective name: score}, facts about the fit: steps, training seconds, parameters,
+    divergence)."""
+    wanted = names(objective)
     try:
-        result = fit(job.model, job.signal, job.train, log)
+        fitted = superres.fit_scored(target.path, model, signal=target.fitted, log=log, model_overrides=model_fields,
+                                     original=target.original if "2x" in wanted else None, factor=FACTOR, **train)
     except (MemoryError, RuntimeError) as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
         if not is_out_of_memory(exc):
             raise
         raise KanInrError(f"out of memory with {model_fields} {train}: narrow the space (--space)") from None
-    model_ = job.model.eval()
-    scores = {}
-    for name in names(objective):
-        if name == "grid":
-            scores[name] = float(result.metrics[f"final_{target.headline}"])
-        else:
-            pred = superres.model_upsampled(model_, job.config, target.fitted, target.original.shape, FACTOR,
-                                            next(model_.parameters()).device)  # (N, C)
-            scores[name] = superres.score(pred, target.original)[target.headline]
-    facts = {"steps": result.metrics["steps"], "train_s": result.metrics["train_s"],
-             "params": result.metrics["params"], "diverged_at": result.diverged_at}
-    return scores, facts
+    scores = {"grid": fitted.grid}
+    if fitted.upsampled is not None:  # scored when the objective wants it
+        scores["2x"] = fitted.upsampled
+    metrics = fitted.result.metrics
+    facts = {"steps": metrics["steps"], "train_s": metrics["train_s"], "params": metrics["params"],
+             "diverged_at": fitted.diverged_at}
+    return {name: scores[name] for name in wanted}, facts
 
 
 def chosen(study: optuna.Study) -> FrozenTrial | None:

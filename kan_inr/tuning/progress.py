@@ -10,7 +10,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 
 from kan_inr.tuning.objectives import chosen
-from kan_inr.tuning.storage import count
+from kan_inr.tuning.sharing import count
 
 
 def minutes(seconds: float) -> str:
@@ -18,7 +18,7 @@ def minutes(seconds: float) -> str:
 
 
 class TuneLog:
-    """Called by ``Study.optimize`` after each trial (an Optuna callback)."""
+    """Called by ``sharing.work`` after each trial (an Optuna callback)."""
 
     def __init__(self, trials: int, objectives: tuple[str, ...], unit: str, console: bool = True) -> None:
         self.console = Console(stderr=True, quiet=not console)
@@ -34,8 +34,6 @@ class TuneLog:
         return ", ".join(f"{name} {v:.2f} {self.unit}" for name, v in zip(self.objectives, values))
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        if trial.user_attrs.get("yielded"):
-            return  # another process ran the study's last trials
         self.ran += 1
         done = count(study)
         left = max(0, self.trials - done)

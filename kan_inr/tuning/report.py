@@ -85,8 +85,6 @@ def best_toml(trial: FrozenTrial, space: SearchSpace, target: Target, protocol: 
 
 
 def note(trial: FrozenTrial) -> str:
-    if trial.user_attrs.get("yielded"):
-        return "not run: the study had its trials"
     if trial.state == TrialState.PRUNED and trial.intermediate_values:
         step = max(trial.intermediate_values)
         return f"pruned at evaluation {step % MARK_STRIDE} of signal {step // MARK_STRIDE + 1} ({trial.intermediate_values[step]:.2f} dB)"
@@ -94,8 +92,9 @@ def note(trial: FrozenTrial) -> str:
 
 
 def trials_csv(study: optuna.Study, space: SearchSpace, wanted: tuple[str, ...]) -> str:
-    """One row per trial: number, state, scores (complete trials), seconds, steps per signal, note, levers."""
-    trials = study.get_trials(deepcopy=False)
+    """One row per trial that ran: number, state, scores (complete trials), seconds, steps per signal, note,
+    levers. A queued trial (WAITING: ``sharing``) has not run."""
+    trials = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
     params = list(space.params) + sorted({p for t in trials for p in t.params} - set(space.params))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

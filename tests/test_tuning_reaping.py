@@ -1,4 +1,4 @@
-"""Which trials a study counts (kan_inr/tuning/storage.py): a trial nobody claimed is failed by the time
+"""Which trials a study counts (kan_inr/tuning/reaping.py): a trial nobody claimed is failed by the time
 elapsed since it started, whatever the time zones of the process that made it and of the one that checks."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 import optuna
 import pytest
 
-from kan_inr.tuning import storage
+from kan_inr.tuning import reaping
 
 UTC = datetime.timezone.utc
 
@@ -37,10 +37,10 @@ def test_a_trial_made_in_another_zone_is_failed_claim_s_after_its_start(tmp_path
     optuna.create_study(storage=url, study_name="s").ask()  # unclaimed: its process died before claiming it
     zone("UTC")
     checker = optuna.load_study(storage=url, study_name="s")
-    assert storage.fail_dead_trials(checker) == []  # started a moment ago: maybe being claimed
-    later = storage.utc_now() + datetime.timedelta(seconds=storage.CLAIM_S + 1)
-    monkeypatch.setattr(storage, "utc_now", lambda: later)
-    assert storage.fail_dead_trials(checker) == [0] and states(checker) == ["FAIL"]
+    assert reaping.fail_dead_trials(checker) == []  # started a moment ago: maybe being claimed
+    later = reaping.utc_now() + datetime.timedelta(seconds=reaping.CLAIM_S + 1)
+    monkeypatch.setattr(reaping, "utc_now", lambda: later)
+    assert reaping.fail_dead_trials(checker) == [0] and states(checker) == ["FAIL"]
 
 
 def test_an_unclaimed_trial_ages_across_the_clocks_going_back(tmp_path, zone, monkeypatch):
@@ -53,11 +53,11 @@ def test_an_unclaimed_trial_ages_across_the_clocks_going_back(tmp_path, zone, mo
                                              datetime_start=start, datetime_complete=None, params={},
                                              distributions={}, user_attrs={}, system_attrs={}, intermediate_values={},
                                              trial_id=0))
-    monkeypatch.setattr(storage, "utc_now", lambda: start + datetime.timedelta(minutes=40))  # 01:10 EST
-    assert storage.fail_dead_trials(study) == [0]
+    monkeypatch.setattr(reaping, "utc_now", lambda: start + datetime.timedelta(minutes=40))  # 01:10 EST
+    assert reaping.fail_dead_trials(study) == [0]
 
 
 def test_the_clock_is_timezone_aware_utc(zone):
     zone("Etc/GMT-10")
-    assert storage.utc_now().utcoffset() == datetime.timedelta(0)
-    assert abs(storage.utc_now().timestamp() - time.time()) < 5
+    assert reaping.utc_now().utcoffset() == datetime.timedelta(0)
+    assert abs(reaping.utc_now().timestamp() - time.time()) < 5
