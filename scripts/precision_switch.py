@@ -29,7 +29,6 @@ from typing import Any
 
 import torch
 
-import kan_inr
 import records
 from kan_inr import models, precision, signals, superres
 from kan_inr.device import resolve_device
@@ -38,15 +37,14 @@ STALL_DB = 1.0  # fp32 ending this far above bf16's best says bf16 stalled there
 
 
 def fit(name: str, low: Any, original: Any, device: torch.device, **options: Any) -> dict[str, Any]:
-    """One fit of preset ``name`` on ``low`` with ``options`` (kan_inr.fit's); its scores, steps, time and
-    the precision it ran (and where it switched)."""
-    run = kan_inr.fit(low, model=name, seed=0, device=str(device), progress=False, **options)
-    assert run is not None
-    m = run.metrics
-    pred = superres.model_upsampled(run.model, run.config, low, original.shape, 2, device).cpu()
+    """One fit of preset ``name`` on ``low`` with ``options`` (training options); its scores, steps, time
+    and the precision it ran (and where it switched)."""
+    done = superres.fit_scored("array", name, signal=low, original=original, seed=0, device=str(device), **options)
+    m = done.result.metrics
+    assert done.upsampled is not None
     return {"precision": m["precision"], "switched_at": m.get("precision_switch_step"), "steps": m["steps"],
-            "train_s": round(m["train_s"], 2), "grid": round(m["final_psnr"], 3),
-            "best_grid": round(m["best_psnr"], 3), "x2": round(superres.score(pred, original)["psnr"], 3)}
+            "train_s": round(m["train_s"], 2), "grid": round(done.grid, 3), "best_grid": round(m["best_psnr"], 3),
+            "x2": round(done.upsampled, 3)}
 
 
 def ceiling_of(name: str) -> float | None:
