@@ -25,7 +25,7 @@ from typing import Any
 from kan_inr.errors import KanInrError
 from kan_inr import models
 from kan_inr.config import FULL_BATCH, MAX_STEPS, batch_size, eval_every_for
-from kan_inr.models import RECIPES, Recipe
+from kan_inr.recipe import RECIPES, Recipe
 from kan_inr.signals import Signal
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)
@@ -43,7 +43,7 @@ class Published:
 @dataclass(frozen=True)
 class Budget:
     """What every model of a comparison gets: ``steps``, ``seconds`` or its own ``recipe`` of a family
-    (``models.RECIPES``: "default" or "paper")."""
+    (``recipe.RECIPES``: "default" or "paper")."""
 
     steps: int | None = None
     seconds: float | None = None

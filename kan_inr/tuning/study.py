@@ -85,7 +85,7 @@ def tune(paths: list[Path], model: str, cfg: TuneConfig, *, outputs: Path, load_
     targets = objectives.targets([Path(p) for p in paths], objective, load_options)
     kind, first = targets[0].original.kind, targets[0].fitted
     preset = models.preset(model, kind)
-    space = models.search_space(model, kind)
+    space = spaces.search_space(model, kind)
     if space_file is not None:
         space = spaces.changed(space, spaces.read(Path(space_file)), preset.config, str(space_file))
     space = spaces.within_budget(space, epochs, seconds)
