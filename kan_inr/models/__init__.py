@@ -1,5 +1,6 @@
 """The networks, one module per family (its config, its ``search_space``, its ``nn.Module``), and three
-modules that gather them:
+shared modules. A family is an ``nn.Module`` built as ``Model(in_dim, out_dim, cfg)`` with ``cfg``
+a frozen dataclass (a plug-in model keeps the same contract).
 
 - ``registry``: families by name (config class + model class), ``build``, plug-in loading, ``preset(name)``;
 - ``presets``: the preset table, each family's named configurations and recipes per signal kind, and the

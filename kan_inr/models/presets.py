@@ -118,6 +118,7 @@ IMAGE_BOX = 0
 IMAGE_BATCH = 16384
 IMAGE_NYQUIST_FRACTION = 0.5  # image presets cap their first layer's basis at this fraction of Nyquist (measured: scripts/superres_remedies.py)
 
+
 @dataclass(frozen=True)
 class NyquistCap:
     """``Preset.adapt`` capping a first-layer basis size (``field_name``: K frequencies, Chebyshev degree D,
@@ -238,7 +239,6 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         "NeAF stacked Fourier-KAN, Fourier(1024) 4 x 64 (lif314/NeAF)"),
     },
 }
-
 
 
 def names_for(kind: str) -> list[str]:
