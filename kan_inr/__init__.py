@@ -6,9 +6,9 @@ imports form no cycle (tests/test_imports.py reads every module's imports, funct
 included, and checks both against this list):
 
     0. errors, _version, limits  (the user-error type; the version; caps on input and render sizes: what every layer may import)
-    1. atomic, checkpoint, config, device, geometry, metrics, options, plugins, precision, space, tables, tune_config  (files, training state, options and their names for users, devices, cell centres and Nyquist limits, numbers, plug-in loading, which precision a step runs, search-space declarations, CSV and Markdown tables)
+    1. atomic, checkpoint, config, device, geometry, metrics, options, plugins, precision, recipe, space, tables, tune_config  (files, training state, options and their names for users, devices, cell centres, Nyquist limits and the basis sizes they allow, numbers, plug-in loading, which precision a step runs, how a preset trains, search-space declarations, CSV and Markdown tables)
     2. signals  (file <-> Signal, render plans)
-    3. models, pixels, plots, spectral  (networks; the pixel model: training positions, reduction, render positions; figures; first-layer spectra)
+    3. models, pixels, plots, spectral  (networks, their registry and the preset table; the pixel model: training positions, reduction, render positions; figures; first-layer spectra)
     4. logging, render  (progress and TensorBoard; model x grid -> values)
     5. step, training, batched, distributed  (one training loop, its injected steps)
     6. runs  (run folders: layout, loading, locking, writing)
@@ -37,9 +37,9 @@ from kan_inr.errors import KanInrError
 _EXPORTS = {
     "kan_inr.api": ("Run", "compare", "export", "fit", "load", "load_signal", "presets", "resume", "tune"),
     "kan_inr.comparison": ("Budget",),
-    "kan_inr.models": ("Recipe",),
     "kan_inr.models.layers": ("BSplineKAN", "ChebyshevKAN", "FourierKAN", "edge_functions"),
     "kan_inr.plugins": ("register_model",),
+    "kan_inr.recipe": ("Recipe",),
     "kan_inr.signals": ("Signal",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -49,9 +49,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     # re-exports (the linter's unused-import check cannot read the __all__ built above)
     from kan_inr.api import Run, compare, export, fit, load, load_signal, presets, resume, tune  # noqa: F401
     from kan_inr.comparison import Budget  # noqa: F401
-    from kan_inr.models import Recipe  # noqa: F401
     from kan_inr.models.layers import BSplineKAN, ChebyshevKAN, FourierKAN, edge_functions  # noqa: F401
     from kan_inr.plugins import register_model  # noqa: F401
+    from kan_inr.recipe import Recipe  # noqa: F401
     from kan_inr.signals import Signal  # noqa: F401
 
 

@@ -33,6 +33,10 @@ MAX_STEPS = 10**9  # no step limit: the step count of a time budget (the clock s
 FULL_BATCH = 0  # a batch of 0 coordinates per step means all of them, whatever the signal's size
 EVALS_PER_CURVE = 20  # evaluations of a run given no cadence: the points of its quality-over-steps/time curves
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer
+# auto switches a bf16 fit to fp32 this far below where bf16 stalls its recipe (Recipe.bf16_ceiling ->
+# bf16_until): early enough that the fp32 rest of a fit ends where an fp32 fit ends, late enough to keep most
+# of bf16's steps (benchmarks/precision-switch.json, precision-budget-*.json; precision.plan)
+BF16_SWITCH_MARGIN_DB = 6.0
 
 
 def option(default: Any, help: str, *, lo: float | None = None, hi: float | None = None, above: bool = False,

@@ -1,6 +1,7 @@
 """Where samples sit on [-1, 1]: cell centres, cell widths, sub-cell offsets and the Nyquist limit,
-for both grid conventions. Sampling, rendering, the presets, inspection, the spectral tools and the
-codec ask this module; nothing else computes them.
+for both grid conventions, and the one rule that sizes a first-layer basis from the Nyquist limit
+(``nyquist_basis``). Sampling, rendering, the presets, a study's derived levers, inspection, the
+spectral tools and the codec ask this module; nothing else computes them.
 
 Every axis spans the extent [-1, 1]; where its n samples sit is the signal's ``convention``:
 
@@ -28,6 +29,13 @@ from kan_inr.errors import KanInrError
 
 CENTERS, ENDPOINTS = "centers", "endpoints"
 CONVENTIONS = (CENTERS, ENDPOINTS)
+
+# A first-layer basis size counts frequencies in one of three units, each with its Nyquist limit on an
+# axis whose samples are s apart (s = 2 / n on n pixel centres):
+ANGULAR = "angular"  # Fourier frequencies K of cos(k x), Chebyshev degree D (spectral.py): pi / s (``nyquist``)
+INTERVALS = "intervals"  # B-spline intervals G of width 2 / G, which resolve up to about pi G / 2: 2 / s
+CYCLES = "cycles"  # cycles per unit length (the SIREN code's NeRF encoding): 1 / (2 s)
+MAX_BASIS = 1024  # the largest basis the rule gives: features (batch, 2K) of a 65,536 batch are 0.5 GB at K = 1,024
 
 
 def check_convention(convention: str) -> str:
@@ -79,4 +87,17 @@ def capped_band(band: float, samples: int) -> int:
     """A first layer's band (its highest frequency in the units of cos(k x) on [-1, 1]: FKAN's and SL2A's
     spread basis, SIREN's omega_0) on a clip of ``samples``: at most the clip's Nyquist limit (a clip of a
     few milliseconds), at least 1."""
-    return max(1, min(round(band), math.floor(nyquist(samples, ENDPOINTS))))
+    return max(1, min(round(band), nyquist_basis(1.0, (samples,), ENDPOINTS, most=None)))
+
+
+def nyquist_basis(fraction: float, shape: tuple[int, ...], convention: str, unit: str = ANGULAR, *,
+                  longest: bool = False, most: int | None = MAX_BASIS) -> int:
+    """A first-layer basis size at ``fraction`` of the Nyquist limit, in ``unit``, of the grid's smaller
+    axis (``longest``: its longer one): rounded down, so the basis stays within that fraction; at least 1
+    and at most ``most`` (None: no bound). The one rule from a Nyquist fraction to a basis size: the image
+    presets' caps, a study's derived levers, the codec's sizing and the NeRF encoding's octaves use it."""
+    n = max(shape) if longest else min(shape)
+    intervals = n if check_convention(convention) == CENTERS else max(n - 1, 1)  # 2 / spacing, a whole number
+    limit = {ANGULAR: nyquist(n, convention), INTERVALS: intervals, CYCLES: intervals / 4}[unit]
+    size = max(1, math.floor(fraction * limit))
+    return size if most is None else min(most, size)

@@ -5,7 +5,7 @@ autocast: bf16 on CPUs with native bf16 dot products and on CUDA GPUs of compute
 newer) while the fit is far from where bf16 stops it, and the rest of the fit in full precision (fp32;
 TF32 matmuls on CUDA). Where bf16 stops a fit is measured per recipe: ``models.Recipe.bf16_ceiling``,
 the grid PSNR/SNR (dB) at which its bf16 fits stall (scripts/precision_switch.py measures it and the
-switch), which becomes ``TrainConfig.bf16_until`` (``SWITCH_MARGIN_DB`` below it, ``until_for``).
+switch), which becomes ``TrainConfig.bf16_until`` (``config.BF16_SWITCH_MARGIN_DB`` below it).
 ``plan`` decides, once per fit, the starting precision and the level at which to switch; the training
 loop switches at the first scheduled evaluation at or above it (``Plan.switch_due``). A recipe with no measured ceiling runs full precision, as does a
 device that would only emulate bf16 (emulated bf16 is slower than fp32). ``--precision fp32|tf32|bf16``
@@ -33,7 +33,7 @@ from typing import Any, Iterator
 
 import torch
 
-from kan_inr.config import PRECISIONS, check_choice
+from kan_inr.config import BF16_SWITCH_MARGIN_DB, PRECISIONS, check_choice
 
 AUTO = PRECISIONS[0]
 RUNNABLE = PRECISIONS[1:]  # what a step runs: fp32, tf32, bf16
@@ -67,12 +67,6 @@ def native_bf16(device: torch.device) -> bool:
         return mkldnn_bf16 and platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64") \
             and bool(cpu_flags() & NATIVE_BF16_FLAGS)
     return False
-
-
-# auto switches to full precision this far below the recipe's bf16 ceiling: early enough that the fp32
-# rest of a fit ends where an fp32 fit ends (DIV2K 00 at 64 px, SIREN, 300 epochs: within 0.1 dB),
-# late enough to keep most of bf16's steps (benchmarks/precision-switch.json measures both).
-SWITCH_MARGIN_DB = 6.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +111,7 @@ def full_precision(device: torch.device) -> str:
 
 def plan(requested: str, device: torch.device, bf16_until: float | None) -> Plan:
     """The one precision decision of a fit. "auto": bf16 where ``device`` has native bf16 and the recipe
-    measured where bf16 stalls it (``bf16_until`` given, ``until_for``), switching to full precision at
+    measured where bf16 stalls it (``bf16_until`` given, ``Recipe.train_fields``), switching to full precision at
     ``bf16_until`` dB; full precision otherwise. "bf16": bf16, switching at ``bf16_until`` when given
     (``jobs.start_run`` stores auto's plan this way, so a resume runs what ran). fp32 and tf32: as asked."""
     check_choice("precision", requested, PRECISIONS)
@@ -132,12 +126,7 @@ def plan(requested: str, device: torch.device, bf16_until: float | None) -> Plan
     if not native_bf16(device):
         return Plan(full, full, None, f"auto: no native bf16 on this {device.type}")
     return Plan("bf16", full, bf16_until, f"auto: native bf16 on this {device.type} until {bf16_until:g} dB "
-                f"({SWITCH_MARGIN_DB:g} dB below where bf16 stalls this recipe), then {full}")
-
-
-def until_for(bf16_ceiling: float | None) -> float | None:
-    """The switch level (dB) of a recipe whose bf16 fits stall at ``bf16_ceiling`` dB (None: unmeasured)."""
-    return None if bf16_ceiling is None else bf16_ceiling - SWITCH_MARGIN_DB
+                f"({BF16_SWITCH_MARGIN_DB:g} dB below where bf16 stalls this recipe), then {full}")
 
 
 @contextlib.contextmanager

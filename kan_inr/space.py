@@ -1,12 +1,12 @@
 """Search spaces: the settings a study (``kan-inr tune``) may vary, declared beside what they vary.
 
 Each family declares its own levers beside its config (``models/siren.py``, ``fkan.py``, ``sl2a.py``:
-``search_space``), the registry adds the recipe's (lr, schedule, length: ``models.recipe_space``), a
+``search_space``), a study adds the recipe's (lr, schedule, length: ``tuning.spaces.recipe_space``), a
 plug-in passes ``space=`` to ``register_model``, and ``kan-inr tune --space FILE.toml`` narrows or widens
 them (``tuning.spaces``). A lever is a model field, a training option, or a *derived* lever that
 sets fields through the space's ``derive`` (e.g. FKAN's ``grid_fraction``: K as a fraction of the grid's
-Nyquist limit, so one space suits every image size). ``Param`` is plain data, so a study stores its
-space and refuses a re-run that asks for another.
+Nyquist limit, ``geometry.nyquist_basis``, so one space suits every image size). ``Param`` is plain data,
+so a study stores its space and refuses a re-run that asks for another.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kan_inr.errors import KanInrError
-from kan_inr.geometry import nyquist
-
-MAX_FREQUENCIES = 1024  # a derived basis size's bound, the audio presets' (features (batch, 2K): memory)
 
 
 @dataclass(frozen=True)
@@ -115,9 +112,3 @@ class SearchSpace:
         plain = {k: v for k, v in values.items() if k not in self.derived}
         return plain | (self.derive(values, shape, convention) if self.derive is not None else {})
 
-
-def frequencies(fraction: float, shape: tuple[int, ...], convention: str, most: int = MAX_FREQUENCIES) -> int:
-    """A first-layer basis size (Fourier frequencies K, Chebyshev degree D: both count angular
-    frequencies, ``spectral``) as ``fraction`` of the Nyquist limit of the grid's smaller axis
-    (``geometry.nyquist``), between 1 and ``most``."""
-    return max(1, min(most, round(fraction * nyquist(min(shape), convention))))

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 import records
+from kan_inr.config import BF16_SWITCH_MARGIN_DB
 from kan_inr import models, precision, signals, superres
 from kan_inr.device import resolve_device
 
@@ -80,7 +81,7 @@ def markdown(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
     length = f"{args.seconds:g} s" if args.part == "budget" else f"{args.epochs:g} epochs"
     lines = [f"Part `{args.part}`: each preset's default recipe for {length}, fitted to the image reduced 2x "
              f"(from {args.size} px), seed 0; grid PSNR, the 2x render's PSNR, steps and training seconds side by "
-             f"side in one process. auto switches to fp32 {precision.SWITCH_MARGIN_DB:g} dB below the recipe's "
+             f"side in one process. auto switches to fp32 {BF16_SWITCH_MARGIN_DB:g} dB below the recipe's "
              "declared bf16 ceiling.", "",
              "| model | signal | run | precision (switch step) | steps | grid (dB) | best grid | 2x (dB) | s |",
              "|---|---|---|---|---|---|---|---|---|"]

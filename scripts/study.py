@@ -103,7 +103,7 @@ def studied(url: str, name: str, model: str, kind: str) -> tuple[optuna.Study, A
     except KeyError:
         raise KanInrError(f"no study {name}/{model} in {url}: run the study first") from None
     protocol = study.user_attrs["protocol"]
-    return study, spaces.from_plain(models.search_space(model, kind), protocol["space"]), protocol
+    return study, spaces.from_plain(spaces.search_space(model, kind), protocol["space"]), protocol
 
 
 def summary(study: optuna.Study, space: Any, target: objectives.Target, wanted: tuple[str, ...]) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def validate(args: argparse.Namespace) -> None:
         classical = report.baselines([target]) if "2x" in wanted else {}
         for model, (_, space, _) in studies.items():
             recipe = models.preset(model, kind).recipe_for("default")
-            # the recipe's length (in epochs, as models.recipe_space counts it) within the study's budget
+            # the recipe's length (in epochs, as tuning.spaces.recipe_space counts it) within the study's budget
             epochs = min(recipe.epochs or recipe.steps or math.inf, protocol["epochs"] or math.inf)
             length = {"epochs": epochs} if math.isfinite(epochs) else {}
             levers = chosen_points[model]["params"]

@@ -1,4 +1,5 @@
-"""geometry.py: cell centres, cell widths, sub-cell offsets and Nyquist limits agree with their naive formulas."""
+"""geometry.py: cell centres, cell widths, sub-cell offsets, Nyquist limits and the basis sizes they allow agree
+with their naive formulas."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 import torch
 
 from kan_inr import KanInrError
-from kan_inr.geometry import (CENTERS, ENDPOINTS, cell_widths, check_convention, nyquist, positions, spacing,
-                              subcell_offsets)
+from kan_inr.geometry import (ANGULAR, CENTERS, CONVENTIONS, CYCLES, ENDPOINTS, INTERVALS, MAX_BASIS, cell_widths,
+                              check_convention, nyquist, nyquist_basis, positions, spacing, subcell_offsets)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 255])
@@ -56,3 +57,34 @@ def test_unknown_conventions_are_refused():
         check_convention("corners")
     with pytest.raises(KanInrError, match="unknown grid convention"):
         spacing(4, "corners")
+
+
+def naive_basis(fraction: float, n: int, convention: str, unit: str) -> int:
+    """The rule by hand, for an axis of n samples: K or D count angular frequencies up to pi n / 2 (pixel
+    centres) or pi (n - 1) / 2 (endpoint samples); spline intervals G up to n or n - 1; cycles per unit
+    length up to a quarter of that. ``fraction`` of it, rounded down, at least 1."""
+    gaps = n if convention == CENTERS else max(n - 1, 1)
+    limit = {ANGULAR: math.pi * gaps / 2, INTERVALS: gaps, CYCLES: gaps / 4}[unit]
+    return max(1, math.floor(fraction * limit))
+
+
+@pytest.mark.parametrize("shape", [(24, 24), (128, 128), (96, 160), (512, 512), (3,), (44_100,)])
+@pytest.mark.parametrize("convention", CONVENTIONS)
+@pytest.mark.parametrize("unit", [ANGULAR, INTERVALS, CYCLES])
+@pytest.mark.parametrize("fraction", [1 / 16, 0.2, 0.5, 1.0])
+def test_nyquist_basis_is_the_naive_rule(shape, convention, unit, fraction):
+    smaller = nyquist_basis(fraction, shape, convention, unit, most=None)
+    assert smaller == naive_basis(fraction, min(shape), convention, unit)
+    assert nyquist_basis(fraction, shape, convention, unit, longest=True, most=None) == \
+        naive_basis(fraction, max(shape), convention, unit)
+    assert nyquist_basis(fraction, shape, convention, unit) == min(MAX_BASIS, smaller)  # bounded by default
+
+
+def test_nyquist_basis_rounds_down_and_stays_within_its_bounds():
+    assert nyquist_basis(0.5, (128, 128), CENTERS) == 100  # 0.5 pi 64 = 100.5: down, so within the fraction
+    assert nyquist_basis(0.2, (512, 512), CENTERS) == 160  # 160.8: fkan's default K at 512 px
+    assert nyquist_basis(0.5, (96, 160), CENTERS) == 75  # the smaller axis: 0.5 pi 48 = 75.4
+    assert nyquist_basis(1.0, (96, 160), CENTERS, longest=True) == 251  # the longer one: pi 80 = 251.3
+    assert nyquist_basis(1 / 16, (3,), ENDPOINTS) == 1  # at least 1
+    assert nyquist_basis(1.0, (2048, 2048), CENTERS) == MAX_BASIS == 1024  # pi 1024 = 3217, bounded
+    assert nyquist_basis(1.0, (44_100,), CENTERS, CYCLES, most=None) == 11_025  # unbounded: 44,100 / 4

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import kan_inr
@@ -150,3 +152,45 @@ def test_no_module_refers_to_the_development_folders() -> None:
         text = path.read_text()
         for pattern in ("../shared", "shared/docs", "shared/data", "benchmarks.md", "reference-models.md"):
             assert pattern not in text, (name, pattern)
+
+
+def test_a_recipe_loads_no_model_family() -> None:
+    """``Recipe`` is plain data: reading one (the codec's sizing, the comparison's protocols) imports no
+    model family, nor torch."""
+    code = "import sys, kan_inr.recipe; print(sorted(m for m in sys.modules if m.startswith(('kan_inr.models', 'torch'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=PACKAGE.parent).stdout.strip()  # this checkout's kan_inr
+    assert loaded == "[]"
+
+
+def test_no_module_reaches_a_recipe_through_the_models_package() -> None:
+    """Outside ``models``, ``Recipe`` and ``RECIPES`` are imported from ``kan_inr.recipe``, not from a module
+    that imports every family to hand them on."""
+    offenders = []
+    for module, path in modules().items():
+        if module.startswith("kan_inr.models"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kan_inr.models"):
+                offenders += [f"{module}:{node.lineno}" for a in node.names if a.name in ("Recipe", "RECIPES")]
+            if isinstance(node, ast.Attribute) and node.attr in ("Recipe", "RECIPES") \
+                    and isinstance(node.value, ast.Name) and node.value.id in ("models", "registry"):
+                offenders.append(f"{module}:{node.lineno}")
+    assert not offenders, "Recipe read through kan_inr.models: " + ", ".join(offenders)
+
+
+def test_the_models_package_only_re_exports() -> None:
+    """``models/__init__.py`` holds no logic: its docstring, imports, and an ``__all__`` naming exactly what
+    it imports (the registry, the preset table and the families live in their own modules)."""
+    tree = ast.parse((PACKAGE / "models" / "__init__.py").read_text())
+    imported, listed = set(), None
+    for i, node in enumerate(tree.body):
+        if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the docstring
+        if isinstance(node, ast.ImportFrom):
+            imported |= {a.asname or a.name for a in node.names if node.module != "__future__"}
+        elif isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__all__"]:
+            listed = set(ast.literal_eval(node.value))
+        else:
+            raise AssertionError(f"models/__init__.py:{node.lineno} is not a re-export: {ast.dump(node)[:80]}")
+    assert listed == imported

@@ -1,4 +1,5 @@
-"""Contract test for every registered preset: shapes, seeding, gradients, save/load, a tiny fit, param counts."""
+"""Contract test for every registered preset: shapes, seeding, gradients, save/load, a tiny fit, param counts,
+and the sizes the presets' Nyquist caps give."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from kan_inr import models, signals
+from kan_inr.geometry import CENTERS
 from kan_inr.training import fit
 from kan_inr.jobs import train_config_for
 from kan_inr.atomic import save_weights
@@ -159,3 +161,59 @@ def test_published_parameter_counts(name: str) -> None:
     preset = models.preset(name, "image")
     model = models.build(preset.family, 2, 3, preset.config_for((512, 512), "paper"))  # the published network
     assert models.num_params(model) == PUBLISHED_PARAMS[name]
+
+
+# Every preset's network at 128 and 512 px (RGB; both recipes) and on 8,000- and 44,100-sample clips
+# (mono; default recipe), counted on the code that sized them before the presets moved into their own
+# module and one Nyquist rule replaced five: a change to the rule or the table that resizes a preset fails here.
+PRESET_PARAMS = {
+    ("fkan", "image", "default"): (45_289, 75_529), ("fkan", "image", "paper"): (436_355, 436_355),
+    ("siren", "image", "default"): (198_915, 198_915), ("siren", "image", "paper"): (198_915, 198_915),
+    ("sl2a", "image", "default"): (250_371, 330_243), ("sl2a", "image", "paper"): (330_243, 330_243),
+    ("cheby-kan", "image", "default"): (177_280, 184_448), ("cheby-kan", "image", "paper"): (177_280, 184_448),
+    ("bspline-kan", "image", "default"): (60_416, 60_416), ("bspline-kan", "image", "paper"): (60_416, 60_416),
+    ("hash-grid", "image", "default"): (142_671, 1_429_795), ("hash-grid", "image", "paper"): (142_671, 1_429_795),
+    ("finer", "image", "default"): (198_915, 198_915), ("finer", "image", "paper"): (198_915, 198_915),
+    ("gauss", "image", "default"): (198_915, 198_915), ("gauss", "image", "paper"): (198_915, 198_915),
+    ("wire", "image", "default"): (199_284, 199_284), ("wire", "image", "paper"): (199_284, 199_284),
+    ("relu-pe", "image", "default"): (201_987, 204_035), ("relu-pe", "image", "paper"): (201_987, 204_035),
+    ("ffn", "image", "default"): (329_475, 329_475), ("ffn", "image", "paper"): (329_475, 329_475),
+    ("fkan", "audio", "default"): (230_657, 230_657), ("siren", "audio", "default"): (198_145, 198_145),
+    ("sl2a", "audio", "default"): (214_785, 214_785), ("neaf", "audio", "default"): (254_593, 254_593),
+}
+PRESET_SHAPES = {"image": ((128, 128), (512, 512)), "audio": ((8_000,), (44_100,))}
+
+
+def test_every_preset_is_pinned() -> None:
+    assert {(name, kind) for name, kind, _ in PRESET_PARAMS} == set(ENTRIES)
+
+
+@pytest.mark.parametrize(("name", "kind", "recipe"), sorted(PRESET_PARAMS))
+def test_preset_sizes_are_unchanged(name: str, kind: str, recipe: str) -> None:
+    preset = models.preset(name, kind)
+    out_dim = 3 if kind == "image" else 1
+    counts = []
+    for shape in PRESET_SHAPES[kind]:
+        with torch.device("meta"):  # no memory, no initialisation: only the count
+            model = models.build(preset.family, len(shape), out_dim, preset.config_for(shape, recipe))
+        counts.append(models.num_params(model))
+    assert tuple(counts) == PRESET_PARAMS[(name, kind, recipe)]
+
+
+# (preset, its study's derived lever, the field it sets, the other levers its derive reads)
+DERIVED_BASIS = [("fkan", "grid_fraction", "grid_size", {"block_width": 97, "blocks": 4}),
+                 ("sl2a", "degree_fraction", "degree", {})]
+
+
+@pytest.mark.parametrize("shape", [(24, 24), (128, 128), (96, 160), (512, 512), (1000, 1000)])
+@pytest.mark.parametrize(("name", "lever", "field", "others"), DERIVED_BASIS)
+def test_a_study_at_a_presets_fraction_sizes_its_basis_as_the_preset(shape, name, lever, field, others) -> None:
+    """The presets' caps and a study's derived levers are one rule (``geometry.nyquist_basis``): the lever
+    at the fraction the preset caps at gives the preset's own basis (where the cap binds) at every size."""
+    preset = models.preset(name, "image")
+    cap = preset.adapt
+    assert isinstance(cap, models.NyquistCap) and cap.field_name == field
+    family = {"fkan": models.fkan, "sl2a": models.sl2a}[name]
+    default = preset.tuned if preset.tuned is not None else preset.config
+    derived = family.search_space(default, "image").settings({lever: cap.fraction, **others}, shape, CENTERS)[field]
+    assert min(derived, getattr(default, field)) == getattr(preset.config_for(shape), field)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from kan_inr.config import BF16_SWITCH_MARGIN_DB
 from kan_inr import jobs, models, precision, runs
 from kan_inr import step as step_module
 from kan_inr.checkpoint import CheckpointPolicy
@@ -69,7 +70,7 @@ def test_bf16_with_a_switch_level_is_auto_resolved(monkeypatch):
 
 def test_recipes_switch_a_margin_below_their_ceiling():
     recipe = models.Recipe(lr=1e-3, bf16_ceiling=61.0)
-    assert recipe.train_fields()["bf16_until"] == 61.0 - precision.SWITCH_MARGIN_DB
+    assert recipe.train_fields()["bf16_until"] == 61.0 - BF16_SWITCH_MARGIN_DB
     assert models.Recipe(lr=1e-3).train_fields()["bf16_until"] is None
 
 
@@ -114,7 +115,7 @@ def test_auto_fit_records_what_ran_and_why(image_file, tmp_path, monkeypatch, ha
     run_dir, result = fit_tiny(image_file, tmp_path, "run")
     config = json.loads((run_dir / "config.json").read_text())
     assert config["train"]["precision"] == expected == result.metrics["precision"] == result.metrics["precision_final"]
-    assert config["train"]["bf16_until"] == 200.0 - precision.SWITCH_MARGIN_DB  # acts only where bf16 runs
+    assert config["train"]["bf16_until"] == 200.0 - BF16_SWITCH_MARGIN_DB  # acts only where bf16 runs
     assert config["precision"]["start"] == expected
     assert config["precision"]["why"].startswith("auto: native bf16" if has else "auto: no native bf16")
     assert result.metrics["precision_switch_step"] is None

@@ -40,5 +40,5 @@ def test_plain_holds_only_what_differs_from_the_defaults():
 @pytest.mark.parametrize("kind", ["image", "audio"])
 def test_every_presets_space_round_trips(kind):
     for name in models.names_for(kind):
-        space = models.search_space(name, kind)
+        space = spaces.search_space(name, kind)
         assert round_trip(space).params == space.params, name

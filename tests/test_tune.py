@@ -232,10 +232,10 @@ def test_audio_study_uses_the_audio_space(tmp_path):
 
 
 def test_each_family_declares_its_levers_and_a_plugin_its_own(monkeypatch):
-    assert {"first_omega", "hidden_omega", "hidden_dim", "hidden_layers"} <= set(models.search_space("siren").params)
-    assert {"grid_fraction", "omega", "block_width", "blocks"} <= set(models.search_space("fkan").params)
-    assert {"degree_fraction", "rank", "hidden_dim"} <= set(models.search_space("sl2a").params)
-    fkan = models.search_space("fkan")
+    assert {"first_omega", "hidden_omega", "hidden_dim", "hidden_layers"} <= set(spaces.search_space("siren").params)
+    assert {"grid_fraction", "omega", "block_width", "blocks"} <= set(spaces.search_space("fkan").params)
+    assert {"degree_fraction", "rank", "hidden_dim"} <= set(spaces.search_space("sl2a").params)
+    fkan = spaces.search_space("fkan")
     settings = fkan.settings({"grid_fraction": 0.5, "block_width": 64, "blocks": 3}, (64, 64), "centers")
     assert settings["grid_size"] == 50 and settings["block_dims"] == (64, 64, 64)  # half of pi * 32
     monkeypatch.setattr(plugins, "PRESETS", {})
@@ -249,12 +249,12 @@ def test_each_family_declares_its_levers_and_a_plugin_its_own(monkeypatch):
             super().__init__(in_dim, out_dim, models.SirenConfig(hidden_dim=cfg.width, hidden_layers=0))
 
     plugins.register_model("tiny-tune", config=TinyConfig(), space={"width": number(4, 16, integer=True)})(Tiny)
-    assert models.search_space("tiny-tune").params["width"] == number(4, 16, integer=True)
-    assert {"lr", "schedule", "epochs"} <= set(models.search_space("tiny-tune").params)
+    assert spaces.search_space("tiny-tune").params["width"] == number(4, 16, integer=True)
+    assert {"lr", "schedule", "epochs"} <= set(spaces.search_space("tiny-tune").params)
 
 
 def test_epochs_budget_caps_the_length_lever():
-    space = models.search_space("siren")  # the image recipe: 1,000 epochs, searched from 100 to 2,000
+    space = spaces.search_space("siren")  # the image recipe: 1,000 epochs, searched from 100 to 2,000
     assert spaces.within_budget(space, 300).params["epochs"] == number(100, 300, log=True, integer=True)
     assert spaces.within_budget(space, 50).params["epochs"].fixed == 50
     with pytest.raises(KanInrError, match="above the budget"):
@@ -308,12 +308,12 @@ def test_a_seconds_budget_drops_the_length_lever_and_a_study_starts_at_the_defau
     from kan_inr import models
     from kan_inr.tuning import spaces
 
-    space = models.search_space("siren", "image")
+    space = spaces.search_space("siren", "image")
     assert "epochs" in space.params
     timed = spaces.within_budget(space, None, 30.0)
     assert "epochs" not in timed.params and set(timed.params) == set(space.params) - {"epochs"}
     point = spaces.default_point(timed, models.preset("siren", "image"), (64, 64), "image")
     assert point == {"lr": 3e-4, "schedule": "cosine", "hidden_dim": 256, "hidden_layers": 3, "first_omega": 30.0,
                      "hidden_omega": 30.0}
-    assert spaces.default_point(models.search_space("fkan", "image"), models.preset("fkan", "image"), (64, 64),
+    assert spaces.default_point(spaces.search_space("fkan", "image"), models.preset("fkan", "image"), (64, 64),
                                 "image")["grid_fraction"] == models.IMAGE_NYQUIST_FRACTION

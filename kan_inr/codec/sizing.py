@@ -12,9 +12,9 @@ preset is a family of networks indexed by one width w, with the presets' proport
 For the two KAN presets the first layer's coefficients (4 K w for FKAN, 2 (D + 1) w for SL2A) are
 held near the rest of the network's (6 w^2 and 3 w^2 + ...), which ties K and D to the width:
 K = D = ``basis_per_width`` * w, capped at the Nyquist limit of the image's longest axis in cos(k x)
-units on [-1, 1] (``geometry.nyquist`` for the grid's convention: pi n / 2 on n pixel centres;
-frequencies above it alias). The largest w whose exact parameter count (the model
-built on the meta device: no memory) fits P is taken.
+units on [-1, 1] (``geometry.nyquist_basis`` for the grid's convention: pi n / 2 on n pixel centres;
+frequencies above it alias) and at ``geometry.MAX_BASIS``. The largest w whose exact parameter count
+(the model built on the meta device: no memory) fits P is taken.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import torch
 
 from kan_inr.errors import KanInrError
 from kan_inr import models
-from kan_inr.models import Recipe
 from kan_inr.codec.quant import QuantConfig
-from kan_inr.geometry import CENTERS, nyquist
+from kan_inr.geometry import CENTERS, nyquist_basis
+from kan_inr.recipe import Recipe
 from kan_inr.models.fkan import FKANConfig
 from kan_inr.models.siren import SirenConfig
 from kan_inr.models.sl2a import SL2AConfig
@@ -94,7 +94,11 @@ def count_params(family: str, cfg: Any, in_dim: int, out_dim: int) -> int:
 def config_at(model_name: str, width: int, shape: tuple[int, ...], convention: str = CENTERS) -> Any:
     """The preset's network of width ``width`` for an image of ``shape`` sampled by ``convention``."""
     make, recipe = rule(model_name)
-    top = max(1, math.floor(nyquist(max(shape), convention)))  # the highest integer frequency the grid carries
+    # The longest axis sets the cap, where the presets take the smallest (``models.NyquistCap``): a codec is
+    # judged on its own grid, where a frequency between the two axes' limits still resolves detail along the
+    # longer axis and only repeats (aliases onto) one the shorter axis carries; the presets are also judged
+    # between the samples (a 2x render), where that alias shows.
+    top = nyquist_basis(1.0, shape, convention, longest=True)  # the highest whole frequency the grid carries
     basis = min(top, max(1, round(recipe.basis_per_width * width)))
     return make(width, basis)
 

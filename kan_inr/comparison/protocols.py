@@ -26,7 +26,7 @@ from kan_inr.errors import KanInrError
 from kan_inr import models
 from kan_inr.config import FULL_BATCH, batch_size
 from kan_inr.jobs import train_config_for
-from kan_inr.models import RECIPES, Recipe
+from kan_inr.recipe import RECIPES, Recipe
 from kan_inr.signals import Signal
 
 DEFAULT_BATCH = 4096  # shared batch of the steps and seconds budgets (the FKAN recipe's minibatch)
@@ -44,7 +44,7 @@ class Published:
 @dataclass(frozen=True)
 class Budget:
     """What every model of a comparison gets: ``steps``, ``seconds`` or its own ``recipe`` of a family
-    (``models.RECIPES``: "default" or "paper")."""
+    (``recipe.RECIPES``: "default" or "paper")."""
 
     steps: int | None = None
     seconds: float | None = None

@@ -27,14 +27,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from kan_inr.geometry import CENTERS, CYCLES, nyquist_basis
+
 
 def nyquist_frequencies(samples: int) -> int:
     """Octaves L of the NeRF encoding for ``samples`` samples along [-1, 1]: floor(log2(samples / 4)).
 
-    The rule of the SIREN code's ``PosEncodingNeRF`` (Nyquist rate samples / 4 per unit length), reused
-    by WIRE, INCODE and SL2A; at least 0 (no sinusoids) for grids under 8 samples.
+    The rule of the SIREN code's ``PosEncodingNeRF`` (Nyquist rate samples / 4 per unit length: the
+    Nyquist limit in cycles of ``samples`` pixel centres, whatever the signal's convention), reused by
+    WIRE, INCODE and SL2A; at least 0 (no sinusoids) for grids under 8 samples.
     """
-    return math.floor(math.log2(samples / 4)) if samples >= 8 else 0
+    rate = nyquist_basis(1.0, (samples,), CENTERS, CYCLES, most=None)  # floor(samples / 4), at least 1
+    return rate.bit_length() - 1  # floor(log2(rate)), exactly
 
 
 def relu_pe_frequencies(shape: tuple[int, ...]) -> int:

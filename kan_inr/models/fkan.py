@@ -25,8 +25,8 @@ from torch import nn
 
 from kan_inr.errors import KanInrError
 from kan_inr.models.layers import FourierKAN, exact_linear
-from kan_inr.geometry import capped_band
-from kan_inr.space import SearchSpace, choice, frequencies, number
+from kan_inr.geometry import capped_band, nyquist_basis
+from kan_inr.space import SearchSpace, choice, number
 
 
 BLOCKS = ("fkan", "sine")  # the blocks' activation: the FKAN code's, or SIREN's sine (FKANBlock)
@@ -61,7 +61,7 @@ def search_space(cfg: FKANConfig, kind: str) -> SearchSpace:
         fields: dict[str, Any] = {"block_dims": (values["block_width"],) * values["blocks"]}
         if "band_scale" in values:
             return fields | {"band": capped_band(values["band_scale"] * cfg.band, shape[0])}
-        return fields | {"grid_size": frequencies(values["grid_fraction"], shape, convention)}
+        return fields | {"grid_size": nyquist_basis(values["grid_fraction"], shape, convention)}
 
     shape_levers = {"block_width": ("block_dims",), "blocks": ("block_dims",)}
     blocks = {"block_width": number(64, 512, log=True, integer=True), "blocks": number(1, 5, integer=True)}

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from kan_inr.models.layers import ChebyshevKAN, exact_linear
-from kan_inr.geometry import capped_band
-from kan_inr.space import SearchSpace, frequencies, number
+from kan_inr.geometry import capped_band, nyquist_basis
+from kan_inr.space import SearchSpace, number
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def search_space(cfg: SL2AConfig, kind: str) -> SearchSpace:
     def derive(values: dict[str, Any], shape: tuple[int, ...], convention: str) -> dict[str, Any]:
         if "band_scale" in values:
             return {"band": capped_band(values["band_scale"] * cfg.band, shape[0])}
-        return {"degree": frequencies(values["degree_fraction"], shape, convention)}
+        return {"degree": nyquist_basis(values["degree_fraction"], shape, convention)}
 
     common = {"hidden_dim": number(64, 512, log=True, integer=True), "rank": number(16, 256, log=True, integer=True),
               "hidden_layers": number(1, 5, integer=True)}

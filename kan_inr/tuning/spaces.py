@@ -1,5 +1,6 @@
-"""A study's search space: the preset's declared levers (``models.search_space``), changed by a
-``--space FILE.toml``, fitted to the budget, and sampled for a trial.
+"""A study's search space: the preset's levers (``search_space``: its recipe's and its family's, declared
+beside the family's config), changed by a ``--space FILE.toml``, fitted to the budget, and sampled for a
+trial.
 
 The file has one table per lever; a table narrows or widens a declared lever, fixes it, or adds a
 model field or training option the preset does not search::
@@ -24,17 +25,45 @@ import dataclasses
 import tomllib
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from kan_inr.errors import KanInrError
-from kan_inr.config import TrainConfig
+from kan_inr.config import SCHEDULES, TrainConfig
+from kan_inr import models
 from kan_inr.models import IMAGE_NYQUIST_FRACTION, with_overrides
-from kan_inr.space import Param, SearchSpace
+from kan_inr.recipe import Recipe
+from kan_inr.space import Param, SearchSpace, choice, number
 
 # Training options a study may vary: those `kan-inr fit` takes, so the chosen point's best.toml is a
 # config it reads (the seed, device, budget and evaluation cadence are the study's).
 TRAIN_LEVERS = ("lr", "schedule", "epochs", "batch", "box", "precision")
 KEYS = ("low", "high", "log", "choices", "fixed")
+
+
+# The families' own levers for ``kan-inr tune``, declared beside each config (``space``).
+SPACES: dict[str, Callable[[Any, str], SearchSpace]] = {
+    "siren": models.siren.search_space, "finer": models.siren.search_space, "fkan": models.fkan.search_space,
+    "sl2a": models.sl2a.search_space,
+}
+
+
+def recipe_space(recipe: Recipe) -> SearchSpace:
+    """The levers every preset has: lr (a tenth to ten times the recipe's, log scale), schedule, and the
+    length in epochs (a tenth to twice the recipe's; a recipe counted in steps, e.g. audio at full
+    batch, counts them as epochs)."""
+    length = recipe.epochs or recipe.steps or 1000
+    return SearchSpace({"lr": number(recipe.lr / 10, min(1.0, recipe.lr * 10), log=True), "schedule": choice(*SCHEDULES),
+                        "epochs": number(max(1, length / 10), length * 2, log=True, integer=True)})
+
+
+def search_space(name: str, kind: str = "image") -> SearchSpace:
+    """What ``kan-inr tune`` varies for preset ``name`` on a signal of ``kind``: its recipe's levers and
+    its family's (a plug-in's own, if it declared them)."""
+    found = models.preset(name, kind)
+    default = found.tuned if found.tuned is not None else found.config  # spaces centre on the default network
+    family = found.space or (SPACES[found.family](default, kind) if found.family in SPACES else None)
+    base = recipe_space(found.recipe_for("default"))
+    return base | family if family is not None else base
 
 
 def read(path: Path) -> dict[str, dict[str, Any]]:

@@ -113,7 +113,7 @@ def study_space(model: str, preset: models.Preset, first: Target, cfg: TuneConfi
     checked at its corners on the first signal."""
     seconds, epochs = cfg.budget()
     fitted = first.fitted
-    space = models.search_space(model, fitted.kind)
+    space = spaces.search_space(model, fitted.kind)
     where = str(cfg.space) if cfg.space is not None else "search space"
     if cfg.space is not None:
         space = spaces.changed(space, spaces.read(Path(cfg.space)), preset.config, where)
