@@ -44,7 +44,7 @@ def test_a_clock_is_one_trainconfig_from_fit_compare_and_tune():
     train = fitted(max_seconds=5.0)
     assert (train.max_seconds, train.steps, train.epochs, train.eval_every) == (5.0, MAX_STEPS, None, MAX_STEPS)
     assert compared(Budget(seconds=5.0, recipe="default")) == train
-    assert tuned(TuneConfig(max_seconds=5.0, device="cpu")) == train
+    assert tuned(TuneConfig(seconds=5.0, device="cpu")) == train
 
 
 def test_steps_are_one_trainconfig_from_fit_and_compare():
