@@ -279,7 +279,8 @@ DEFAULT_SIGNALS: dict[str, tuple[int, int, tuple[int, ...]]] = {"image": (2, 3, 
 
 def presets(for_signal: SignalLike | None = None) -> list[dict[str, Any]]:
     """Every preset (built-in, then those of installed plug-in packages and ``register_model``): name,
-    family, paper, parameter count for ``for_signal`` (default: a 512x512 RGB image) and recipe. A preset
+    family, paper, parameter counts for ``for_signal`` (default: a 512x512 RGB image) of its default network
+    and of its paper network (``paper_params``: ``--recipe paper``'s) and recipe. A preset
     with no recipe for that kind (neaf on an image) is counted for its own kind's ``DEFAULT_SIGNALS``
     (its row's ``kind``, ``shape`` and ``channels`` say so)."""
     shape: tuple[int, ...]
@@ -300,9 +301,10 @@ def presets(for_signal: SignalLike | None = None) -> list[dict[str, Any]]:
 def _preset_row(name: str, kind: str, in_dim: int, out_dim: int, shape: tuple[int, ...]) -> dict[str, Any]:
     """``presets``' row of preset ``name`` built for a signal of ``kind`` of that shape and dimensions."""
     p = registry.preset(name, kind)
-    n = registry.num_params(registry.build(p.family, in_dim, out_dim, p.config_for(shape)))
+    n, paper_n = (registry.num_params(registry.build(p.family, in_dim, out_dim, p.config_for(shape, recipe)))
+                  for recipe in ("default", "paper"))  # the networks `fit` and `fit --recipe paper` build
     r = p.recipe
-    return {"name": name, "family": p.family, "paper": p.paper, "params": n, "lr": r.lr,
+    return {"name": name, "family": p.family, "paper": p.paper, "params": n, "paper_params": paper_n, "lr": r.lr,
             "batch": r.batch, "epochs": r.epochs, "steps": r.steps,
             "length": r.length(), "schedule": r.schedule, "box": r.box, "kind": kind,
             "shape": list(shape), "channels": out_dim,

@@ -203,8 +203,9 @@ def list_models(
     for_: Optional[Path] = typer.Option(None, "--for", help="Count parameters for this signal file."),
     json_: AsJson = False,
 ) -> None:
-    """Table of model presets: family, paper, parameters and the default recipe (lr, batch, length in
-    epochs, pixel model); `fit --recipe paper` runs the paper's own (plug-in presets included)."""
+    """Table of model presets: family, paper, parameters of the default network and of the paper's
+    (`fit --recipe paper` builds it), and the default recipe (lr, batch, length in epochs, pixel model)
+    (plug-in presets included)."""
     from rich.console import Console  # here, not at the top: start-up time
     from rich.table import Table
     import kan_inr
@@ -217,15 +218,16 @@ def list_models(
     first = rows[0]
     shape = "x".join(map(str, first["shape"]))
     table = Table(title=f"model presets for a {first['kind']} of shape {shape} with {first['channels']} channels")
-    numeric = ("params", "lr", "batch", "length", "pixels")
+    numeric = ("params", "paper params", "lr", "batch", "length", "pixels")
     for col in ("name", "family", "paper", *numeric):
         # a preset name is never cut or wrapped (scripts grep it); the paper column wraps instead
         table.add_column(col, justify="right" if col in numeric else "left",
                          no_wrap=col != "paper", min_width=max(len(r["name"]) for r in rows) if col == "name" else None)
     for r in rows:
         # a preset for other kinds only (neaf: audio) is counted for its own kind's default signal
-        params = f"{r['params']:,}" if r["kind"] == first["kind"] else f"{r['params']:,} ({r['kind']})"
-        table.add_row(r["name"], label(r["family"]), r["paper"], params, f"{r['lr']:g}",
+        other = "" if r["kind"] == first["kind"] else f" ({r['kind']})"
+        table.add_row(r["name"], label(r["family"]), r["paper"], f"{r['params']:,}{other}",
+                      f"{r['paper_params']:,}{other}", f"{r['lr']:g}",
                       "full" if r["batch"] == FULL_BATCH else f"{r['batch']:,}", r["length"],
                       f"box {r['box']}x{r['box']}" if r["box"] else "point")
     others = {r["kind"]: r for r in rows if r["kind"] != first["kind"]}

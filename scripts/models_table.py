@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""The README's table of presets: for each registered preset, its paper, its parameter count for a
-512x512 RGB image and its default recipe (the numbers ``kan-inr models`` prints), from the registry.
+"""The table of presets in benchmarks/README.md: for each built-in preset, its paper, the parameter counts of
+its default network and of its paper network (``fit --recipe paper``) for a 512x512 RGB image, and its default
+recipe: the rows ``kan-inr models`` prints (``kan_inr.presets``), as Markdown.
 
     python scripts/models_table.py --record models   # then python scripts/sync_readme.py
 """
@@ -14,39 +15,29 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source tree without installing
 
+import kan_inr  # noqa: E402
 from kan_inr import models  # noqa: E402
-from kan_inr.api import DEFAULT_SIGNALS  # noqa: E402
 from kan_inr.config import FULL_BATCH  # noqa: E402
 import records  # noqa: E402
 
-SHAPE = (512, 512)
-
 
 def rows() -> list[dict[str, Any]]:
-    """One row per preset, built for a 512x512 RGB image as ``fit`` would build it; a preset for other kinds
-    only (neaf: audio) for its own kind's default signal, as ``kan-inr models`` counts it (``kind``)."""
-    out = []
-    for name in models.PRESETS:
-        kind = "image" if name in models.names_for("image") else next(iter(models.PRESETS[name]))
-        in_dim, out_dim, shape = (2, 3, SHAPE) if kind == "image" else DEFAULT_SIGNALS[kind]
-        preset = models.preset(name, kind)
-        model = models.build(preset.family, in_dim, out_dim, preset.config_for(shape))
-        r = preset.recipe
-        out.append({"name": name, "paper": preset.paper, "params": models.num_params(model), "lr": r.lr,
-                    "batch": r.batch, "length": r.length(), "box": r.box, "schedule": r.schedule, "kind": kind,
-                    "channels": out_dim})
-    return out
+    """``kan-inr models``' rows of the built-in presets (a plug-in registered in this process left out): a
+    512x512 RGB image, or a preset for other kinds only (neaf: audio) on its own kind's default signal."""
+    return [{k: r[k] for k in ("name", "paper", "params", "paper_params", "lr", "batch", "length", "box", "schedule",
+                               "kind", "channels")}
+            for r in kan_inr.presets() if r["name"] in models.PRESETS]
 
 
 def _lr(lr: float) -> str:
     return f"{lr:.0e}".replace("e-0", "e-")  # 1e-4, as the papers write it
 
 
-def _params(row: dict[str, Any]) -> str:
-    """The count; for a preset of another kind, which signal it was counted for."""
+def _params(row: dict[str, Any], key: str) -> str:
+    """A count; for a preset of another kind, which signal it was counted for."""
     if row["kind"] == "image":
-        return f"{row['params']:,}"
-    return f"{row['params']:,} ({'mono' if row['channels'] == 1 else str(row['channels']) + '-channel'} {row['kind']})"
+        return f"{row[key]:,}"
+    return f"{row[key]:,} ({'mono' if row['channels'] == 1 else str(row['channels']) + '-channel'} {row['kind']})"
 
 
 def _pixels(box: int) -> str:
@@ -54,11 +45,12 @@ def _pixels(box: int) -> str:
 
 
 def markdown(table: list[dict[str, Any]]) -> str:
-    lines = ["| name | paper | params (512² RGB) | default recipe: Adam lr, batch, length, schedule, pixels |",
-             "|---|---|---:|---|"]
-    lines += [f"| `{r['name']}` | {r['paper']} | {_params(r)} | {_lr(r['lr'])}, "
-              f"{'full' if r['batch'] == FULL_BATCH else format(r['batch'], ',')}, {r['length']}, {r['schedule']}, "
-              f"{_pixels(r['box'])} |" for r in table]
+    lines = ["| name | paper | params (512² RGB): default | paper network | "
+             "default recipe: Adam lr, batch, length, schedule, pixels |",
+             "|---|---|---:|---:|---|"]
+    lines += [f"| `{r['name']}` | {r['paper']} | {_params(r, 'params')} | {_params(r, 'paper_params')} | "
+              f"{_lr(r['lr'])}, {'full' if r['batch'] == FULL_BATCH else format(r['batch'], ',')}, {r['length']}, "
+              f"{r['schedule']}, {_pixels(r['box'])} |" for r in table]
     return "\n".join(lines)
 
 

@@ -19,7 +19,8 @@ A block whose file does not exist yet holds ``NOT_MEASURED`` (the benchmark is s
 
 ``benchmarks/README.md`` is generated, never edited (``benchmarks_readme``): one section per
 ``benchmarks/*.json`` (its title, its note from ``benchmarks/notes.md``, its figure
-``benchmarks/<name>.png`` if there is one, its markdown and provenance line), the files of
+``benchmarks/<name>.png`` if there is one, its markdown and provenance line, its links to files under
+``benchmarks/`` made relative to that folder), the files of
 ``SUPERSEDED`` last, under "Older results", each with the reason it no longer describes the code.
 
 A comparison's table reaches the README the same way: ``scripts/record_compare.py`` records its
@@ -67,6 +68,8 @@ SUPERSEDED = {
                               "measurements (benchmarks/ttq-levers.json), scored in `compare-ttq`.",
     "audio-fractions": "the audio presets' first layer sized as a fraction of Nyquist (K = 1/16, D = 1/4, up to "
                        "1,024): they now spread a fixed 64 frequencies over a band (benchmarks/audio-band.json).",
+    "superres-demo": "the demo of the fkan of the time (300 steps, on code no commit holds); "
+                     "`scripts/demo_record.py` records today's demo as benchmarks/demo.json.",
     "superres-bach": "the first 0.5 s of Bach (nearly silent) and the audio presets of the time; the window is "
                      "now 0.5 s from 2.0 s (benchmarks/audio-acceptance.json).",
     "compare-ttq-bach": "the first 0.5 s of Bach (nearly silent) and the audio presets of the time; the window is "
@@ -323,7 +326,9 @@ def benchmarks_readme(bench_dir: Path = BENCH_DIR, notes_path: Path | None = Non
             parts.append(text_of[name])
         if (bench_dir / f"{name}.png").exists():
             parts.append(f"![{name}]({name}.png)\n")
-        parts.append(block_body(data))
+        # a record's markdown links files from the repository root, as the README reads it; this file is
+        # one folder down, beside them
+        parts.append(block_body(data).replace("](benchmarks/", "]("))
         return "\n".join(parts)
 
     head = ("# Benchmarks\n\n"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 import kan_inr
-from kan_inr import jobs, models, runs
+from kan_inr import jobs, models, runs, step
 from kan_inr.comparison.report import time_to_quality
 from kan_inr.config import EVALS_PER_CURVE, FULL_BATCH, MAX_STEPS, TrainConfig, batch_size, epoch_steps, with_length
 from kan_inr.errors import KanInrError
@@ -24,6 +25,24 @@ def quiet_runs(monkeypatch):
     monkeypatch.setattr(jobs, "RunLog", lambda *a, **k: NullLog())
 
 
+STEP_S = 1 / 64  # a training step's time on the fake clock: a binary fraction, so sums of it are exact
+
+
+@pytest.fixture
+def step_clock(monkeypatch):
+    """A clock that moves only inside a training step, by STEP_S each: a time budget then ends after an
+    exact number of steps, whatever the machine's speed or load (no wall time is measured)."""
+    now = [0.0]
+    real_train = step.ModelStep.train
+
+    def timed_train(self, *args, **kwargs):
+        now[0] += STEP_S
+        return real_train(self, *args, **kwargs)
+
+    monkeypatch.setattr(step.ModelStep, "train", timed_train)
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+
+
 def test_epochs_count_passes_over_the_samples() -> None:
     assert epoch_steps(3, 144, 576) == 12  # 4 batches an epoch
     assert epoch_steps(2.5, 100, 576) == 13  # 5 batches an epoch (remainder dropped), 12.5 rounded up
@@ -33,7 +52,7 @@ def test_epochs_count_passes_over_the_samples() -> None:
         TrainConfig(epochs=0)
 
 
-def test_fit_epochs_and_seconds(image_file: Path, tmp_path: Path) -> None:
+def test_fit_epochs_and_seconds(image_file: Path, tmp_path: Path, step_clock) -> None:
     run = kan_inr.fit(image_file, "siren", epochs=3, batch=144, box=0, model_config=TINY, device="cpu",
                       progress=False)
     assert run.metrics["steps"] == 12 and run.config["train"]["epochs"] == 3
@@ -42,7 +61,8 @@ def test_fit_epochs_and_seconds(image_file: Path, tmp_path: Path) -> None:
     run = kan_inr.fit(image_file, "siren", max_seconds=1.0, model_config=TINY, device="cpu", progress=False)
     train = run.config["train"]
     assert train["steps"] == MAX_STEPS and train["max_seconds"] == 1.0  # the clock ends the schedule
-    assert 1.0 <= run.metrics["train_s"] < 3.0 and run.metrics["steps"] < MAX_STEPS
+    # the clock stops the fit at the first step that reaches it: 1 s of 1/64 s steps is 64 steps
+    assert run.metrics["steps"] == 64 < MAX_STEPS and run.metrics["train_s"] == 1.0
     # evaluations spread over the budget, not one per eval_every steps
     assert 5 <= len(run.history) <= EVALS_PER_CURVE + 1, len(run.history)
 
@@ -97,7 +117,7 @@ def test_time_to_quality_reads_the_mean_curve() -> None:
 
 @pytest.mark.parametrize("how", ["flag", "toml"])
 def test_cli_seconds_from_the_flag_or_the_config_file(how: str, image_file: Path, tmp_path: Path, capsys,
-                                                      monkeypatch) -> None:
+                                                      monkeypatch, step_clock) -> None:
     toml = tmp_path / "options.toml"
     toml.write_text("seconds = 0.5\n")
     length = ["--seconds", "0.5"] if how == "flag" else ["--config", toml]
@@ -108,7 +128,7 @@ def test_cli_seconds_from_the_flag_or_the_config_file(how: str, image_file: Path
     config = json.loads((tmp_path / "out" / "tiny-siren" / runs.CONFIG).read_text())
     assert config["train"]["max_seconds"] == 0.5 and config["train"]["steps"] == MAX_STEPS
     metrics = json.loads((tmp_path / "out" / "tiny-siren" / runs.METRICS).read_text())
-    assert 0.5 <= metrics["train_s"] < 2.0 and metrics["steps"] < MAX_STEPS
+    assert metrics["steps"] == 32 < MAX_STEPS and metrics["train_s"] == 0.5  # 0.5 s of 1/64 s steps (step_clock)
 
 
 def test_one_value_means_full_batch(image_file: Path, tmp_path: Path, capsys, monkeypatch) -> None:

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from kan_inr import models, signals
 from kan_inr.batched import BatchedStep
-from kan_inr.jobs import train_config_for
+from kan_inr.jobs import start_run, train_config_for
 from kan_inr.models.siren import SirenConfig
 from kan_inr.pixels import POINT, PixelModel
 from kan_inr.step import ModelStep, make_optimizer, mse_loss
 from kan_inr.training import Sampler, check_train_config, lr_at, memory_needed
-
-
-def preset_model(name: str, signal: signals.Signal) -> nn.Module:
-    preset = models.preset(name, signal.kind)
-    return models.build(preset.family, signal.in_dim, signal.out_dim, preset.config_for(signal.shape))
 
 
 def test_stacked_losses_are_each_networks_own_loss():
@@ -53,16 +47,27 @@ def test_memory_estimate_counts_every_sample_of_a_box_pixel():
     assert box - point == 2 * 256 * 3 * per_sample
 
 
+def preset_step(image_file, name: str, device: str, box: int) -> tuple[ModelStep, Sampler]:
+    """The step ``kan-inr fit`` runs for preset ``name`` on ``image_file`` (its default recipe, the precision
+    and compile mode ``fit`` settles) with minibatches of 128 pixels and ``box`` (0: point pixels; K: K x K
+    samples a pixel), and a sampler of those minibatches."""
+    job = start_run(image_file, name, write=False, console=False, device=device, batch=128, box=box)
+    cfg, device_, batch = check_train_config(job.train, job.signal.num_samples)
+    step = ModelStep(job.model.to(device_), job.signal, cfg, device_, batch)
+    sampler = Sampler(job.signal.num_samples, batch, cfg.seed, device_)
+    positions, _ = step.inputs(torch.arange(batch, device=device_), 1)  # (S * batch, d)
+    assert positions.shape == (max(box, 1) ** 2 * 128, 2)  # the pixel model named is the one that runs
+    return step, sampler
+
+
+@pytest.mark.parametrize("box", [0, 2], ids=["point", "box2"])
 @pytest.mark.parametrize("name", ["fkan", "sl2a"])
-def test_a_step_makes_no_host_tensor_or_generator(image_file, monkeypatch, name):
+def test_a_step_makes_no_host_tensor_or_generator(image_file, monkeypatch, name, box):
     """After the step object is built, a training step copies nothing from the host: no torch.tensor
-    from Python numbers (a synchronising host-to-device copy on a GPU), no new generator."""
-    signal = signals.load(image_file)
-    cfg = train_config_for(models.preset(name, "image"), device="cpu", batch=128)  # the image recipe: box pixels
-    cfg, device, batch = check_train_config(cfg, signal.num_samples)
-    torch.manual_seed(0)
-    step = ModelStep(preset_model(name, signal), signal, cfg, device, batch)
-    sampler = Sampler(signal.num_samples, batch, cfg.seed, device)
+    from Python numbers (a synchronising host-to-device copy on a GPU), no new generator; with point
+    pixels (the image recipes') and box pixels."""
+    step, sampler = preset_step(image_file, name, "cpu", box)
+    cfg = step.cfg
     step.train(sampler.next(), lr_at(0, cfg), 1)  # Adam makes its state at the first step
 
     def refuse(*args, **kwargs):
@@ -75,17 +80,14 @@ def test_a_step_makes_no_host_tensor_or_generator(image_file, monkeypatch, name)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA only")
+@pytest.mark.parametrize("box", [0, 2], ids=["point", "box2"])
 @pytest.mark.parametrize("name", ["fkan", "sl2a"])
-def test_default_cuda_steps_never_sync_with_the_host(image_file, name):
-    """A few steps of an image preset's default recipe (box pixels, minibatches, compile auto) on CUDA
-    under sync debug mode "error": any host-device synchronisation in a step raises."""
-    signal = signals.load(image_file)
-    cfg = train_config_for(models.preset(name, "image"), device="cuda", batch=128)
-    cfg, device, batch = check_train_config(cfg, signal.num_samples)
-    torch.manual_seed(0)
-    model = preset_model(name, signal).to(device)
-    step = ModelStep(model, signal, cfg, device, batch)
-    sampler = Sampler(signal.num_samples, batch, cfg.seed, device)
+def test_preset_cuda_steps_never_sync_with_the_host(image_file, name, box):
+    """A few steps of an image preset on CUDA as ``fit`` runs them (its recipe, the precision ``fit``
+    chooses there, compile auto), in minibatches of 128, point and box pixels, under sync debug mode
+    "error": any host-device synchronisation in a step raises."""
+    step, sampler = preset_step(image_file, name, "cuda", box)
+    cfg = step.cfg
     step.train(sampler.next(), lr_at(0, cfg), 1)  # Adam makes its state at the first step
     torch.cuda.synchronize()
     losses = []

@@ -23,7 +23,7 @@ import soundfile
 from optuna.trial import TrialState
 
 import kan_inr
-from kan_inr import KanInrError, models, plugins
+from kan_inr import KanInrError, jobs, models, plugins, superres
 from kan_inr.space import number
 from kan_inr.tuning import objectives, reaping, spaces
 from conftest import run_cli, smooth_image
@@ -96,7 +96,10 @@ def test_a_rerun_continues_the_study_to_n_trials(tmp_path, image16):
     study = study_of(out, "img16")
     assert states(study) == ["COMPLETE"] * 4
     assert [t.params for t in study.trials[:2]] == first  # the finished trials are kept as they were
-    assert study.trials[2].params != first[0]  # a continued study draws new settings, not the first ones again
+    # a continued study draws new settings, not its first ones again: trial 0 is the enqueued default, trial 1
+    # the first one sampled, which a sampler seeded afresh in each process would draw again
+    assert study.trials[2].params != first[1] and study.trials[3].params != first[1]
+    assert study.trials[2].params != first[0]
 
 
 def test_a_rerun_with_other_settings_is_refused(tmp_path, image16, capsys, monkeypatch):
@@ -315,5 +318,29 @@ def test_a_seconds_budget_drops_the_length_lever_and_a_study_starts_at_the_defau
     point = spaces.default_point(timed, models.preset("siren", "image"), (64, 64), "image")
     assert point == {"lr": 3e-4, "schedule": "cosine", "hidden_dim": 256, "hidden_layers": 3, "first_omega": 30.0,
                      "hidden_omega": 30.0}
-    assert spaces.default_point(spaces.search_space("fkan", "image"), models.preset("fkan", "image"), (64, 64),
-                                "image")["grid_fraction"] == models.IMAGE_NYQUIST_FRACTION
+
+
+def test_an_fkan_study_starts_at_fkans_default_network_and_recipe(tmp_path, monkeypatch):
+    """A new study's first trial is the preset's own default: the network ``kan-inr fit --model fkan`` builds
+    for the signal the trial fits (the image reduced 2x: objective "both"), and the recipe's lr, schedule,
+    batch and pixels (the length is the study's budget)."""
+    image = tmp_path / "img64.png"
+    iio.imwrite(image, np.round(smooth_image(64, 64) * 255).astype(np.uint8))
+    built = []
+    real_start_run = superres.start_run  # every trial's fit starts here (superres.fit_scored)
+
+    def recorded(*args, **kwargs):
+        job = real_start_run(*args, **kwargs)
+        built.append(job)
+        return job
+
+    monkeypatch.setattr(superres, "start_run", recorded)
+    assert kan_inr.tune(image, "fkan", trials=1, epochs=2, outputs=tmp_path / "out", device="cpu",
+                        progress=False).finished == 1
+    (trial,) = built
+    assert trial.signal.shape == (32, 32)
+    default = jobs.start_run(image, "fkan", signal=trial.signal, write=False, console=False, device="cpu")
+    assert trial.config["model"] == default.config["model"]  # family, sizes, every field of the network
+    recipe = models.preset("fkan", "image").recipe_for("default")
+    assert (trial.train.lr, trial.train.schedule, trial.train.batch, trial.train.box) \
+        == (recipe.lr, recipe.schedule, recipe.batch, recipe.box)

@@ -194,15 +194,16 @@ def default_point(space: SearchSpace, preset: Any, shape: tuple[int, ...], kind:
     """The preset's own settings as a point of ``space`` (the first trial of a study, so that every study
     weighs its model's default): the recipe's lr and schedule, the config fields the space varies by
     name (uniform blocks as ``blocks`` x ``block_width``), a first-layer basis ``*_fraction`` of an image
-    preset at the Nyquist fraction it is capped at, an audio preset's ``band_scale`` at 1 (its own band).
+    preset at the Nyquist fraction its ``adapt`` caps it at (``NyquistCap.fraction``), an audio preset's ``band_scale`` at 1 (its own band).
     Levers with no such value are left to the sampler."""
     recipe, cfg = preset.recipe_for("default"), preset.config_for(shape)
     known = {"lr": recipe.lr, "schedule": recipe.schedule, "epochs": recipe.epochs,
              **{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}}
     if len(set(getattr(cfg, "block_dims", ()))) == 1:  # uniform blocks: FKAN's (blocks, block_width) levers
         known |= {"blocks": len(cfg.block_dims), "block_width": cfg.block_dims[0]}
-    if kind == "image":
-        known |= {name: IMAGE_NYQUIST_FRACTION for name in space.params if name.endswith("_fraction")}
+    if kind == "image":  # the fraction the preset caps its basis at (fkan: 0.2), IMAGE_NYQUIST_FRACTION by default
+        fraction = getattr(preset.adapt, "fraction", IMAGE_NYQUIST_FRACTION)
+        known |= {name: fraction for name in space.params if name.endswith("_fraction")}
     else:
         known |= {"band_scale": 1.0}
     point = {}
