@@ -20,6 +20,7 @@ import torch
 import kan_inr
 import records
 from kan_inr import models
+from kan_inr.config import BF16_SWITCH_MARGIN_DB
 from conftest import load_script, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -211,14 +212,26 @@ def test_readme_names_the_torch_floor_of_pyproject():
     assert f"any torch >= {spec.split('>=')[1].split(',')[0].strip()}" in README.read_text()
 
 
-def test_readme_bf16_lengths_are_the_records():
-    """The precision bullet says at what length each bf16-neutral recipe was measured, as its record ran."""
-    steps = {name: {r[p]["steps"] for r in records.load(f"precision-{name}")["results"]["rows"] for p in ("fp32", "bf16")}
-             for name in ("fkan", "sl2a")}
-    sl2a, fkan = models.preset("sl2a").recipe, models.preset("fkan").recipe
-    assert steps["sl2a"] == {sl2a.steps_for(128 * 128)}  # its whole recipe at 128 px
-    assert steps["fkan"] == {300} and fkan.epochs == 2000 and fkan.steps_for(128 * 128) == 2000
-    assert "sl2a over its recipe, fkan over 300 steps of its 2,000 epochs" in prose()
+def test_readme_precision_numbers_are_the_records_and_the_recipes():
+    """The precision bullet's ceilings are the recipes' bf16_ceiling and the ceiling record's bf16 fits; its
+    switch margin is BF16_SWITCH_MARGIN_DB; its step ratios are the budget records' (auto / fp32 steps)."""
+    rows = {r["model"]: r["runs"] for r in records.load("precision-ceiling")["results"]["rows"]}
+    stalled = {m: round(runs["bf16"]["best_grid"], 1) for m, runs in rows.items()
+               if runs["fp32"]["grid"] - runs["bf16"]["best_grid"] > 1.0}
+    assert set(stalled) == {"siren", "sl2a"}  # fkan did not stall: it takes the lower ceiling
+    ceilings = {m: models.preset(m).recipe.bf16_ceiling for m in ("siren", "sl2a", "fkan")}
+    assert ceilings == {"siren": stalled["siren"], "sl2a": stalled["sl2a"], "fkan": min(stalled.values())}
+    assert f"SIREN {stalled['siren']:.1f} dB, sl2a {stalled['sl2a']:.1f}" in prose()
+    assert f"from the first evaluation {BF16_SWITCH_MARGIN_DB:g} dB below it" in prose()
+    ratios: dict[str, list[float]] = {}
+    for name in ("precision-budget-siren", "precision-budget-kan"):
+        for row in records.load(name)["results"]["rows"]:
+            runs = row["runs"]
+            ratios.setdefault(row["model"], []).append(runs["auto"]["steps"] / runs["fp32"]["steps"])
+    shown = {m: f"{min(r):.2f}-{max(r):.2f}x" if len(r) > 1 else f"{r[0]:.2f}x" for m, r in ratios.items()}
+    assert f"SIREN {shown['siren']} the steps of fp32, sl2a {shown['sl2a']}, fkan {shown['fkan']}" in prose()
+    assert not any(models.preset(m, "audio").recipe.bf16_ceiling for m in ("siren", "fkan", "sl2a"))
+    assert "audio runs fp32" in prose()
 
 
 def test_bf16_keeps_in_fp32_the_layers_the_readme_names():
@@ -257,7 +270,7 @@ def test_readme_says_no_default_reaches_bicubic_at_2x():
 def test_readme_says_the_length_is_tuned_under_epochs_only():
     from kan_inr.tuning import spaces
 
-    space = models.search_space("siren", "image")
+    space = spaces.search_space("siren", "image")
     assert "epochs" in spaces.within_budget(space, 30.0, None).params
     assert "epochs" not in spaces.within_budget(space, None, 30.0).params
     assert "and under `--epochs` the length: under `--seconds` the clock is the length" in prose()
