@@ -38,9 +38,9 @@ STALL_DB = 1.0  # fp32 ending this far above bf16's best says bf16 stalled there
 
 
 def fit(name: str, low: Any, original: Any, device: torch.device, **options: Any) -> dict[str, Any]:
-    """One fit of preset ``name`` on ``low`` with ``options`` (training options); its scores, steps, time
-    and the precision it ran (and where it switched)."""
-    done = superres.fit_scored("array", name, signal=low, original=original, seed=0, device=str(device), **options)
+    """One fit of preset ``name`` on ``low`` with ``options`` (training options, the seed among them); its
+    scores, steps, time and the precision it ran (and where it switched)."""
+    done = superres.fit_scored("array", name, signal=low, original=original, device=str(device), **options)
     m = done.result.metrics
     assert done.upsampled is not None
     return {"precision": m["precision"], "switched_at": m.get("precision_switch_step"), "steps": m["steps"],
@@ -60,47 +60,53 @@ def run_part(args: argparse.Namespace, device: torch.device) -> list[dict[str, A
         low = dataclasses.replace(low, meta={**low.meta, "source": Path(path).name})
         for name in args.models:
             length = {"max_seconds": args.seconds} if args.part == "budget" else {"epochs": args.epochs}
-            runs: dict[str, Any] = {}
             if args.part == "ceiling":
                 variants = {"fp32": {"precision": "fp32"}, "bf16": {"precision": "bf16"}}
             elif args.part == "switch":
-                variants = {"fp32": {"precision": "fp32"}, "bf16": {"precision": "bf16"}, "auto": {"precision": "auto"}}
+                # one bf16 step, then fp32 (a switch at the first of evaluations every step): how far a
+                # perturbation of the trajectory alone moves the end, the floor under any switch's cost
+                variants = {"fp32": {"precision": "fp32"}, "bf16": {"precision": "bf16"}, "auto": {"precision": "auto"},
+                            "one bf16 step": {"precision": "bf16", "bf16_until": 1e-3, "eval_every": 1}}
                 ceiling = ceiling_of(name)
                 for margin in args.margins if ceiling is not None else []:
                     variants[f"bf16 to {ceiling - margin:g} dB"] = {"precision": "bf16", "bf16_until": ceiling - margin}
             else:
                 variants = {"fp32": {"precision": "fp32"}, "auto": {"precision": "auto"}}
-            for label, options in variants.items():
-                runs[label] = fit(name, low, original, device, **length, **options)
-                print(name, Path(path).name, label, runs[label], flush=True)
-            rows.append({"model": name, "signal": Path(path).name, "ceiling_declared": ceiling_of(name), "runs": runs})
+            for seed in args.seeds:
+                runs = {}
+                for label, options in variants.items():
+                    runs[label] = fit(name, low, original, device, seed=seed, **length, **options)
+                    print(name, Path(path).name, seed, label, runs[label], flush=True)
+                rows.append({"model": name, "signal": Path(path).name, "seed": seed,
+                             "ceiling_declared": ceiling_of(name), "runs": runs})
     return rows
 
 
 def markdown(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
     length = f"{args.seconds:g} s" if args.part == "budget" else f"{args.epochs:g} epochs"
     lines = [f"Part `{args.part}`: each preset's default recipe for {length}, fitted to the image reduced 2x "
-             f"(from {args.size} px), seed 0; grid PSNR, the 2x render's PSNR, steps and training seconds side by "
+             f"(from {args.size} px); grid PSNR, the 2x render's PSNR, steps and training seconds side by "
              f"side in one process. auto switches to fp32 {BF16_SWITCH_MARGIN_DB:g} dB below the recipe's "
              "declared bf16 ceiling.", "",
-             "| model | signal | run | precision (switch step) | steps | grid (dB) | best grid | 2x (dB) | s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| model | signal | seed | run | precision (switch step) | steps | grid (dB) | best grid | 2x (dB) | s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         for label, r in row["runs"].items():
             switch = f"{r['precision']} ({r['switched_at']:,})" if r["switched_at"] else r["precision"]
-            lines.append(f"| {row['model']} | {row['signal']} | {label} | {switch} | {r['steps']:,} | {r['grid']:.2f} "
+            lines.append(f"| {row['model']} | {row['signal']} | {row['seed']} | {label} | {switch} | {r['steps']:,} | {r['grid']:.2f} "
                          f"| {r['best_grid']:.2f} | {r['x2']:.2f} | {r['train_s']:.1f} |")
     for row in rows:
         runs = row["runs"]
         if args.part == "ceiling":
             stalled = runs["fp32"]["grid"] - runs["bf16"]["best_grid"] > STALL_DB
             verdict = f"bf16 stalls at {runs['bf16']['best_grid']:.1f} dB" if stalled else "bf16 does not stall here"
-        elif args.part == "switch" and "auto" in runs:
-            verdict = f"auto ends {runs['auto']['grid'] - runs['fp32']['grid']:+.2f} dB from fp32 (grid)"
+        elif args.part == "switch":
+            verdict = (f"auto ends {runs['auto']['grid'] - runs['fp32']['grid']:+.2f} dB from fp32 (grid), one bf16 "
+                       f"step {runs['one bf16 step']['grid'] - runs['fp32']['grid']:+.2f} dB")
         else:
             verdict = (f"auto: {runs['auto']['steps'] / max(runs['fp32']['steps'], 1):.2f}x fp32's steps, grid "
                        f"{runs['auto']['grid'] - runs['fp32']['grid']:+.2f} dB, 2x {runs['auto']['x2'] - runs['fp32']['x2']:+.2f} dB")
-        lines.append(f"- {row['model']} {row['signal']}: {verdict}")
+        lines.append(f"- {row['model']} {row['signal']} seed {row['seed']}: {verdict}")
     return "\n".join(lines)
 
 
@@ -113,6 +119,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=300)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--margins", type=float, nargs="*", default=[], help="switch: levels below the ceiling (dB)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--name", required=True)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(records.BENCH_DIR), help="folder of the benchmark JSON")
