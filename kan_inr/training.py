@@ -180,122 +180,157 @@ def fit(model: nn.Module, signal: Signal, cfg: TrainConfig, log: NullLog = NullL
     return train(step, cfg, [log], checkpoints, compile_s=time.perf_counter() - tick)[0]
 
 
+class Loop:
+    """What the training loop keeps about its B networks between steps: their results (history,
+    divergence), best metrics and weights, which still train, the timings, where precision switched.
+    Fresh, or restored from ``checkpoints.resume``; ``train`` drives it."""
+
+    def __init__(self, trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Checkpointer | None) -> None:
+        self.trainer, self.cfg, self.logs, self.checkpoints = trainer, cfg, logs, checkpoints
+        size, n = trainer.members, trainer.signals[0].num_samples
+        self.headline = signals.module(trainer.signals[0].kind).HEADLINE
+        self.sampler = Sampler(n, trainer.batch, cfg.seed, trainer.device) if trainer.batch < n else None
+        self.results = [FitResult(metrics={}) for _ in range(size)]
+        self.best: list[dict[str, Any]] = [{self.headline: -math.inf} for _ in range(size)]
+        self.best_state = [trainer.member_state(b) for b in range(size)]
+        self.train_s, self.eval_s, self.start = 0.0, 0.0, 1
+        if checkpoints is not None and checkpoints.resume is not None:
+            self.restore(checkpoints.resume)
+        self.live = [b for b in range(size) if self.results[b].diverged_at is None]
+        # the precision the steps after the last evaluation ran: the loop's decisions taken again
+        trainer.precision, self.switched_at = trainer.plan.running_after([r.history for r in self.results],
+                                                                         self.headline)
+
+    def restore(self, states: list[dict[str, Any]]) -> None:
+        trainer = self.trainer
+        if len(states) != trainer.members:
+            raise KanInrError(f"resuming {trainer.members} network(s) from {len(states)} checkpoint(s)")
+        state = checkpoint.restore(states, trainer.load_state_dicts, self.sampler, trainer.batch, trainer.device,
+                                   self.best_state[0].keys())
+        self.best, self.best_state, self.start = state.best, state.best_state, state.step + 1
+        self.train_s, self.eval_s = state.train_s, state.eval_s
+        for result, history, diverged_at in zip(self.results, state.history, state.diverged_at):
+            result.history, result.diverged_at = history, diverged_at
+
+    def mark_after(self, seconds: float) -> float | None:
+        """A time budget's next evaluation mark after ``seconds`` trained: EVALS_PER_CURVE of them spread
+        over it (``config.eval_every_for``); None without a budget."""
+        if self.cfg.max_seconds is None:
+            return None
+        mark = self.cfg.max_seconds / EVALS_PER_CURVE
+        return mark * (math.floor(seconds / mark) + 1)
+
+    def log_losses(self, step: int, loss_values: list[float], lr: float, elapsed: float) -> None:
+        """Log each live network's loss; one that is not finite stops counting (its best weights return)."""
+        for b in list(self.live):
+            self.logs[b].train(step, loss_values[b], lr, step * self.trainer.batch / max(elapsed, 1e-9))
+            if not math.isfinite(loss_values[b]):
+                self.results[b].diverged_at = step  # its slice may run on; its best weights return at the end
+                self.live.remove(b)
+                self.logs[b].message(f"loss became {loss_values[b]} at step {step}: stopped, best weights "
+                                     f"(step {self.best[b].get('step', 0)}) kept; try a lower --lr")
+
+    def evaluate(self, step: int, loss_values: list[float]) -> None:
+        """The full-grid evaluation of each live network after ``step``: history, best, log; then auto's
+        precision switch, decided from these evaluations (``precision.Plan.switch_due``)."""
+        trainer, headline = self.trainer, self.headline
+        for b in self.live:
+            metrics, pred_full = trainer.evaluate(b)
+            self.results[b].history.append({"step": step, "time_s": self.train_s, "loss": loss_values[b], **metrics})
+            if metrics[headline] > self.best[b][headline]:
+                self.best[b] = {**metrics, "step": step}
+                self.best_state[b] = trainer.member_state(b)
+            self.logs[b].evaluation(step, metrics, pred_full, trainer.signals[b])
+        headlines = [self.results[b].history[-1][headline] for b in self.live]
+        if trainer.agree(trainer.plan.switch_due(trainer.precision, headlines), True):
+            trainer.precision, self.switched_at = trainer.plan.full, step  # the steps after this evaluation
+            for b in self.live:
+                self.logs[b].precision(step, trainer.precision, f"auto: {headline} {max(headlines):.2f} dB reached "
+                                       f"{trainer.plan.until:g} dB, near where bf16 stalls")
+
+    def save(self, step: int, elapsed: float) -> None:
+        """Every network's state after ``step`` to the checkpoints (``elapsed``: training seconds so far)."""
+        assert self.checkpoints is not None and self.checkpoints.save is not None
+        trainer = self.trainer
+        self.checkpoints.save([checkpoint.capture(step, trainer.state_dict(b), self.sampler, trainer.batch,
+                                                  self.best[b], self.best_state[b], self.results[b].history,
+                                                  self.results[b].diverged_at, elapsed, self.eval_s)
+                               for b in range(trainer.members)])
+
+    def finish(self, step: int, compile_s: float) -> list[FitResult]:
+        """Diverged networks back to their best weights, and every network's final metrics."""
+        trainer = self.trainer
+        for b in range(trainer.members):
+            if self.results[b].diverged_at is not None:
+                trainer.load_member(b, self.best_state[b])
+        trainer.finish()
+        for b, result in enumerate(self.results):
+            final = result.history[-1] if result.diverged_at is None else trainer.evaluate(b)[0]
+            steps_done = step if result.diverged_at is None else result.diverged_at - 1
+            result.metrics = {
+                **{f"final_{k}": v for k, v in final.items() if k not in ("step", "time_s", "loss")},
+                **{f"best_{k}": v for k, v in self.best[b].items()},
+                "params": trainer.num_params, "steps": steps_done, "batch": trainer.batch, "train_s": self.train_s,
+                "eval_s": self.eval_s, "samples_per_s": steps_done * trainer.batch / max(self.train_s, 1e-9),
+                "device": device_name(trainer.device), "torch": torch.__version__, "precision": trainer.plan.start,
+                "precision_final": trainer.precision, "precision_switch_step": self.switched_at,
+                "compile": trainer.compiled, "compile_s": compile_s,
+            }
+        return self.results
+
+
 def train(trainer: Step, cfg: TrainConfig, logs: list[NullLog], checkpoints: Checkpointer | None = None,
           compile_s: float = 0.0) -> list[FitResult]:
     """The loop: lr, batch, step, log, full-grid evaluation, NaN guard, checkpoint, stop; one
     FitResult per network of ``trainer``. A network whose loss turns non-finite stops counting (the
-    others go on) and ends with its best weights."""
-    size, device, batch = trainer.members, trainer.device, trainer.batch
-    first = trainer.signals[0]
-    headline = signals.module(first.kind).HEADLINE
-    n = first.num_samples
-    sampler = Sampler(n, batch, cfg.seed, device) if batch < n else None
-    results = [FitResult(metrics={}) for _ in range(size)]
-    best: list[dict[str, Any]] = [{headline: -math.inf} for _ in range(size)]
-    best_state = [trainer.member_state(b) for b in range(size)]
-    train_s, eval_s, start = 0.0, 0.0, 1
-    if checkpoints is not None and checkpoints.resume is not None:
-        if len(checkpoints.resume) != size:
-            raise KanInrError(f"resuming {size} network(s) from {len(checkpoints.resume)} checkpoint(s)")
-        state = checkpoint.restore(checkpoints.resume, trainer.load_state_dicts, sampler, batch, device,
-                                   best_state[0].keys())
-        best, best_state, start = state.best, state.best_state, state.step + 1
-        train_s, eval_s = state.train_s, state.eval_s
-        for result, history, diverged_at in zip(results, state.history, state.diverged_at):
-            result.history, result.diverged_at = history, diverged_at
-    live = [b for b in range(size) if results[b].diverged_at is None]
-    trainer.precision, switched_at = trainer.plan.running_after([r.history for r in results], headline)
-    # A time budget is evaluated EVALS_PER_CURVE times spread over it (``config.eval_every_for``): the
-    # next mark after the time already trained.
-    def mark_after(seconds: float) -> float | None:
-        if cfg.max_seconds is None:
-            return None
-        mark = cfg.max_seconds / EVALS_PER_CURVE
-        return mark * (math.floor(seconds / mark) + 1)
-
-    next_mark = mark_after(train_s)
+    others go on) and ends with its best weights. The clock counts training only: evaluations and
+    checkpoints are outside ``train_s``."""
+    loop = Loop(trainer, cfg, logs, checkpoints)
+    next_mark = loop.mark_after(loop.train_s)
     for log, signal in zip(logs, trainer.signals):
         log.start(cfg.steps, f"{signal.kind} {'x'.join(map(str, signal.shape))} {trainer.precision}", cfg.max_seconds)
-        log.precision(start - 1, trainer.precision, trainer.plan.why)
-    sync(device)
+        log.precision(loop.start - 1, trainer.precision, trainer.plan.why)
+    sync(trainer.device)
     tick = time.perf_counter()
-    step = start - 1
-    for step in range(start, cfg.steps + 1):
-        lr = lr_at(step - 1, cfg, train_s + (time.perf_counter() - tick))
-        losses = trainer.train(None if sampler is None else sampler.next(), lr, step)  # (B,): forward, MSE, backward, Adam
+    step = loop.start - 1
+    for step in range(loop.start, cfg.steps + 1):
+        lr = lr_at(step - 1, cfg, loop.train_s + (time.perf_counter() - tick))
+        index = None if loop.sampler is None else loop.sampler.next()
+        losses = trainer.train(index, lr, step)  # (B,): forward, MSE, backward, Adam
 
         scheduled = step % cfg.log_every == 0 or step % cfg.eval_every == 0 or step == cfg.steps
-        elapsed = train_s + (time.perf_counter() - tick)
+        elapsed = loop.train_s + (time.perf_counter() - tick)
         out_of_time = trainer.agree(cfg.max_seconds is not None and elapsed >= cfg.max_seconds, scheduled)
         on_time = trainer.agree(next_mark is not None and scheduled and elapsed >= next_mark, scheduled)
         is_eval = step % cfg.eval_every == 0 or step == cfg.steps or out_of_time or on_time
         if scheduled or is_eval:
             loss_values = trainer.losses(losses)  # the only host sync between evaluations
-            elapsed = train_s + (time.perf_counter() - tick)
-            for b in list(live):
-                logs[b].train(step, loss_values[b], lr, step * batch / max(elapsed, 1e-9))
-                if not math.isfinite(loss_values[b]):
-                    results[b].diverged_at = step  # its slice may run on; its best weights return at the end
-                    live.remove(b)
-                    logs[b].message(f"loss became {loss_values[b]} at step {step}: stopped, best weights "
-                                    f"(step {best[b].get('step', 0)}) kept; try a lower --lr")
-            if not live:
+            loop.log_losses(step, loss_values, lr, loop.train_s + (time.perf_counter() - tick))
+            if not loop.live:
                 break
         if is_eval:
-            sync(device)
+            sync(trainer.device)
             now = time.perf_counter()
-            train_s += now - tick
-            next_mark = mark_after(train_s)
-            for b in live:
-                metrics, pred_full = trainer.evaluate(b)
-                results[b].history.append({"step": step, "time_s": train_s, "loss": loss_values[b], **metrics})
-                if metrics[headline] > best[b][headline]:
-                    best[b] = {**metrics, "step": step}
-                    best_state[b] = trainer.member_state(b)
-                logs[b].evaluation(step, metrics, pred_full, trainer.signals[b])
-            headlines = [results[b].history[-1][headline] for b in live]
-            if trainer.agree(trainer.plan.switch_due(trainer.precision, headlines), True):
-                trainer.precision, switched_at = trainer.plan.full, step  # the steps after this evaluation
-                for b in live:
-                    logs[b].precision(step, trainer.precision, f"auto: {headline} {max(headlines):.2f} dB reached "
-                                      f"{trainer.plan.until:g} dB, near where bf16 stalls")
+            loop.train_s += now - tick
+            next_mark = loop.mark_after(loop.train_s)
+            loop.evaluate(step, loss_values)
             tick = time.perf_counter()
-            eval_s += tick - now
+            loop.eval_s += tick - now
         if checkpoints is not None:
             stop = trainer.agree(bool(checkpoints.stop), scheduled)
             if (stop or checkpoints.due(step)) and checkpoints.save is not None:
-                elapsed = train_s + (time.perf_counter() - tick)
-                checkpoints.save([checkpoint.capture(step, trainer.state_dict(b), sampler, batch, best[b],
-                                                     best_state[b], results[b].history, results[b].diverged_at,
-                                                     elapsed, eval_s) for b in range(size)])
+                loop.save(step, loop.train_s + (time.perf_counter() - tick))
             if stop:
-                for result in results:
+                for result in loop.results:
                     result.interrupted_at = step
                 break
         if out_of_time:
             break
-    sync(device)
-    if live:
-        train_s += time.perf_counter() - tick
+    sync(trainer.device)
+    if loop.live:
+        loop.train_s += time.perf_counter() - tick
     for log in logs:
         log.close()
-    if results[0].interrupted_at is not None:
-        return results  # the checkpoints hold the state; a resumed fit finishes it
-
-    for b in range(size):
-        if results[b].diverged_at is not None:
-            trainer.load_member(b, best_state[b])
-    trainer.finish()
-    for b, result in enumerate(results):
-        final = result.history[-1] if result.diverged_at is None else trainer.evaluate(b)[0]
-        steps_done = step if result.diverged_at is None else result.diverged_at - 1
-        result.metrics = {
-            **{f"final_{k}": v for k, v in final.items() if k not in ("step", "time_s", "loss")},
-            **{f"best_{k}": v for k, v in best[b].items()},
-            "params": trainer.num_params, "steps": steps_done, "batch": batch, "train_s": train_s, "eval_s": eval_s,
-            "samples_per_s": steps_done * batch / max(train_s, 1e-9), "device": device_name(device),
-            "torch": torch.__version__, "precision": trainer.plan.start, "precision_final": trainer.precision,
-            "precision_switch_step": switched_at, "compile": trainer.compiled,
-            "compile_s": compile_s,
-        }
-    return results
+    if loop.results[0].interrupted_at is not None:
+        return loop.results  # the checkpoints hold the state; a resumed fit finishes it
+    return loop.finish(step, compile_s)
