@@ -90,8 +90,8 @@ class TrainConfig:
     freq_penalty: float = option(0.0, "Weight of the first KAN layer's frequency penalty.", lo=0)
     freq_alpha: float = option(2.0, "Its exponent: coefficient k weighs (k / Nyquist)^alpha.", lo=0)
     recipe: str = option("default", "Which recipe family the preset's settings came from: default (the fastest "
-                                    "route measured to a fit right on and between the samples) or paper (the "
-                                    "paper's published network and settings).", choices=("default", "paper"))
+                                    "route measured to a good fit on the grid, its 2x render scored too) or paper "
+                                    "(the paper's published network and settings).", choices=("default", "paper"))
     box: int = option(0, "Box pixels: a pixel is the INR's mean over its cell from box^d samples; 0 = its "
                          "centre value.", lo=0, recipe=True)
 

@@ -32,8 +32,8 @@ from kan_inr.space import SearchSpace
 @dataclass(frozen=True)
 class Preset:
     """A family's configuration and how it is trained. Two recipe families: "default", the fastest
-    route this project measured to a fit right on the grid and between the samples (``recipe``,
-    ``adapt``); "paper", the paper's published network and settings exactly (``published``, the config
+    route this project measured to a good fit on the grid with a 2x render scored too (``recipe``,
+    ``adapt``; between the samples no default reaches bicubic yet, benchmarks/compare-ttq.json); "paper", the paper's published network and settings exactly (``published``, the config
     unadapted), for reproductions. ``published`` None: the default is the paper's."""
 
     family: str
