@@ -215,7 +215,7 @@ for d in "${DATA:-}" "${DATA:-}/.." shared/data ../shared/data; do
 done
 BACH_RECORD="&& '$PY' scripts/record_compare.py bach --outputs '$OUT' && cp benchmarks/compare-bach.json '$OUT/benchmarks/'"
 BACH_ARGS="--protocol bach"
-if [ "$DRY" = 1 ]; then BACH_ARGS="--protocol bach-cpu --budget-steps 2"; BACH_RECORD=""; fi  # never record a rehearsal
+if [ "$DRY" = 1 ]; then BACH_ARGS="--protocol bach-cpu --steps 2"; BACH_RECORD=""; fi  # never record a rehearsal
 mkdir -p "$OUT/benchmarks"
 step bach 420 env PYTHONPATH=".:scripts" bash -c "'$PY' -m kan_inr.cli compare $BACH_ARGS --data '$BACH_DIR' \
   --device $DEVICE --outputs '$OUT' -q $BACH_RECORD"

@@ -96,7 +96,7 @@ def test_models_names_are_whole_at_80_columns_and_json(tmp_path):
 
 
 def test_compare_json(image_file, tmp_path, capsys, monkeypatch):
-    code, out, err = run_cli(["compare", image_file, "--models", "siren", "--budget-steps", "3", "--outputs", tmp_path,
+    code, out, err = run_cli(["compare", image_file, "--models", "siren", "--steps", "3", "--outputs", tmp_path,
                               "--device", "cpu", "-q", "--json"], capsys, monkeypatch)
     assert code == 0, err
     printed = json.loads(out)

@@ -96,7 +96,7 @@ def test_seconds_budget_stops_on_the_clock(image_file: Path, tmp_path: Path) -> 
 
 
 def test_cli_compare_recipe_names_a_family_as_fit_does(image_file: Path, tmp_path: Path, capsys, monkeypatch) -> None:
-    code, out, err = run_cli(["compare", image_file, "--models", "siren", "--recipe", "paper", "--budget-seconds",
+    code, out, err = run_cli(["compare", image_file, "--models", "siren", "--recipe", "paper", "--seconds",
                               "0.2", "--device", "cpu", "-q", "--outputs", tmp_path], capsys, monkeypatch)
     assert code == 0, err
     assert "Each model under its own paper recipe for 0.2 s of training" in out
@@ -205,7 +205,7 @@ def test_cli_compare_error_is_one_line(image_file: Path, tmp_path: Path, monkeyp
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err == ("kan-inr: error: give one budget: --budget-steps N, --budget-seconds S "
+    assert capsys.readouterr().err == ("kan-inr: error: give one budget: --steps N, --seconds S "
                                        "or --recipe default|paper\n")
     assert not (tmp_path / "out").exists()
 

@@ -218,7 +218,8 @@ def test_the_clock_is_seconds_for_every_command():
     ("--budget-steps", "--steps", "7", Budget(steps=7)),
 ])
 def test_compare_takes_its_old_budget_flags_with_a_note(old, new, value, budget, capsys, monkeypatch):
-    """README's ``compare ... --budget-seconds 60`` still runs, under the name every other command uses."""
+    """An older command line's ``compare ... --budget-seconds 60`` still runs (with a note), under the name
+    every other command uses."""
     taken = []
     done = types.SimpleNamespace(markdown="| compared |")
 

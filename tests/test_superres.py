@@ -77,7 +77,7 @@ def test_tiny_downsample_comparison_scores_renders_and_baselines(image_file: Pat
 def test_cli_rejects_a_bad_factor(image_file, capsys, monkeypatch):
     from conftest import run_cli
 
-    code, _, err = run_cli(["compare", image_file, "--downsample", "1", "--budget-steps", "1"], capsys, monkeypatch)
+    code, _, err = run_cli(["compare", image_file, "--downsample", "1", "--steps", "1"], capsys, monkeypatch)
     assert code == 2 and "--downsample must be a whole factor of at least 2" in err
 
 
@@ -101,7 +101,7 @@ def test_speech_protocols_run_from_the_bundled_clip(protocol, tmp_path, capsys, 
     assert PROTOCOLS[protocol].bundled and (BUNDLED_DATA / "speech.wav").is_file()
     monkeypatch.setenv(DATA_ENV, str(tmp_path / "shared-without-speech"))
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli(["compare", "--protocol", protocol, "--budget-steps", "2", "--models", "siren",
+    code, out, err = run_cli(["compare", "--protocol", protocol, "--steps", "2", "--models", "siren",
                               "--device", "cpu", "-q"], capsys, monkeypatch)
     assert code == 0, err
     folder = tmp_path / "outputs" / f"compare-{protocol}"

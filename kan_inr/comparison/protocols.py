@@ -55,14 +55,14 @@ class Budget:
         given = sum([self.seconds is not None and self.recipe is None, self.recipe is not None,
                      self.steps is not None and self.seconds is None])
         if given != 1:
-            raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe default|paper "
-                              "(--recipe with --budget-seconds: each model's own recipe, cut at S seconds)")
+            raise KanInrError("give one budget: --steps N, --seconds S or --recipe default|paper "
+                              "(--recipe with --seconds: each model's own recipe, cut at S seconds)")
         if self.recipe is not None and self.recipe not in RECIPES:
             raise KanInrError(f"unknown recipe {self.recipe!r} (choose from {', '.join(RECIPES)})")
         if self.steps is not None and self.steps < 1:
-            raise KanInrError(f"--budget-steps must be at least 1, got {self.steps}")
+            raise KanInrError(f"--steps must be at least 1, got {self.steps}")
         if self.seconds is not None and not self.seconds > 0:
-            raise KanInrError(f"--budget-seconds must be positive, got {self.seconds}")
+            raise KanInrError(f"--seconds must be positive, got {self.seconds}")
         if self.batch is not None and self.batch < 0:
             raise KanInrError(f"--batch must be 0 (full batch) or positive, got {self.batch}")
         if self.recipe is not None and self.batch is not None:
@@ -283,7 +283,7 @@ def make_budget(steps: int | None, seconds: float | None, recipe: str | None, ba
     if batch is None:
         return None
     if proto is None:
-        raise KanInrError("--batch needs a budget: --budget-steps N or --budget-seconds S")
+        raise KanInrError("--batch needs a budget: --steps N or --seconds S")
     return dataclasses.replace(proto.budget, batch=batch)
 
 

@@ -134,7 +134,7 @@ def run_comparison(signal_paths: list[str | Path], model_names: list[str] | None
     model_names = _models(model_names, proto, proto.kind if proto else signals.kind_of(paths[0]), log)
     budget = budget if budget is not None else (proto.budget if proto else None)
     if budget is None:
-        raise KanInrError("give one budget: --budget-steps N, --budget-seconds S or --recipe default|paper")
+        raise KanInrError("give one budget: --steps N, --seconds S or --recipe default|paper")
     resize = resize if resize is not None else (proto.resize if proto else None)
     downsample = downsample if downsample is not None else (proto.downsample if proto else None)
     name = name or (proto.name if proto else budget.slug() + (f"-r{resize}" if resize else "")
