@@ -15,7 +15,8 @@ from typing import Any, Optional
 import typer
 
 from kan_inr import limits
-from kan_inr.config import FULL_BATCH, TrainConfig, train_options
+from kan_inr.config import FULL_BATCH, TrainConfig
+from kan_inr.options import train_options
 from kan_inr.options import fields_from
 from kan_inr.cli_options import (TUNE_OPTIONS, AllowCode, AsJson, Channels, Device, Duration, ModelName, NoLimits,
                                   Outputs, Quiet, Resize, Start, Steps, fit_options, with_options)

@@ -61,7 +61,7 @@ def with_options(options: dict[str, tuple[Any, Any]]) -> Callable[[Callable[...,
 
 # The training options fit and fit-many share: one per TrainConfig field, by its user name, default None (not
 # given: the preset's recipe or the declared default); ``fit_options`` adds them to a command's signature and
-# hands them to it as one dict ``given``, which ``config.train_options`` merges with a TOML file's.
+# hands them to it as one dict ``given``, which ``options.train_options`` merges with a TOML file's.
 TRAIN_OPTIONS: dict[str, tuple[Any, Any]] = {
     o.name: (Annotated[Optional[o.hint], typer.Option(o.flag, help=fit_help(o))], None)
     for o in options_of(TrainConfig).values()}

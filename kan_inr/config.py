@@ -1,6 +1,6 @@
 """Configuration: the training options (``TrainConfig``), a study's options (``TuneConfig``), the
-run-config schema (config.json), and the options as the command line gives them (a TOML file,
-``--set key=value``).
+run-config schema (config.json). The options as the command line gives them (a TOML file, ``--set
+key=value``) are ``options.train_options``.
 
 One validator for every typed field that arrives as data: ``check_fields`` for JSON values read
 from a run's config.json, ``parse_field`` for the text of a ``--set key=value``; both follow the
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 import types
 import typing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from kan_inr import limits
@@ -359,51 +357,3 @@ def check_config(data: Any, where: str) -> dict[str, Any]:
 def train_config(config: dict[str, Any], where: str = "config.json") -> TrainConfig:
     """The TrainConfig a run was fitted with (validated)."""
     return TrainConfig(**check_fields(TrainConfig, config["train"], f"{where} train"))
-
-
-# Options as the command line gives them: a TOML file and --set key=value items.
-
-LENGTH_OPTIONS = ("steps", "epochs", "seconds")  # a fit's length, as the command line and its TOML name it
-
-
-def parse_assignments(items: list[str]) -> dict[str, str]:
-    """['key=value', ...] -> {'key': 'value'}; a malformed item is an error."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise KanInrError(f"--set expects key=value, got '{item}'")
-        out[key.strip()] = value.strip()
-    return out
-
-
-def read_config_file(path: Path | None) -> dict[str, Any]:
-    """Options from a TOML file: top-level keys are fit options, a [model] table holds --set fields."""
-    if path is None:
-        return {}
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise KanInrError(f"no such config file: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, IsADirectoryError) as exc:
-        raise KanInrError(f"cannot read config file {path}: {exc}") from None
-
-
-def train_options(config: Path | None, set_: list[str], **given: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(model fields, TrainConfig options) from a TOML file (``--config``), ``key=value`` items
-    (``--set``) and the fit options given (None = not given; they win over the file's, and a length
-    given, steps, epochs or seconds, replaces all of the file's); a batch of 0 is FULL_BATCH. Values are
-    checked where they are declared, by ``TrainConfig`` and the model's config class, before any run
-    folder is touched."""
-    file_options = read_config_file(config)
-    table = file_options.pop("model", {})
-    if not isinstance(table, dict):
-        raise KanInrError(f"{config}: 'model' must be a [model] table of model fields, got {table!r}"[:300])
-    model_fields = {**table, **parse_assignments(set_)}
-    unknown = set(file_options) - set(given)
-    if unknown:
-        raise KanInrError(f"unknown option(s) in {config}: {', '.join(sorted(unknown))} (valid: {', '.join(given)}, [model])")
-    if any(given.get(k) is not None for k in LENGTH_OPTIONS):  # a length on the command line replaces the file's
-        file_options = {k: v for k, v in file_options.items() if k not in LENGTH_OPTIONS}
-    options = {**file_options, **{k: v for k, v in given.items() if v is not None}}
-    return model_fields, options

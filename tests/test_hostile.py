@@ -15,7 +15,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kan_inr import KanInrError, cli, config, jobs, models, runs, signals, step
+from kan_inr import KanInrError, cli, jobs, models, options, runs, signals, step
 from kan_inr.logging import NullLog
 from kan_inr.metrics import psnr
 from kan_inr.pixels import POINT
@@ -271,7 +271,7 @@ def test_any_option_values(image_file, tmp_path, capsys, monkeypatch, steps, lr,
 def test_any_set_string(item):
     signal = signals.Signal(torch.zeros(16, 3), (4, 4), "image", (0.0, 1.0))
     try:
-        job = jobs.start_run("x.png", "siren", signal=signal, write=False, model_overrides=config.parse_assignments([item]))
+        job = jobs.start_run("x.png", "siren", signal=signal, write=False, model_overrides=options.parse_assignments([item]))
     except KanInrError as exc:
         assert len(cli.error_line(exc).splitlines()) == 1
         return

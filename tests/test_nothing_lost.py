@@ -262,7 +262,7 @@ def test_train_config_accepts_a_value_or_raises_kaninrerror(field, value):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(field=st.sampled_from(["steps", "lr", "batch", "box", "seed", "schedule", "eval_every", "model"]), value=WRONG)
 def test_toml_options_of_any_type_end_in_one_line(field, value, tmp_path_factory):
-    from kan_inr.config import train_options
+    from kan_inr.options import train_options
 
     folder = tmp_path_factory.mktemp("toml")
     path = folder / "o.toml"
