@@ -44,7 +44,7 @@ def test_command_writes_json_and_refuses_bad_batches(bench, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     (row,) = data["models"]
-    assert row["model"] == "siren" and row["params"] == 198_915 and row["batch"] == 32 and "error" not in row
+    assert row["model"] == "siren" and row["params"] == 245_511 and row["batch"] == 32 and "error" not in row
     assert data["env"]["torch"] == torch.__version__ and data["references"] == []
     assert "siren" in result.output  # the rich table
     bad = CliRunner().invoke(app, ["--device", "cpu", "--batches", "0", "--no-references"])
@@ -61,7 +61,7 @@ def test_record_writes_the_readme_tables_with_provenance(bench, tmp_path, monkey
     data = json.loads((tmp_path / "bench-test.json").read_text())
     (row,) = data["results"]["models"]
     assert data["markdown"] == bench.markdown(data["results"]) + "\n" and data["torch"] == torch.__version__
-    assert f"| siren | 198,915 | 32 | fp32 | eager | {row['step_ms']:.1f} |" in data["markdown"]
+    assert f"| siren | 245,511 | 32 | fp32 | eager | {row['step_ms']:.1f} |" in data["markdown"]
     bad = CliRunner().invoke(app, ["--device", "cpu", "--no-references", "--record", "../x"])
     assert bad.exit_code != 0 and not (tmp_path.parent / "x.json").exists()
 

@@ -58,7 +58,7 @@ def test_tiny_comparison_writes_table_and_figures_and_resumes(image_file: Path, 
         assert float(row["wall_s"]) > 0 and row["device"] == "cpu"
     assert rows[2]["psnr"] == rows[0]["psnr"] and float(rows[3]["psnr"]) == 0.0  # one signal: mean = it, std 0
     markdown = (folder / "results.md").read_text()
-    assert "| model | params | steps | batch | PSNR (dB) | SSIM |" in markdown and "| siren | 198,915 |" in markdown
+    assert "| model | params | steps | batch | PSNR (dB) | SSIM |" in markdown and "| siren | 245,511 |" in markdown
 
     names = sorted(p.name for p in first.figures)
     assert names == ["crops_tiny.png", "psnr_vs_step.png", "psnr_vs_time.png"]

@@ -149,28 +149,34 @@ SL2A_PAPER = Recipe(lr=1e-3, batch=16384, epochs=501)  # 501 epochs of 16,384 pi
 # the length is this project's (2,000 steps), the one setting of this recipe not from the paper.
 SIREN_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant", target_range=(-1.0, 1.0))  # images in [-1, 1]
 
-# fkan's image default is the chosen point of the equal-effort study benchmarks/tune-div2k-128.json (8
-# trials of 25 s per signal on DIV2K 00 + 05, fitted at 128 px from 256, objectives grid and 2x;
-# validated on DIV2K 10 + 15: benchmarks/tune-div2k-128-validation.json), and at the 120 s of the ttq
-# protocol it gains 4.3 dB on the grid and 2.1 dB at 2x (benchmarks/compare-ttq.json). sl2a's chosen
-# point was its own default. siren's chosen point (103 x 3, omega 58 / 12.5, lr 2.7e-3) won at 25 s but
-# lost at 120 s between the samples (ttq 2x 25.67 dB, below bicubic's 27.04, where the former default
-# scored 27.39), so siren keeps its former default. A study under a clock does not choose a length:
-# the tuned fkan's steps cost a fifth of the former default's, so its length is 2,000 epochs, about
-# the former default's wall time at 128 px. It is bf16-neutral (benchmarks/precision-fkan.json, at 300 epochs).
-# study trial 2: sine blocks behind the Fourier-KAN layer, K at 0.2 of Nyquist
-FKAN_TUNED = FKANConfig(hidden_dim=63, block_dims=(97, 97, 97, 97), omega=7.36, block="sine")
-FKAN_TUNED_NYQUIST_FRACTION = 0.2
 # Where bf16 stalls the image recipes (grid PSNR, dB; benchmarks/precision-ceiling.json: DIV2K 00 fitted at
 # 64 px for 1,000 epochs): SIREN's bf16 fit ends at 61.9 dB where fp32 reaches 76.1, sl2a's at 58.8 where
 # fp32 reaches 61.4. fkan's reached 34 dB in either precision there, so it takes the lower of the two.
 SIREN_BF16_CEILING = 61.9
 KAN_BF16_CEILING = 58.8
 
+# The image defaults of fkan and siren are the chosen points of the equal-effort study at the budget they
+# are judged at, benchmarks/tune-ttq-120.json: 16 trials of 120 s per model on DIV2K 02 (256 px fitted at
+# 128, the ttq geometry), every model on auto precision, objectives grid and 2x, the chosen point the best
+# grid among the Pareto points whose 2x reaches bicubic's. On DIV2K 03 + 08, which the study did not see
+# (benchmarks/tune-ttq-120-validation.json, mean dB, default -> chosen): fkan 31.41 -> 44.73 on the grid
+# and 25.71 -> 27.42 at 2x (bicubic 27.24); siren 51.33 -> 60.19 on the grid and 27.97 -> 27.80 at 2x,
+# both above bicubic, so the rule takes the grid. sl2a's chosen point was its own default (trial 0).
+# A study under a clock does not choose a length: each length is about the 120 s the point was studied at
+# (one thread at 128 px on the project's 2-core CPU: fkan 477 steps, siren 579).
+# fkan, study trial 14: five sine blocks of 294 behind a Fourier-KAN layer of 129, K at 0.09 of Nyquist.
+FKAN_TUNED = FKANConfig(hidden_dim=129, block_dims=(294,) * 5, omega=11.4, block="sine")
+FKAN_TUNED_NYQUIST_FRACTION = 0.09
+FKAN_IMAGE = Recipe(lr=8e-4, batch=IMAGE_BATCH, epochs=500, schedule="cosine", box=IMAGE_BOX,
+                    bf16_ceiling=KAN_BF16_CEILING)
+# siren, study trial 10: one hidden layer of 492, omega_0 58.5 (first) and 43.4 (hidden).
+SIREN_TUNED = SirenConfig(hidden_dim=492, hidden_layers=1, first_omega=58.5, hidden_omega=43.4)
+SIREN_IMAGE = Recipe(lr=4.2e-4, batch=IMAGE_BATCH, epochs=600, schedule="cosine", target_range=(-1.0, 1.0),
+                     box=IMAGE_BOX, bf16_ceiling=SIREN_BF16_CEILING)
+
 PRESETS: dict[str, dict[str, Preset]] = {
     "fkan": {
-        "image": Preset("fkan", FKANConfig(), Recipe(lr=2.2e-4, batch=IMAGE_BATCH, epochs=2000, schedule="cosine",
-                                                     box=IMAGE_BOX, bf16_ceiling=KAN_BF16_CEILING),
+        "image": Preset("fkan", FKANConfig(), FKAN_IMAGE,
                         "FKAN, Mehrabian et al. 2024, arXiv 2409.09323",
                         adapt=NyquistCap("grid_size", FKAN_TUNED_NYQUIST_FRACTION),
                         published=FKAN_PAPER, tuned=FKAN_TUNED),
@@ -179,10 +185,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
                         adapt=band_capped("band"), published=FKAN_PAPER, tuned=FKAN_AUDIO),
     },
     "siren": {
-        "image": Preset("siren", SirenConfig(),
-                        Recipe(lr=3e-4, batch=IMAGE_BATCH, epochs=1000, schedule="cosine", target_range=(-1.0, 1.0),
-                               box=IMAGE_BOX, bf16_ceiling=SIREN_BF16_CEILING),
-                        "SIREN, Sitzmann et al. 2020, arXiv 2006.09661", published=SIREN_PAPER),
+        "image": Preset("siren", SirenConfig(), SIREN_IMAGE, "SIREN, Sitzmann et al. 2020, arXiv 2006.09661",
+                        published=SIREN_PAPER, tuned=SIREN_TUNED),
         "audio": Preset("siren", SirenConfig(first_omega=float(AUDIO_BAND)), AUDIO_RECIPE,
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661 (audio)", adapt=band_capped("first_omega"),
                         published=SIREN_AUDIO_PAPER),
