@@ -52,7 +52,8 @@ def smooth_images(count: int, size: int, seed: int = 0) -> list[Signal]:
 
 
 def seeded_models(model_name: str, count: int, fields: dict[str, str], seed: int) -> list[torch.nn.Module]:
-    """What jobs.start_run builds for each signal: the preset's model after torch.manual_seed(seed)."""
+    """The preset's published network (``Preset.config``, as many-cpu.json measured it; a fit's default is
+    the study's where one chose it) with ``fields`` set, after torch.manual_seed(seed), once per signal."""
     preset = models.preset(model_name)
     cfg = models.with_overrides(preset.config, fields)
     built = []

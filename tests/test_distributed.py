@@ -140,7 +140,7 @@ def test_fit_distributed_averages_gradients_over_ranks(tmp_path: Path) -> None:
     signal = signals.load(path)
     preset = models.preset("siren")
     torch.manual_seed(5)
-    model = models.build("siren", 2, 3, models.with_overrides(preset.config, TINY_SIREN))
+    model = models.build("siren", 2, 3, models.with_overrides(preset.config_for(signal.shape), TINY_SIREN))
     coords = signal.coords()  # (N, 2)
     target = normalise(signal.values, signal.value_range, preset.recipe.target_range)  # (N, 3)
     sampler = Sampler(signal.num_samples, 2 * batch, 5, torch.device("cpu"))

@@ -69,7 +69,7 @@ def test_fit_batch_equals_one_fit_per_signal(tmp_path: Path, family: str, fields
                                              batch: int, box: int, seed: int) -> None:
     sigs = [signals.load(p) for p in write_images(tmp_path, [(16, 16)] * 2)]
     preset = models.preset(family)
-    cfg = models.with_overrides(preset.config, fields)
+    cfg = models.with_overrides(preset.config_for(sigs[0].shape), fields)
     train = TrainConfig(steps=20, lr=1e-3, batch=batch, eval_every=10, seed=seed, device="cpu", box=box)
 
     def seeded_model() -> torch.nn.Module:  # what jobs.start_run builds for every signal
@@ -95,7 +95,7 @@ def test_fit_batch_equals_one_fit_per_signal(tmp_path: Path, family: str, fields
 
 def test_fit_batch_diverges_like_fit(tmp_path: Path) -> None:
     sigs = [signals.load(p) for p in write_images(tmp_path, [(16, 16)] * 2)]
-    cfg = models.with_overrides(models.preset("siren").config, TINY_SIREN)
+    cfg = models.with_overrides(models.preset("siren").config_for((16, 16)), TINY_SIREN)
     # targets of order 1e30: their squared error overflows float32, an infinite loss at the first step
     train = TrainConfig(steps=30, eval_every=5, log_every=1, device="cpu", target_range=(-1e30, 1e30))
 
@@ -113,7 +113,7 @@ def test_fit_batch_diverges_like_fit(tmp_path: Path) -> None:
 
 def test_fit_batch_rejects_mixed_shapes(tmp_path: Path) -> None:
     sigs = [signals.load(p) for p in write_images(tmp_path, [(16, 16), (16, 12)])]
-    tiny = models.with_overrides(models.preset("siren").config, TINY_SIREN)
+    tiny = models.with_overrides(models.preset("siren").config_for((16, 16)), TINY_SIREN)
     with pytest.raises(KanInrError, match="one kind, shape"):
         fit_batch([models.build("siren", 2, 3, tiny) for _ in sigs], sigs, TrainConfig(steps=1, device="cpu"))
 

@@ -2,7 +2,8 @@
 
 y = W_L sin(omega_h (... sin(omega_0 (W_1 x + b_1)) ...)) + b_L. Initialisation (paper, sec. 3.2):
 first layer W ~ U(+-1 / in), later layers W ~ U(+-sqrt(6 / in) / omega_h); biases PyTorch default.
-The image preset (3 hidden layers of 256, omega 30) has 198,915 parameters for RGB.
+The published image network (3 hidden layers of 256, omega 30; ``--recipe paper``) has 198,915 parameters
+for RGB; the image default is a study's point (``presets.SIREN_TUNED``: 1 x 492, 245,511).
 """
 
 from __future__ import annotations
