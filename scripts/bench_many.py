@@ -169,4 +169,4 @@ def markdown(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    records.run_script(main, "bench_many.py")

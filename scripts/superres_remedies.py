@@ -113,4 +113,4 @@ def write(rows: list[dict], original: signals.Signal, low: signals.Signal, args:
 
 
 if __name__ == "__main__":
-    main()
+    records.run_script(main, "superres_remedies.py")

@@ -75,7 +75,7 @@ def test_prefiltered_render_is_the_cell_average_of_a_fourier_layer():
 def test_kan_presets_cap_their_basis_at_nyquist_unless_set(image_file):
     fraction = models.IMAGE_NYQUIST_FRACTION
     assert 0 < fraction <= 1
-    fkan_fraction = models.FKAN_TUNED_NYQUIST_FRACTION  # the study's fkan caps K at 0.2 of Nyquist
+    fkan_fraction = models.FKAN_TUNED_NYQUIST_FRACTION  # the study's fkan caps K at 0.09 of Nyquist
     for name, field, cap in [("fkan", "grid_size", fkan_fraction), ("sl2a", "degree", fraction),
                              ("cheby-kan", "first_degree", fraction)]:
         preset = models.preset(name)
@@ -83,6 +83,10 @@ def test_kan_presets_cap_their_basis_at_nyquist_unless_set(image_file):
         assert getattr(preset.config_for((512, 512)), field) == min(full, math.floor(cap * 256 * math.pi))
         assert getattr(preset.config_for((24, 24)), field) == math.floor(cap * 12 * math.pi)  # of pi n / 2
     assert models.preset("bspline-kan").config_for((24, 24)).first_grid_size == math.floor(fraction * 24)
+    siren = models.preset("siren")  # omega_0 capped as if it were K, a float still; the paper's uncapped
+    assert siren.config_for((24, 24)).first_omega == float(math.floor(fraction * 12 * math.pi)) == 18.0
+    assert siren.config_for((128, 128)).first_omega == siren.tuned.first_omega == 58.5
+    assert siren.config_for((24, 24), "paper").first_omega == 30.0
     job = start_run(image_file, "fkan", write=False, model_overrides={"grid_size": "270"}, device="cpu")
     assert job.model.kan.grid_size == 270  # the published K, with --set
     assert start_run(image_file, "fkan", write=False, device="cpu").model.kan.grid_size == \

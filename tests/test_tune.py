@@ -257,8 +257,8 @@ def test_each_family_declares_its_levers_and_a_plugin_its_own(monkeypatch):
 
 
 def test_epochs_budget_caps_the_length_lever():
-    space = spaces.search_space("siren")  # the image recipe: 1,000 epochs, searched from 100 to 2,000
-    assert spaces.within_budget(space, 300).params["epochs"] == number(100, 300, log=True, integer=True)
+    space = spaces.search_space("siren")  # the image recipe: 600 epochs, searched from 60 to 1,200
+    assert spaces.within_budget(space, 300).params["epochs"] == number(60, 300, log=True, integer=True)
     assert spaces.within_budget(space, 50).params["epochs"].fixed == 50
     with pytest.raises(KanInrError, match="above the budget"):
         spaces.within_budget(spaces.changed(space, {"epochs": {"fixed": 500}}, models.SirenConfig(), "x"), 100)
@@ -316,8 +316,8 @@ def test_a_seconds_budget_drops_the_length_lever_and_a_study_starts_at_the_defau
     timed = spaces.within_budget(space, None, 30.0)
     assert "epochs" not in timed.params and set(timed.params) == set(space.params) - {"epochs"}
     point = spaces.default_point(timed, models.preset("siren", "image"), (64, 64), "image")
-    assert point == {"lr": 3e-4, "schedule": "cosine", "hidden_dim": 256, "hidden_layers": 3, "first_omega": 30.0,
-                     "hidden_omega": 30.0}
+    assert point == {"lr": 4.2e-4, "schedule": "cosine", "hidden_dim": 492, "hidden_layers": 1, "first_omega": 50.0,
+                     "hidden_omega": 43.4}  # presets.SIREN_IMAGE and SIREN_TUNED, omega_0 capped at 64 px
 
 
 def test_an_fkan_study_starts_at_fkans_default_network_and_recipe(tmp_path, monkeypatch):

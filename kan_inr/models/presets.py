@@ -33,8 +33,9 @@ from kan_inr.space import SearchSpace
 class Preset:
     """A family's configuration and how it is trained. Two recipe families: "default", the fastest
     route this project measured to a good fit on the grid with a 2x render scored too (``recipe``,
-    ``adapt``; between the samples no default reaches bicubic yet, benchmarks/compare-ttq.json); "paper", the paper's published network and settings exactly (``published``, the config
-    unadapted), for reproductions. ``published`` None: the default is the paper's."""
+    ``adapt``; which reach bicubic between the samples: benchmarks/compare-ttq.json); "paper", the
+    paper's published network and settings exactly (``published``, the config unadapted), for
+    reproductions. ``published`` None: the default is the paper's."""
 
     family: str
     config: Any
@@ -130,6 +131,14 @@ class NyquistCap:
     B-spline intervals of width 2 / G (``unit`` ``INTERVALS``) resolve up to about pi G / 2, so G is capped
     at ``fraction`` n (``geometry.nyquist_basis``). The smaller axis sets the cap. The published size stays
     available with ``--set``.
+
+    SIREN's omega_0 (``first_omega``) is capped as if it were K: its first layer, sin(omega_0 (w . x + b))
+    with w ~ U(+-1 / in), reaches omega_0 / in per axis, and the factor ``in`` leaves room for the harmonics
+    its hidden sine layers add. Only grids below 75 px are capped (omega_0 58.5). Probes, not recorded
+    (2x PSNR, 600 steps, DIV2K 00 / 05 reduced 2x): fitted at 64 px, omega_0 58.5 scored 23.10 / 23.59 dB
+    and the cap's 50 23.17 / 23.66; at 32 px, 58.5 scored 20.34 / 20.85 and 29 22.12 / 21.68 (bicubic
+    22.19 / 21.87); on the 24 px test image reduced to 12 (50 steps), 18.1 at 58.5 and 32.3 at 9.4
+    (bicubic 30.6).
     """
 
     field_name: str
@@ -138,7 +147,8 @@ class NyquistCap:
 
     def __call__(self, cfg: Any, shape: tuple[int, ...]) -> Any:
         cap = nyquist_basis(self.fraction, shape, CENTERS, self.unit)
-        return dataclasses.replace(cfg, **{self.field_name: min(getattr(cfg, self.field_name), cap)})
+        size = getattr(cfg, self.field_name)  # int (a basis size) or float (omega_0): kept as it is
+        return dataclasses.replace(cfg, **{self.field_name: type(size)(min(size, cap))})
 
 
 # The papers' published settings (``--recipe paper``): point samples, the
@@ -150,10 +160,11 @@ SL2A_PAPER = Recipe(lr=1e-3, batch=16384, epochs=501)  # 501 epochs of 16,384 pi
 SIREN_PAPER = Recipe(lr=1e-4, batch=FULL_BATCH, steps=2000, schedule="constant", target_range=(-1.0, 1.0))  # images in [-1, 1]
 
 # Where bf16 stalls the image recipes (grid PSNR, dB; benchmarks/precision-ceiling.json: DIV2K 00 fitted at
-# 64 px for 1,000 epochs): SIREN's bf16 fit ends at 61.9 dB where fp32 reaches 76.1, sl2a's at 58.8 where
-# fp32 reaches 61.4. fkan's reached 34 dB in either precision there, so it takes the lower of the two.
-SIREN_BF16_CEILING = 61.9
-KAN_BF16_CEILING = 58.8
+# 64 px for 1,000 epochs of each default): SIREN's bf16 fit ends at 66.8 dB where fp32 reaches 147.2,
+# fkan's at 50.8 where fp32 reaches 67.7, sl2a's at 58.8 where fp32 reaches 61.4.
+SIREN_BF16_CEILING = 66.8
+FKAN_BF16_CEILING = 50.8
+SL2A_BF16_CEILING = 58.8
 
 # The image defaults of fkan and siren are the chosen points of the equal-effort study at the budget they
 # are judged at, benchmarks/tune-ttq-120.json: 16 trials of 120 s per model on DIV2K 02 (256 px fitted at
@@ -168,7 +179,7 @@ KAN_BF16_CEILING = 58.8
 FKAN_TUNED = FKANConfig(hidden_dim=129, block_dims=(294,) * 5, omega=11.4, block="sine")
 FKAN_TUNED_NYQUIST_FRACTION = 0.09
 FKAN_IMAGE = Recipe(lr=8e-4, batch=IMAGE_BATCH, epochs=500, schedule="cosine", box=IMAGE_BOX,
-                    bf16_ceiling=KAN_BF16_CEILING)
+                    bf16_ceiling=FKAN_BF16_CEILING)
 # siren, study trial 10: one hidden layer of 492, omega_0 58.5 (first) and 43.4 (hidden).
 SIREN_TUNED = SirenConfig(hidden_dim=492, hidden_layers=1, first_omega=58.5, hidden_omega=43.4)
 SIREN_IMAGE = Recipe(lr=4.2e-4, batch=IMAGE_BATCH, epochs=600, schedule="cosine", target_range=(-1.0, 1.0),
@@ -186,7 +197,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
     },
     "siren": {
         "image": Preset("siren", SirenConfig(), SIREN_IMAGE, "SIREN, Sitzmann et al. 2020, arXiv 2006.09661",
-                        published=SIREN_PAPER, tuned=SIREN_TUNED),
+                        adapt=NyquistCap("first_omega"), published=SIREN_PAPER, tuned=SIREN_TUNED),
         "audio": Preset("siren", SirenConfig(first_omega=float(AUDIO_BAND)), AUDIO_RECIPE,
                         "SIREN, Sitzmann et al. 2020, arXiv 2006.09661 (audio)", adapt=band_capped("first_omega"),
                         published=SIREN_AUDIO_PAPER),
@@ -194,7 +205,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
     # SL2A code: Adam 1e-3, 16,384-pixel batches, 501 epochs of 16 batches at 512^2, lr * 0.1^(epoch/501).
     "sl2a": {
         "image": Preset("sl2a", SL2AConfig(), Recipe(lr=1e-3, batch=IMAGE_BATCH, epochs=501, schedule="cosine",
-                                                           box=IMAGE_BOX, bf16_ceiling=KAN_BF16_CEILING),
+                                                           box=IMAGE_BOX, bf16_ceiling=SL2A_BF16_CEILING),
                         "SL2A-INR, Heidari et al. 2024, arXiv 2409.10836", adapt=NyquistCap("degree"),
                         published=SL2A_PAPER),
         "audio": Preset("sl2a", SL2AConfig(), SL2A_AUDIO_RECIPE,
