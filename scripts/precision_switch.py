@@ -17,7 +17,8 @@ side by side).
   it by more than 1 dB is where bf16 stalls the recipe (``models.Recipe.bf16_ceiling``).
 - ``switch``: fp32, bf16 and auto (bf16, then fp32 from ``bf16_until``) at equal epochs, auto at the
   recipe's switch level and at each ``--margins`` below the ceiling: auto should end within 0.1 dB of fp32.
-- ``budget``: fp32 against auto for ``--seconds`` (the ttq budget): steps in the same time and scores.
+- ``budget``: fp32 against auto for ``--seconds`` (the ttq budget): steps in the same time and scores;
+  with ``--margins``, also auto switching at each level below the ceiling (which margin pays most).
 """
 
 from __future__ import annotations
@@ -67,11 +68,11 @@ def run_part(args: argparse.Namespace, device: torch.device) -> list[dict[str, A
                 # perturbation of the trajectory alone moves the end, the floor under any switch's cost
                 variants = {"fp32": {"precision": "fp32"}, "bf16": {"precision": "bf16"}, "auto": {"precision": "auto"},
                             "one bf16 step": {"precision": "bf16", "bf16_until": 1e-3, "eval_every": 1}}
-                ceiling = ceiling_of(name)
-                for margin in args.margins if ceiling is not None else []:
-                    variants[f"bf16 to {ceiling - margin:g} dB"] = {"precision": "bf16", "bf16_until": ceiling - margin}
             else:
                 variants = {"fp32": {"precision": "fp32"}, "auto": {"precision": "auto"}}
+            ceiling = ceiling_of(name)
+            for margin in args.margins if ceiling is not None and args.part != "ceiling" else []:
+                variants[f"bf16 to {ceiling - margin:g} dB"] = {"precision": "bf16", "bf16_until": ceiling - margin}
             for seed in args.seeds:
                 runs = {}
                 for label, options in variants.items():
@@ -104,8 +105,10 @@ def markdown(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
             verdict = (f"auto ends {runs['auto']['grid'] - runs['fp32']['grid']:+.2f} dB from fp32 (grid), one bf16 "
                        f"step {runs['one bf16 step']['grid'] - runs['fp32']['grid']:+.2f} dB")
         else:
-            verdict = (f"auto: {runs['auto']['steps'] / max(runs['fp32']['steps'], 1):.2f}x fp32's steps, grid "
-                       f"{runs['auto']['grid'] - runs['fp32']['grid']:+.2f} dB, 2x {runs['auto']['x2'] - runs['fp32']['x2']:+.2f} dB")
+            fp32 = runs["fp32"]
+            verdict = "; ".join(f"{label}: {r['steps'] / max(fp32['steps'], 1):.2f}x fp32's steps, grid "
+                                f"{r['grid'] - fp32['grid']:+.2f} dB, 2x {r['x2'] - fp32['x2']:+.2f} dB"
+                                for label, r in runs.items() if label != "fp32")
         lines.append(f"- {row['model']} {row['signal']} seed {row['seed']}: {verdict}")
     return "\n".join(lines)
 
@@ -118,7 +121,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="original image size (fitted at half of it)")
     parser.add_argument("--epochs", type=float, default=300)
     parser.add_argument("--seconds", type=float, default=120)
-    parser.add_argument("--margins", type=float, nargs="*", default=[], help="switch: levels below the ceiling (dB)")
+    parser.add_argument("--margins", type=float, nargs="*", default=[], help="switch, budget: switch levels below the ceiling (dB)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--name", required=True)
     parser.add_argument("--device", default="auto")

@@ -40,6 +40,10 @@ def test_the_switch_and_budget_verdicts_are_differences_from_fp32():
     budget = {"fp32": run(40.0, steps=500), "auto": run(50.0, steps=1200, precision="bf16")}
     text = script.markdown(args("budget"), [{"model": "sl2a", "signal": "b.png", "seed": 0, "runs": budget}])
     assert "auto: 2.40x fp32's steps, grid +10.00 dB, 2x +0.00 dB" in text
+    budget["bf16 to 55 dB"] = run(51.0, steps=1500, precision="bf16", switched_at=1400)  # a --margins run
+    text = script.markdown(args("budget"), [{"model": "sl2a", "signal": "b.png", "seed": 0, "runs": budget}])
+    assert ("auto: 2.40x fp32's steps, grid +10.00 dB, 2x +0.00 dB; bf16 to 55 dB: 3.00x fp32's steps, grid "
+            "+11.00 dB, 2x +0.00 dB") in text
 
 
 def test_a_switch_fit_reports_the_step_it_switched_at(tmp_path):
