@@ -218,7 +218,8 @@ def list_models(
         return
     first = rows[0]
     shape = "x".join(map(str, first["shape"]))
-    table = Table(title=f"model presets for a {first['kind']} of shape {shape} with {first['channels']} channels")
+    channels = f"{first['channels']} channel" + ("s" if first["channels"] != 1 else "")
+    table = Table(title=f"model presets for {first['kind']} of shape {shape}, {channels}")
     numeric = ("params", "paper params", "lr", "batch", "length", "pixels")
     for col in ("name", "family", "paper", *numeric):
         # a preset name is never cut or wrapped (scripts grep it); the paper column wraps instead
