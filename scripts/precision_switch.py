@@ -71,15 +71,16 @@ def run_part(args: argparse.Namespace, device: torch.device) -> list[dict[str, A
             else:
                 variants = {"fp32": {"precision": "fp32"}, "auto": {"precision": "auto"}}
             ceiling = ceiling_of(name)
-            for margin in args.margins if ceiling is not None and args.part != "ceiling" else []:
-                variants[f"bf16 to {ceiling - margin:g} dB"] = {"precision": "bf16", "bf16_until": ceiling - margin}
+            if args.part != "ceiling" and ceiling is not None:  # auto's switch at each other level
+                variants |= {f"bf16 to {ceiling - m:g} dB": {"precision": "bf16", "bf16_until": ceiling - m}
+                             for m in args.margins}
             for seed in args.seeds:
                 runs = {}
                 for label, options in variants.items():
                     runs[label] = fit(name, low, original, device, seed=seed, **length, **options)
                     print(name, Path(path).name, seed, label, runs[label], flush=True)
                 rows.append({"model": name, "signal": Path(path).name, "seed": seed,
-                             "ceiling_declared": ceiling_of(name), "runs": runs})
+                             "ceiling_declared": ceiling, "runs": runs})
     return rows
 
 

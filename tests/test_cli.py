@@ -59,7 +59,7 @@ def test_models_table(capsys, monkeypatch, image_file):
     code, out, _ = run_cli(["models"], capsys, monkeypatch)
     fkan = models.preset("fkan")  # the table shows each preset's default network (fkan's is the study's)
     assert code == 0 and f"{models.num_params(models.build('fkan', 2, 3, fkan.config_for((512, 512)))):,}" in out
-    assert "245,511" in out and "198,915" in out  # siren default (study point), its paper network
+    assert "245,511" in out and "198,915" in out  # siren's default (the study's point); its paper network's size
     code, out, _ = run_cli(["models", "--for", image_file], capsys, monkeypatch)
     assert code == 0 and "24x24" in out
 

@@ -173,8 +173,8 @@ SL2A_BF16_CEILING = 58.8
 # (benchmarks/tune-ttq-120-validation.json, mean dB, default -> chosen): fkan 31.41 -> 44.73 on the grid
 # and 25.71 -> 27.42 at 2x (bicubic 27.24); siren 51.33 -> 60.19 on the grid and 27.97 -> 27.80 at 2x,
 # both above bicubic, so the rule takes the grid. sl2a's chosen point was its own default (trial 0).
-# A study under a clock does not choose a length: each length is about the 120 s the point was studied at
-# (the steps the point made in the study: one thread at 128 px, the other core busy: fkan 477, siren 579).
+# A study under a clock does not choose a length: each length is the steps the point made in its study's
+# 120 s, rounded up (one thread at 128 px with the other core busy: fkan 477 -> 500, siren 579 -> 600).
 # fkan, study trial 14: five sine blocks of 294 behind a Fourier-KAN layer of 129, K at 0.09 of Nyquist.
 FKAN_TUNED = FKANConfig(hidden_dim=129, block_dims=(294,) * 5, omega=11.4, block="sine")
 FKAN_TUNED_NYQUIST_FRACTION = 0.09
